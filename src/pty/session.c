@@ -1,0 +1,685 @@
+/* session: a program on a PTY, its scrollback ring, its subscribers, its input queue.
+ * See session.h for the model; the comments here are about ordering and lifetimes. */
+#include "pty/session.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+#include <time.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/xalloc.h"
+#include "pty/ring.h"
+#include "pty/spawn.h"
+
+/* Bytes one readiness callback may read before yielding to other sessions. */
+#define SESSION_READ_QUANTUM (64u * 1024)
+/* A read is never smaller than this, so pausing happens when less room is left. */
+#define SESSION_MIN_READ 4096u
+/* How long to wait for EIO after the child exited (a grandchild may hold the slave). */
+#define SESSION_DRAIN_NS (1000ull * 1000 * 1000)
+
+struct session {
+    uint32_t id;
+    char *name;
+    char *command;
+    reactor *r;
+    struct ring ring;
+    int master;
+    reactor_io *mio;
+    pid_t pid;
+    int pidfd;
+    reactor_io *pidio;
+    bool child_exited; /* waitid has the status */
+    bool eof;          /* the master said EIO: all output is in the ring */
+    bool finished;     /* exit reported */
+    bool paused;       /* reading suspended for a lossless subscriber */
+    bool killing;
+    unsigned kill_grace_ms;
+    int exit_code, exit_signal;
+    struct sub *subs;
+    uint8_t *in_buf;
+    size_t in_cap, in_head, in_len;
+    struct session_waiter *waiters;
+    reactor_timer kill_timer, drain_timer;
+    reactor_task notify_task;
+    session_exit_cb on_exit;
+    void *exit_arg;
+    uint64_t created_ms;
+    struct {
+        _Atomic bool exited;
+        _Atomic int exit_code, exit_signal;
+        _Atomic unsigned clients, level;
+        _Atomic uint16_t cols, rows;
+        _Atomic uint64_t bytes_out, pauses;
+    } sum;
+};
+
+#define SUM_SET(s, f, v) atomic_store_explicit(&(s)->sum.f, (v), memory_order_relaxed)
+#define SUM_GET(s, f) atomic_load_explicit(&(s)->sum.f, memory_order_relaxed)
+
+static int session_master_cb(reactor_io *io, unsigned events, void *arg);
+static int session_pidfd_cb(reactor_io *io, unsigned events, void *arg);
+static int session_kill_timer_cb(reactor_timer *t, void *arg);
+static int session_drain_timer_cb(reactor_timer *t, void *arg);
+static int session_notify_task(reactor_task *t, void *arg);
+
+/* Joins argv with spaces for listings. */
+static char *join_argv(const char *const *argv)
+{
+    size_t len = 1;
+    for (size_t i = 0; argv[i]; i++)
+        len += strlen(argv[i]) + 1;
+    char *out = xmalloc(len), *p = out;
+    for (size_t i = 0; argv[i]; i++) {
+        size_t n = strlen(argv[i]);
+        if (i)
+            *p++ = ' ';
+        memcpy(p, argv[i], n);
+        p += n;
+    }
+    *p = '\0';
+    return out;
+}
+
+/* Spawns the program and wires the master and pidfd into the reactor. */
+int session_new(reactor *r, const struct session_opts *o, session_exit_cb on_exit, void *arg,
+                struct session **out, char *err, size_t errlen)
+{
+    char idbuf[16];
+    snprintf(idbuf, sizeof idbuf, "%u", o->id);
+    struct spawn_opts so = {
+        .argv = o->argv,
+        .cwd = o->cwd,
+        .env_extra = o->env_extra,
+        .cols = o->cols ? o->cols : 80,
+        .rows = o->rows ? o->rows : 24,
+        .session_id = idbuf,
+    };
+    struct spawn_result sr;
+    int rc = spawn_pty(&so, &sr, err, errlen);
+    if (rc < 0)
+        return rc;
+    struct session *s = xcalloc(1, sizeof *s);
+    s->id = o->id;
+    s->name = xstrdup(o->name ? o->name : "");
+    s->command = join_argv(o->argv);
+    s->r = r;
+    ring_init(&s->ring, o->scrollback ? o->scrollback : (1u << 20));
+    s->master = sr.master;
+    s->pid = sr.pid;
+    s->pidfd = sr.pidfd;
+    s->kill_grace_ms = o->kill_grace_ms;
+    s->exit_code = -1;
+    s->in_cap = o->input_queue ? o->input_queue : 64 * 1024;
+    s->on_exit = on_exit;
+    s->exit_arg = arg;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    s->created_ms = (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
+    SUM_SET(s, exit_code, -1);
+    SUM_SET(s, cols, so.cols);
+    SUM_SET(s, rows, so.rows);
+    reactor_timer_init(&s->kill_timer, session_kill_timer_cb, s);
+    reactor_timer_init(&s->drain_timer, session_drain_timer_cb, s);
+    reactor_task_init(&s->notify_task, session_notify_task, s);
+    rc = reactor_io_new(r, s->master, REACTOR_READ, session_master_cb, s, &s->mio);
+    if (rc == 0)
+        rc = reactor_io_new(r, s->pidfd, REACTOR_READ, session_pidfd_cb, s, &s->pidio);
+    if (rc < 0) {
+        snprintf(err, errlen, "cannot watch the new session: %s", strerror(-rc));
+        kill(-s->pid, SIGKILL);
+        siginfo_t si;
+        waitid((idtype_t)P_PIDFD, (id_t)s->pidfd, &si, WEXITED);
+        reactor_io_free(s->mio);
+        close(s->master);
+        close(s->pidfd);
+        ring_deinit(&s->ring);
+        free(s->name);
+        free(s->command);
+        free(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+uint32_t session_id(const struct session *s)
+{
+    return s->id;
+}
+
+const char *session_name(const struct session *s)
+{
+    return s->name;
+}
+
+const char *session_command(const struct session *s)
+{
+    return s->command;
+}
+
+reactor *session_reactor(const struct session *s)
+{
+    return s->r;
+}
+
+bool session_exited(const struct session *s)
+{
+    return s->finished;
+}
+
+void session_exit_status(const struct session *s, int *code, int *sig)
+{
+    *code = s->exit_code;
+    *sig = s->exit_signal;
+}
+
+uint64_t session_start(const struct session *s)
+{
+    return ring_start(&s->ring);
+}
+
+uint64_t session_end(const struct session *s)
+{
+    return ring_end(&s->ring);
+}
+
+void session_size(const struct session *s, uint16_t *cols, uint16_t *rows)
+{
+    *cols = SUM_GET(s, cols);
+    *rows = SUM_GET(s, rows);
+}
+
+/* Fills a snapshot from the atomics; safe from any thread while s is alive. */
+void session_summary(const struct session *s, struct session_summary *out)
+{
+    out->id = s->id;
+    out->pid = s->pid;
+    out->exited = SUM_GET(s, exited);
+    out->exit_code = SUM_GET(s, exit_code);
+    out->exit_signal = SUM_GET(s, exit_signal);
+    out->clients = SUM_GET(s, clients);
+    out->level = (enum session_level)SUM_GET(s, level);
+    out->cols = SUM_GET(s, cols);
+    out->rows = SUM_GET(s, rows);
+    out->bytes_out = SUM_GET(s, bytes_out);
+    out->created_ms = s->created_ms;
+    out->pauses = SUM_GET(s, pauses);
+}
+
+/* ---- output and backpressure ------------------------------------------------------- */
+
+/* Unread bytes of the slowest lossless subscriber (0 when there is none). */
+static uint64_t session_backlog(const struct session *s)
+{
+    uint64_t end = ring_end(&s->ring), worst = 0;
+    for (const struct sub *u = s->subs; u; u = u->next)
+        if (u->lossless && end - u->cursor > worst)
+            worst = end - u->cursor;
+    return worst;
+}
+
+/* Recomputes the published backpressure level. */
+static void session_update_level(struct session *s, uint64_t backlog)
+{
+    enum session_level lv;
+    uint64_t cap = s->ring.capacity;
+    if (s->paused)
+        lv = LEVEL_BLOCKED;
+    else if (backlog * 4 < cap)
+        lv = LEVEL_NONE;
+    else if (backlog * 2 < cap)
+        lv = LEVEL_LIGHT;
+    else if (backlog * 4 < cap * 3)
+        lv = LEVEL_MODERATE;
+    else
+        lv = LEVEL_HEAVY;
+    SUM_SET(s, level, (unsigned)lv);
+}
+
+/* Recomputes which events the master is watched for. */
+static void session_update_interest(struct session *s)
+{
+    if (!s->mio)
+        return;
+    unsigned ev = 0;
+    if (!s->paused && !s->eof)
+        ev |= REACTOR_READ;
+    if (s->in_len)
+        ev |= REACTOR_WRITE;
+    reactor_io_set(s->mio, ev);
+}
+
+/* Suspends reading: the program blocks in write(), as on a real terminal. */
+static void session_pause(struct session *s)
+{
+    if (s->paused)
+        return;
+    s->paused = true;
+    SUM_SET(s, pauses, SUM_GET(s, pauses) + 1);
+    session_update_interest(s);
+    log_debug("session %u: paused for a lossless subscriber", s->id);
+}
+
+/* Resumes reading once the slowest lossless subscriber is down to half the ring. */
+static void session_maybe_resume(struct session *s, uint64_t backlog)
+{
+    if (!s->paused || backlog > s->ring.capacity / 2)
+        return;
+    s->paused = false;
+    session_update_interest(s);
+}
+
+/* Queues subscriber notification for the end of this turn. */
+static void session_schedule_notify(struct session *s)
+{
+    reactor_task_schedule(s->r, &s->notify_task);
+}
+
+/* Tells each subscriber with something new (output, gap, exit) once per turn. */
+static int session_notify_task(reactor_task *t, void *arg)
+{
+    (void)t;
+    struct session *s = arg;
+    uint64_t end = ring_end(&s->ring);
+    for (struct sub *u = s->subs, *next; u; u = next) {
+        next = u->next; /* notify may detach u */
+        if (u->cursor < end || (s->finished && !u->exit_sent))
+            u->ops->notify(u);
+    }
+    return 0;
+}
+
+/* Marks the output complete; reports the exit if the child is gone too. */
+static void session_finish_if_done(struct session *s);
+
+/* Stops reading for good: the master is at EIO, or the drain period ran out. */
+static void session_close_master(struct session *s)
+{
+    if (s->eof)
+        return;
+    s->eof = true;
+    reactor_io_free(s->mio);
+    s->mio = NULL;
+    close(s->master);
+    s->master = -1;
+    s->in_len = 0;
+    session_finish_if_done(s);
+}
+
+/* Reads up to a quantum of output into the ring, as room for lossless subscribers
+ * allows; yields with reactor_io_again when the quantum is used up. */
+static void session_read(struct session *s)
+{
+    size_t budget = SESSION_READ_QUANTUM;
+    bool has_lossless = false;
+    for (struct sub *u = s->subs; u; u = u->next)
+        has_lossless |= u->lossless;
+    uint64_t start_end = ring_end(&s->ring);
+    while (budget > 0 && !s->eof) {
+        size_t want = budget;
+        if (has_lossless) {
+            uint64_t room = s->ring.capacity - session_backlog(s);
+            if (room < SESSION_MIN_READ) {
+                session_pause(s);
+                break;
+            }
+            if (room < want)
+                want = (size_t)room;
+        }
+        uint8_t *p;
+        size_t span = ring_write_span(&s->ring, want, &p);
+        if (span > want)
+            span = want;
+        ssize_t n = read(s->master, p, span);
+        if (n > 0) {
+            ring_commit(&s->ring, (size_t)n);
+            budget -= (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            break;
+        /* 0 or EIO: every slave fd is closed and the queue is drained. */
+        session_close_master(s);
+        break;
+    }
+    uint64_t end = ring_end(&s->ring);
+    if (end != start_end) {
+        SUM_SET(s, bytes_out, end);
+        session_schedule_notify(s);
+    }
+    if (budget == 0 && s->mio && !s->paused)
+        reactor_io_again(s->mio, REACTOR_READ);
+    session_update_level(s, session_backlog(s));
+}
+
+/* Writes queued input without blocking; wakes input waiters once half is free. */
+static void session_flush_input(struct session *s)
+{
+    while (s->in_len && !s->eof) {
+        ssize_t n = write(s->master, s->in_buf + s->in_head, s->in_len);
+        if (n > 0) {
+            s->in_head += (size_t)n;
+            s->in_len -= (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            break;
+        /* EIO: the slave side is gone; the exit path will follow. */
+        s->in_len = 0;
+        break;
+    }
+    if (!s->in_len)
+        s->in_head = 0;
+    session_update_interest(s);
+    while (s->waiters && (s->in_len <= s->in_cap / 2 || s->eof)) {
+        struct session_waiter *w = s->waiters;
+        session_waiter_cancel(w);
+        w->ready(w);
+    }
+}
+
+/* Master readiness: output to read, input to write, or hang-up. */
+static int session_master_cb(reactor_io *io, unsigned events, void *arg)
+{
+    (void)io;
+    struct session *s = arg;
+    if (events & REACTOR_WRITE)
+        session_flush_input(s);
+    if ((events & (REACTOR_READ | REACTOR_ERR)) && !s->paused && !s->eof)
+        session_read(s);
+    return 0;
+}
+
+/* The child exited: collect its status, then wait for the output to drain. */
+static int session_pidfd_cb(reactor_io *io, unsigned events, void *arg)
+{
+    (void)io;
+    (void)events;
+    struct session *s = arg;
+    int code, sig;
+    int rc = spawn_reap(s->pidfd, &code, &sig);
+    if (rc == -EAGAIN)
+        return 0;
+    if (rc < 0) {
+        code = -1;
+        sig = 0;
+    }
+    s->child_exited = true;
+    s->exit_code = code;
+    s->exit_signal = sig;
+    reactor_io_free(s->pidio);
+    s->pidio = NULL;
+    close(s->pidfd);
+    s->pidfd = -1;
+    reactor_timer_stop(s->r, &s->kill_timer);
+    if (!s->eof) {
+        /* Read what is left now; EIO normally follows at once. */
+        if (!s->paused)
+            session_read(s);
+        if (!s->eof)
+            reactor_timer_start(s->r, &s->drain_timer, SESSION_DRAIN_NS);
+    }
+    session_finish_if_done(s);
+    return rc < 0 ? rc : 0;
+}
+
+/* The child is gone but something still holds the slave: stop waiting for EIO, unless
+ * a lossless subscriber is still holding output back (then it is not our delay). */
+static int session_drain_timer_cb(reactor_timer *t, void *arg)
+{
+    (void)t;
+    struct session *s = arg;
+    if (s->paused) {
+        reactor_timer_start(s->r, &s->drain_timer, SESSION_DRAIN_NS);
+        return 0;
+    }
+    session_read(s);
+    session_close_master(s);
+    return 0;
+}
+
+static void session_finish_if_done(struct session *s)
+{
+    if (s->finished || !s->eof || !s->child_exited)
+        return;
+    s->finished = true;
+    reactor_timer_stop(s->r, &s->drain_timer);
+    reactor_timer_stop(s->r, &s->kill_timer);
+    SUM_SET(s, exit_code, s->exit_code);
+    SUM_SET(s, exit_signal, s->exit_signal);
+    SUM_SET(s, exited, true);
+    s->paused = false;
+    session_update_level(s, 0);
+    while (s->waiters) {
+        struct session_waiter *w = s->waiters;
+        session_waiter_cancel(w);
+        w->ready(w);
+    }
+    session_schedule_notify(s);
+    if (s->on_exit)
+        s->on_exit(s, s->exit_arg);
+}
+
+/* ---- subscribers ------------------------------------------------------------------- */
+
+/* Attaches a subscriber at `from`. */
+void session_attach(struct session *s, struct sub *sub, uint64_t from)
+{
+    sub->s = s;
+    sub->cursor = from;
+    sub->notified = false;
+    sub->exit_sent = false;
+    sub->prev = NULL;
+    sub->next = s->subs;
+    if (s->subs)
+        s->subs->prev = sub;
+    s->subs = sub;
+    SUM_SET(s, clients, SUM_GET(s, clients) + 1);
+    if (from < ring_end(&s->ring) || s->finished)
+        session_schedule_notify(s);
+    if (sub->lossless && !s->paused && s->mio &&
+        s->ring.capacity - session_backlog(s) < SESSION_MIN_READ)
+        session_pause(s);
+    session_update_level(s, session_backlog(s));
+}
+
+/* Detaches a subscriber; its backlog no longer holds the PTY. */
+void session_detach(struct sub *sub)
+{
+    struct session *s = sub->s;
+    if (!s)
+        return;
+    if (sub->prev)
+        sub->prev->next = sub->next;
+    else
+        s->subs = sub->next;
+    if (sub->next)
+        sub->next->prev = sub->prev;
+    sub->s = NULL;
+    sub->prev = sub->next = NULL;
+    SUM_SET(s, clients, SUM_GET(s, clients) - 1);
+    uint64_t backlog = session_backlog(s);
+    session_maybe_resume(s, backlog);
+    session_update_level(s, backlog);
+}
+
+/* Describes retained bytes from `from`. */
+ssize_t session_peek(const struct session *s, uint64_t from, size_t max, struct iovec iov[2],
+                     int *iovcnt)
+{
+    return ring_peek(&s->ring, from, max, iov, iovcnt);
+}
+
+/* Records a subscriber's progress and resumes the PTY when the backlog allows. */
+void sub_consumed(struct sub *sub, uint64_t cursor)
+{
+    struct session *s = sub->s;
+    if (!s || cursor <= sub->cursor)
+        return;
+    sub->cursor = cursor;
+    if (!sub->lossless)
+        return;
+    uint64_t backlog = session_backlog(s);
+    session_maybe_resume(s, backlog);
+    session_update_level(s, backlog);
+}
+
+/* ---- input, size, signals ---------------------------------------------------------- */
+
+/* Queues input, as much as fits. */
+ssize_t session_write_input(struct session *s, const uint8_t *p, size_t n)
+{
+    if (s->finished || s->eof)
+        return -EPIPE;
+    if (!s->in_buf)
+        s->in_buf = xmalloc(s->in_cap);
+    size_t room = s->in_cap - s->in_len;
+    if (n > room)
+        n = room;
+    if (n == 0)
+        return 0;
+    if (s->in_head + s->in_len + n > s->in_cap) {
+        memmove(s->in_buf, s->in_buf + s->in_head, s->in_len);
+        s->in_head = 0;
+    }
+    memcpy(s->in_buf + s->in_head + s->in_len, p, n);
+    s->in_len += n;
+    session_flush_input(s);
+    return (ssize_t)n;
+}
+
+/* Adds a waiter for input room. */
+void session_wait_input(struct session *s, struct session_waiter *w)
+{
+    if (w->s)
+        return;
+    w->s = s;
+    w->prev = NULL;
+    w->next = s->waiters;
+    if (s->waiters)
+        s->waiters->prev = w;
+    s->waiters = w;
+}
+
+/* Removes a waiter. */
+void session_waiter_cancel(struct session_waiter *w)
+{
+    struct session *s = w->s;
+    if (!s)
+        return;
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        s->waiters = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    w->s = NULL;
+    w->prev = w->next = NULL;
+}
+
+/* Sets the terminal size. */
+int session_resize(struct session *s, uint16_t cols, uint16_t rows)
+{
+    if (s->eof)
+        return -EPIPE;
+    int rc = spawn_set_size(s->master, cols, rows);
+    if (rc == 0) {
+        SUM_SET(s, cols, cols);
+        SUM_SET(s, rows, rows);
+    }
+    return rc;
+}
+
+/* Signals the session's process group (the child leads its own session). */
+int session_signal(struct session *s, int sig)
+{
+    if (s->child_exited)
+        return -ESRCH;
+    if (kill(-s->pid, sig) < 0 && kill(s->pid, sig) < 0)
+        return -errno;
+    return 0;
+}
+
+/* SIGKILL once the grace period is over. */
+static int session_kill_timer_cb(reactor_timer *t, void *arg)
+{
+    (void)t;
+    struct session *s = arg;
+    if (!s->child_exited) {
+        log_info("session %u: still running %u ms after SIGHUP, sending SIGKILL", s->id,
+                 s->kill_grace_ms);
+        kill(-s->pid, SIGKILL);
+        kill(s->pid, SIGKILL);
+    }
+    return 0;
+}
+
+/* SIGHUP now, SIGKILL after the grace period. */
+void session_kill(struct session *s)
+{
+    if (s->child_exited || s->killing)
+        return;
+    s->killing = true;
+    if (s->kill_grace_ms == 0) {
+        kill(-s->pid, SIGKILL);
+        kill(s->pid, SIGKILL);
+        return;
+    }
+    kill(-s->pid, SIGHUP);
+    kill(s->pid, SIGHUP);
+    reactor_timer_start(s->r, &s->kill_timer, (uint64_t)s->kill_grace_ms * 1000000);
+}
+
+/* Frees the session; a running child is killed and reaped first (teardown only). */
+void session_free(struct session *s)
+{
+    if (!s)
+        return;
+    if (!s->child_exited && s->pidfd >= 0) {
+        kill(-s->pid, SIGKILL);
+        kill(s->pid, SIGKILL);
+        siginfo_t si;
+        while (waitid((idtype_t)P_PIDFD, (id_t)s->pidfd, &si, WEXITED) < 0 && errno == EINTR)
+            ;
+    }
+    while (s->subs) {
+        struct sub *u = s->subs;
+        session_detach(u);
+        u->ops->gone(u);
+    }
+    while (s->waiters) {
+        struct session_waiter *w = s->waiters;
+        session_waiter_cancel(w);
+        w->ready(w);
+    }
+    reactor_timer_stop(s->r, &s->kill_timer);
+    reactor_timer_stop(s->r, &s->drain_timer);
+    reactor_task_cancel(s->r, &s->notify_task);
+    reactor_io_free(s->mio);
+    reactor_io_free(s->pidio);
+    if (s->master >= 0)
+        close(s->master);
+    if (s->pidfd >= 0)
+        close(s->pidfd);
+    ring_deinit(&s->ring);
+    free(s->in_buf);
+    free(s->name);
+    free(s->command);
+    free(s);
+}

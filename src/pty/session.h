@@ -1,0 +1,140 @@
+/* session: one program on one PTY, living on one reactor.
+ *
+ * Output is read straight into the session's scrollback ring; each output byte has a
+ * u64 offset. Subscribers are cursors into that ring: the session only tells them (at
+ * the end of the reactor turn, once) that there is something new, and they pull bytes
+ * with session_peek() and report progress with sub_consumed(). A lossless subscriber
+ * holds the PTY back: reading stops when its unread backlog nears the ring's capacity
+ * and resumes, with hysteresis, once it has drained to half. A viewer never slows the
+ * program: when it falls out of the ring it gets a gap and jumps to the live edge.
+ *
+ * Exit is reported only after the child has exited (pidfd) and its output has been
+ * drained to EIO — or, when a grandchild keeps the slave open, a short drain period
+ * after the child's exit — so EXIT always follows the last output byte.
+ *
+ * Everything here runs on the session's reactor thread, except the summary fields read
+ * by session_summary(), which are atomics. */
+#ifndef PTYHUB_SESSION_H
+#define PTYHUB_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include "core/reactor.h"
+
+struct session;
+struct sub;
+
+enum session_level { LEVEL_NONE, LEVEL_LIGHT, LEVEL_MODERATE, LEVEL_HEAVY, LEVEL_BLOCKED };
+
+struct sub_ops {
+    /* New output, a gap, or the exit is ready for this subscriber. Called at the end of
+     * the reactor turn in which it happened. */
+    void (*notify)(struct sub *sub);
+    /* The session is being freed: forget the subscription (it is already detached). */
+    void (*gone)(struct sub *sub);
+};
+
+/* A subscriber: caller storage, attached with session_attach(). */
+struct sub {
+    struct session *s;     /* NULL when detached */
+    uint64_t cursor;       /* next offset this subscriber will get */
+    bool lossless;         /* holds the PTY back instead of losing bytes */
+    bool interactive;      /* may type and resize */
+    bool notified;         /* queued for notify this turn */
+    bool exit_sent;        /* the owner has delivered EXIT */
+    const struct sub_ops *ops;
+    void *owner;
+    struct sub *prev, *next;
+};
+
+/* Someone waiting for room in the input queue. */
+struct session_waiter {
+    void (*ready)(struct session_waiter *w);
+    struct session_waiter *prev, *next;
+    struct session *s;
+};
+
+struct session_opts {
+    uint32_t id;
+    const char *name;             /* may be NULL */
+    const char *const *argv;
+    const char *cwd;              /* NULL: the daemon's cwd */
+    const char *const *env_extra; /* NULL-terminated "K=V", may be NULL */
+    uint16_t cols, rows;          /* 0: 80x24 */
+    size_t scrollback;            /* ring capacity in bytes */
+    unsigned kill_grace_ms;       /* SIGHUP → SIGKILL */
+    size_t input_queue;           /* bytes of input queued at most (0: 64 KiB) */
+};
+
+/* Called on the session's reactor when the session has exited (after its output). */
+typedef void (*session_exit_cb)(struct session *s, void *arg);
+
+/* Thread-safe snapshot for listings. */
+struct session_summary {
+    uint32_t id;
+    pid_t pid;
+    bool exited;
+    int exit_code;   /* -1 if killed by a signal or still running */
+    int exit_signal; /* 0 if none */
+    unsigned clients;
+    enum session_level level;
+    uint16_t cols, rows;
+    uint64_t bytes_out;
+    uint64_t created_ms;
+    uint64_t pauses; /* times reading was suspended for a lossless subscriber */
+};
+
+/* Spawns the program and starts reading its output on r. Returns 0, or a negative errno
+ * with a one-line reason in err (the program could not be started). */
+int session_new(reactor *r, const struct session_opts *o, session_exit_cb on_exit, void *arg,
+                struct session **out, char *err, size_t errlen);
+/* Frees an exited session (or kills a running one first, without waiting). Every
+ * subscriber gets ops->gone. */
+void session_free(struct session *s);
+
+uint32_t session_id(const struct session *s);
+const char *session_name(const struct session *s);
+/* argv joined by spaces, for display. */
+const char *session_command(const struct session *s);
+reactor *session_reactor(const struct session *s);
+bool session_exited(const struct session *s);
+/* Exit code (-1 when signalled) and signal (0 when exited normally). */
+void session_exit_status(const struct session *s, int *code, int *sig);
+uint64_t session_start(const struct session *s);
+uint64_t session_end(const struct session *s);
+void session_size(const struct session *s, uint16_t *cols, uint16_t *rows);
+/* Thread-safe snapshot (atomics). */
+void session_summary(const struct session *s, struct session_summary *out);
+
+/* Attaches sub with its cursor at `from` (clamped to the retained range by the caller:
+ * from must be within [start, end]). */
+void session_attach(struct session *s, struct sub *sub, uint64_t from);
+/* Detaches; may resume reading the PTY. Accepts a detached sub. */
+void session_detach(struct sub *sub);
+/* Describes retained output from `from` (at most max bytes) in up to two iovecs.
+ * Returns the byte count, or -ERANGE when from is outside [start, end]. */
+ssize_t session_peek(const struct session *s, uint64_t from, size_t max, struct iovec iov[2],
+                     int *iovcnt);
+/* The subscriber has taken everything below `cursor`. */
+void sub_consumed(struct sub *sub, uint64_t cursor);
+
+/* Queues input for the PTY. Returns the bytes accepted (less than n when the queue is
+ * full: wait with session_wait_input), or -EPIPE when the session has exited. Input is
+ * never reordered or dropped once accepted. */
+ssize_t session_write_input(struct session *s, const uint8_t *p, size_t n);
+/* Calls w->ready once the input queue has room again. */
+void session_wait_input(struct session *s, struct session_waiter *w);
+/* Cancels a wait. Accepts a waiter that is not waiting. */
+void session_waiter_cancel(struct session_waiter *w);
+/* TIOCSWINSZ; the most recent resize wins. */
+int session_resize(struct session *s, uint16_t cols, uint16_t rows);
+/* Sends a signal to the process group. */
+int session_signal(struct session *s, int sig);
+/* SIGHUP to the process group now, SIGKILL after the grace period if still running. */
+void session_kill(struct session *s);
+
+#endif
