@@ -1,0 +1,202 @@
+/* main: the ptyhub command line. `serve` and `stdio` run the daemon in this process;
+ * every other command is a client of a running daemon over its Unix socket (cli/). */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "core/log.h"
+#include "server/config.h"
+#include "server/server.h"
+
+static const char usage_text[] =
+    "usage: ptyhub COMMAND [OPTIONS]\n"
+    "\n"
+    "Daemon:\n"
+    "  serve [OPTIONS] [-- CMD ARGS...]   run the daemon in the foreground (first session:\n"
+    "                                     CMD, or your shell)\n"
+    "  stdio [OPTIONS]                    speak the session protocol on stdin/stdout\n"
+    "\n"
+    "Clients (talk to the daemon over its Unix socket):\n"
+    "  new [--name NAME] [--cwd DIR] [--env K=V]... [--size COLSxROWS] -- CMD [ARGS...]\n"
+    "  ls [--json]                        list sessions\n"
+    "  attach [--read-only] [--detach-key KEY] ID   attach this terminal (Ctrl-\\ detaches)\n"
+    "  send ID TEXT... | send ID -        type TEXT (or stdin) into a session\n"
+    "  output ID [--from OFFSET] [--follow]  print retained output\n"
+    "  wait ID                            wait for exit; exit with its status\n"
+    "  kill ID [--signal SIG]             end a session (SIGHUP, then SIGKILL)\n"
+    "  rm ID                              remove an exited session from the list\n"
+    "\n"
+    "Daemon options:\n"
+    "  --socket PATH        Unix socket (default $PTYHUB_SOCKET, else\n"
+    "                       $XDG_RUNTIME_DIR/ptyhub/sock, else /tmp/ptyhub-$UID/sock)\n"
+    "  --io auto|uring|epoll  I/O backend (default auto: io_uring if its probe passes)\n"
+    "  --threads N          reactor threads (default: number of cores)\n"
+    "  --scrollback BYTES   output retained per session, K/M/G suffixes (default 1M)\n"
+    "  --kill-grace MS      SIGHUP to SIGKILL delay when ending a session (default 2000)\n"
+    "  --max-sessions N     sessions at most (default 4096)\n"
+    "  --max-clients N      client connections at most (default 16384)\n"
+    "  --keep-exited N      exited sessions kept listed until removed (default 256)\n"
+    "  --log-level LEVEL    debug|info|warn|error|off (default info)\n"
+    "  --no-session         serve: do not start the user's shell as a first session\n"
+    "\n"
+    "Client options: --socket PATH (as above).\n"
+    "  -h, --help     this text\n"
+    "  -V, --version  print the version\n";
+
+/* Prints a usage error naming what was wrong and exits 2. */
+static void __attribute__((noreturn, format(printf, 1, 2))) usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("ptyhub: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputs(" (see ptyhub --help)\n", stderr);
+    va_end(ap);
+    exit(2);
+}
+
+enum { OPT_SOCKET = 256, OPT_IO, OPT_THREADS, OPT_SCROLLBACK, OPT_KILL_GRACE, OPT_MAX_SESSIONS,
+       OPT_MAX_CLIENTS, OPT_KEEP_EXITED, OPT_LOG_LEVEL, OPT_NO_SESSION };
+
+static const struct option serve_options[] = {
+    {"socket", required_argument, NULL, OPT_SOCKET},
+    {"io", required_argument, NULL, OPT_IO},
+    {"threads", required_argument, NULL, OPT_THREADS},
+    {"scrollback", required_argument, NULL, OPT_SCROLLBACK},
+    {"kill-grace", required_argument, NULL, OPT_KILL_GRACE},
+    {"max-sessions", required_argument, NULL, OPT_MAX_SESSIONS},
+    {"max-clients", required_argument, NULL, OPT_MAX_CLIENTS},
+    {"keep-exited", required_argument, NULL, OPT_KEEP_EXITED},
+    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+    {"no-session", no_argument, NULL, OPT_NO_SESSION},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+/* Parses the daemon's flags into cfg; any bad value exits 2 naming its flag. */
+static void parse_serve_options(int argc, char **argv, struct config *cfg)
+{
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "+h", serve_options, NULL)) != -1) {
+        unsigned u;
+        switch (c) {
+        case OPT_SOCKET:
+            if (!*optarg || strlen(optarg) >= sizeof cfg->socket_path)
+                usage_error("--socket: path must be 1..%zu bytes", sizeof cfg->socket_path - 1);
+            strcpy(cfg->socket_path, optarg);
+            break;
+        case OPT_IO:
+            if (reactor_backend_parse(optarg, &cfg->io) < 0)
+                usage_error("--io: '%s' is not one of auto, uring, epoll", optarg);
+            break;
+        case OPT_THREADS:
+            if (config_parse_uint(optarg, 1, 256, &u) < 0)
+                usage_error("--threads: '%s' is not a number from 1 to 256", optarg);
+            cfg->threads = u;
+            break;
+        case OPT_SCROLLBACK:
+            if (config_parse_size(optarg, &cfg->scrollback) < 0 || cfg->scrollback < 4096 ||
+                cfg->scrollback > (1ul << 30))
+                usage_error("--scrollback: '%s' is not a size from 4K to 1G", optarg);
+            break;
+        case OPT_KILL_GRACE:
+            if (config_parse_uint(optarg, 0, 600000, &cfg->kill_grace_ms) < 0)
+                usage_error("--kill-grace: '%s' is not milliseconds from 0 to 600000", optarg);
+            break;
+        case OPT_MAX_SESSIONS:
+            if (config_parse_uint(optarg, 1, 1000000, &cfg->max_sessions) < 0)
+                usage_error("--max-sessions: '%s' is not a number from 1 to 1000000", optarg);
+            break;
+        case OPT_MAX_CLIENTS:
+            if (config_parse_uint(optarg, 1, 1000000, &cfg->max_clients) < 0)
+                usage_error("--max-clients: '%s' is not a number from 1 to 1000000", optarg);
+            break;
+        case OPT_KEEP_EXITED:
+            if (config_parse_uint(optarg, 0, 1000000, &cfg->keep_exited) < 0)
+                usage_error("--keep-exited: '%s' is not a number from 0 to 1000000", optarg);
+            break;
+        case OPT_LOG_LEVEL:
+            if (log_level_parse(optarg, &cfg->log_level) < 0)
+                usage_error("--log-level: '%s' is not one of debug, info, warn, error, off",
+                            optarg);
+            break;
+        case OPT_NO_SESSION:
+            cfg->no_session = true;
+            break;
+        case 'h':
+            fputs(usage_text, stdout);
+            exit(0);
+        case ':':
+            usage_error("%s needs a value", argv[optind - 1]);
+        default:
+            if (optopt)
+                usage_error("unknown option '-%c'", optopt);
+            usage_error("unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc) {
+        if (strcmp(argv[optind - 1], "--") != 0)
+            usage_error("unexpected argument '%s' (put the command after --)", argv[optind]);
+        cfg->argv = argv + optind;
+    }
+}
+
+/* Runs the daemon: `serve` (Unix socket) or `stdio` (stdin/stdout, plus the socket when
+ * one is named). */
+static int run_daemon(int argc, char **argv, bool stdio_mode)
+{
+    struct config cfg;
+    config_defaults(&cfg);
+    parse_serve_options(argc, argv, &cfg);
+    if (stdio_mode && !cfg.argv)
+        cfg.no_session = true;
+    log_set_level(cfg.log_level);
+    if (stdio_mode && isatty(STDOUT_FILENO))
+        log_warn("stdio mode on a terminal: this speaks a binary protocol");
+    if (!cfg.socket_path[0] && (!stdio_mode || getenv("PTYHUB_SOCKET"))) {
+        if (config_default_socket(cfg.socket_path, sizeof cfg.socket_path) < 0)
+            usage_error("--socket: the default socket path is too long; name one with --socket");
+    }
+    server *s;
+    int rc = server_new(&s, &cfg);
+    if (rc < 0)
+        return 1;
+    if (stdio_mode && (rc = server_add_stdio(s, STDIN_FILENO, STDOUT_FILENO)) < 0) {
+        log_error("stdio: %s", strerror(-rc));
+        server_free(s);
+        return 1;
+    }
+    rc = server_run(s);
+    server_free(s);
+    return rc < 0 ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(usage_text, stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
+        fputs(usage_text, stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "-V") == 0 || strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+        printf("ptyhub %s\n", PTYHUB_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "serve") == 0)
+        return run_daemon(argc - 1, argv + 1, false);
+    if (strcmp(cmd, "stdio") == 0)
+        return run_daemon(argc - 1, argv + 1, true);
+    return cli_main(argc - 1, argv + 1);
+}

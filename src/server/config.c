@@ -1,0 +1,79 @@
+/* config: defaults and value parsers for the daemon's flags. */
+#include "server/config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Fills in the defaults. */
+void config_defaults(struct config *c)
+{
+    memset(c, 0, sizeof *c);
+    c->io = REACTOR_AUTO;
+    c->threads = 0;
+    c->scrollback = 1u << 20;
+    c->kill_grace_ms = 2000;
+    c->max_sessions = 4096;
+    c->max_clients = 16384;
+    c->keep_exited = 256;
+    c->log_level = LOG_INFO;
+}
+
+/* Parses a byte size with an optional K/M/G suffix (powers of 1024). */
+int config_parse_size(const char *s, size_t *out)
+{
+    if (!s || !*s || *s == '-')
+        return -EINVAL;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s)
+        return -EINVAL;
+    unsigned shift = 0;
+    if (*end == 'K' || *end == 'k')
+        shift = 10, end++;
+    else if (*end == 'M' || *end == 'm')
+        shift = 20, end++;
+    else if (*end == 'G' || *end == 'g')
+        shift = 30, end++;
+    if (*end == 'i' || *end == 'B')
+        end += (*end == 'i' && end[1] == 'B') ? 2 : 1;
+    if (*end)
+        return -EINVAL;
+    if (v > (SIZE_MAX >> shift))
+        return -ERANGE;
+    *out = (size_t)(v << shift);
+    return 0;
+}
+
+/* Parses an unsigned decimal in [min, max]. */
+int config_parse_uint(const char *s, unsigned min, unsigned max, unsigned *out)
+{
+    if (!s || !*s || *s == '-' || *s == '+')
+        return -EINVAL;
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno || *end || end == s)
+        return -EINVAL;
+    if (v < min || v > max)
+        return -ERANGE;
+    *out = (unsigned)v;
+    return 0;
+}
+
+/* Picks the per-user socket path. */
+int config_default_socket(char *out, size_t cap)
+{
+    const char *env = getenv("PTYHUB_SOCKET");
+    int n;
+    if (env && *env)
+        n = snprintf(out, cap, "%s", env);
+    else if (getenv("XDG_RUNTIME_DIR") && *getenv("XDG_RUNTIME_DIR"))
+        n = snprintf(out, cap, "%s/ptyhub/sock", getenv("XDG_RUNTIME_DIR"));
+    else
+        n = snprintf(out, cap, "/tmp/ptyhub-%u/sock", (unsigned)getuid());
+    return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
+}

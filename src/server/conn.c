@@ -1,0 +1,1018 @@
+/* conn: a session-protocol client over a byte stream (Unix socket or stdio).
+ *
+ * Input: bytes are read into rbuf and processed frame by frame. Processing stops (the
+ * frame stays at the head of rbuf) when an INPUT does not fit in the session's input
+ * queue — the socket is then not read until the queue drains — or when the connection
+ * must move to the reactor that owns the session it addressed (hand-over).
+ *
+ * Output: replies go to wbuf (owned bytes). Session output is never copied on the way
+ * out: at the end of a turn, one writev sends wbuf, then for each subscription an OUTPUT
+ * header followed by the ring segments. Only when the socket takes part of a frame is
+ * the rest of that one frame copied to wbuf, so a subscription's cursor can advance and
+ * the memory held per stalled client stays bounded by one frame. */
+#include "server/conn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/xalloc.h"
+#include "proto/wire.h"
+#include "pty/session.h"
+#include "server/hub.h"
+
+#define CONN_RBUF_INITIAL (64u * 1024)
+#define CONN_RBUF_MAX (WIRE_LEN_PREFIX + WIRE_MAX_BODY)
+#define CONN_FRAME_MAX (256u * 1024)   /* output bytes per OUTPUT frame */
+#define CONN_WBUF_HIGH (4u * 1024 * 1024) /* stop reading requests above this much reply */
+#define CONN_READ_QUANTUM (256u * 1024)
+#define CONN_MAX_FRAMES 32
+#define CONN_ACK_WINDOW (2u * 1024 * 1024) /* unacknowledged bytes for ACK-paced clients */
+
+struct csub {
+    struct sub sub;
+    struct conn *c;
+    uint32_t sid;
+    uint64_t acked;
+    struct csub *next;
+};
+
+struct conn {
+    struct worker *w;
+    reactor *r;
+    int rfd, wfd;
+    reactor_io *rio, *wio; /* wio is NULL when rfd == wfd */
+    unsigned flags;
+    bool hello;
+    bool ack_paced;
+    bool closing;
+    bool moving;
+    bool input_blocked;
+    bool eof;
+    uint8_t *rbuf;
+    size_t rlen, rcap;
+    size_t input_done; /* bytes of the head INPUT frame already queued */
+    uint8_t *wbuf;
+    size_t whead, wlen, wcap;
+    struct csub *subs;
+    unsigned nsubs;
+    struct session_waiter waiter;
+    uint32_t *owned; /* stdio: sessions this client created, ended with it */
+    size_t nowned, capowned;
+    reactor_task flush_task, free_task;
+    struct conn *prev, *next;
+};
+
+enum { STEP_NEXT, STEP_STOP, STEP_CLOSE };
+
+static void conn_close(struct conn *c, const char *why);
+static void conn_update_interest(struct conn *c);
+static int conn_flush_task(reactor_task *t, void *arg);
+static int conn_free_task(reactor_task *t, void *arg);
+static int conn_io_cb(reactor_io *io, unsigned events, void *arg);
+static void conn_process(struct conn *c);
+
+/* ---- list plumbing ----------------------------------------------------------------- */
+
+void conn_link(struct conn *c, struct conn **head)
+{
+    c->prev = NULL;
+    c->next = *head;
+    if (*head)
+        (*head)->prev = c;
+    *head = c;
+}
+
+void conn_unlink(struct conn *c, struct conn **head)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else if (*head == c)
+        *head = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->prev = c->next = NULL;
+}
+
+/* ---- output ------------------------------------------------------------------------ */
+
+/* Makes room for n more bytes in wbuf. */
+static uint8_t *wbuf_reserve(struct conn *c, size_t n)
+{
+    if (c->whead && c->whead + c->wlen + n > c->wcap) {
+        memmove(c->wbuf, c->wbuf + c->whead, c->wlen);
+        c->whead = 0;
+    }
+    if (c->whead + c->wlen + n > c->wcap) {
+        size_t cap = c->wcap ? c->wcap : 4096;
+        while (cap < c->whead + c->wlen + n)
+            cap *= 2;
+        c->wbuf = xrealloc(c->wbuf, cap);
+        c->wcap = cap;
+    }
+    return c->wbuf + c->whead + c->wlen;
+}
+
+/* Schedules a flush at the end of this turn. */
+static void conn_want_flush(struct conn *c)
+{
+    if (!c->closing && !c->moving)
+        reactor_task_schedule(c->r, &c->flush_task);
+}
+
+/* Queues one encoded message. */
+static void conn_send(struct conn *c, const struct wire_msg *m)
+{
+    size_t n = wire_encode(m, NULL, 0, true);
+    if (n == 0) {
+        log_error("cannot encode a %s message", wire_type_name(m->type));
+        return;
+    }
+    uint8_t *p = wbuf_reserve(c, n);
+    wire_encode(m, p, n, true);
+    c->wlen += n;
+    conn_want_flush(c);
+}
+
+/* Queues an ERROR. */
+static void conn_error(struct conn *c, uint32_t req, uint32_t sid, uint16_t code,
+                       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void conn_error(struct conn *c, uint32_t req, uint32_t sid, uint16_t code,
+                       const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    struct wire_msg m = {.type = WIRE_ERROR};
+    m.error = (struct wire_error){.req = req, .sid = sid, .code = code};
+    m.error.message = (struct wire_bytes){(const uint8_t *)msg,
+                                          n < 0 ? 0 : ((size_t)n >= sizeof msg ? sizeof msg - 1 : (size_t)n)};
+    conn_send(c, &m);
+}
+
+/* Queues an OK. */
+static void conn_ok(struct conn *c, uint32_t req)
+{
+    struct wire_msg m = {.type = WIRE_OK};
+    m.ok.req = req;
+    conn_send(c, &m);
+}
+
+struct frame {
+    struct csub *cs;
+    uint64_t offset;
+    size_t n;      /* payload bytes */
+    size_t hlen;   /* header bytes */
+    uint8_t hdr[WIRE_LEN_PREFIX + WIRE_OUTPUT_HDR];
+    int iov_first, iov_count;
+};
+
+/* Queues what a subscription needs besides output bytes (a gap, the exit) and returns
+ * how many output bytes it may send now. */
+static size_t csub_prepare(struct conn *c, struct csub *cs)
+{
+    struct session *s = cs->sub.s;
+    uint64_t start = session_start(s), end = session_end(s);
+    if (cs->sub.cursor < start) {
+        /* A viewer fell out of the ring: tell it what it missed, jump to the live edge. */
+        struct wire_msg m = {.type = WIRE_GAP};
+        m.gap = (struct wire_gap){cs->sid, cs->sub.cursor, end};
+        conn_send(c, &m);
+        cs->sub.cursor = end;
+        cs->acked = end;
+        return 0;
+    }
+    if (cs->sub.cursor == end) {
+        if (session_exited(s) && !cs->sub.exit_sent) {
+            int code, sig;
+            session_exit_status(s, &code, &sig);
+            struct wire_msg m = {.type = WIRE_EXIT};
+            m.exit = (struct wire_exit){cs->sid, end, code, sig};
+            conn_send(c, &m);
+            cs->sub.exit_sent = true;
+        }
+        return 0;
+    }
+    uint64_t avail = end - cs->sub.cursor;
+    if (c->ack_paced) {
+        uint64_t unacked = cs->sub.cursor - cs->acked;
+        if (unacked >= CONN_ACK_WINDOW)
+            return 0;
+        if (avail > CONN_ACK_WINDOW - unacked)
+            avail = CONN_ACK_WINDOW - unacked;
+    }
+    return avail > CONN_FRAME_MAX ? CONN_FRAME_MAX : (size_t)avail;
+}
+
+/* Writes replies and output until done or the fd is full. One writev per round: wbuf,
+ * then OUTPUT header + ring segments for each subscription with data. */
+static void conn_flush(struct conn *c)
+{
+    int round;
+    for (round = 0; round < 64 && !c->closing && !c->moving; round++) {
+        struct iovec iov[1 + CONN_MAX_FRAMES * 3];
+        struct frame frames[CONN_MAX_FRAMES];
+        int nframes = 0, niov = 1;
+        for (struct csub *cs = c->subs; cs && nframes < CONN_MAX_FRAMES; cs = cs->next) {
+            if (!cs->sub.s)
+                continue;
+            size_t max = csub_prepare(c, cs);
+            if (!max)
+                continue;
+            struct frame *f = &frames[nframes];
+            int cnt = 0;
+            ssize_t n = session_peek(cs->sub.s, cs->sub.cursor, max, &iov[niov + 1], &cnt);
+            if (n <= 0)
+                continue;
+            f->cs = cs;
+            f->offset = cs->sub.cursor;
+            f->n = (size_t)n;
+            f->hlen = wire_output_header(f->hdr, true, cs->sid, f->offset, f->n);
+            iov[niov] = (struct iovec){f->hdr, f->hlen};
+            f->iov_first = niov;
+            f->iov_count = 1 + cnt;
+            niov += 1 + cnt;
+            nframes++;
+        }
+        iov[0] = (struct iovec){c->wbuf + c->whead, c->wlen};
+        if (c->wlen == 0 && nframes == 0)
+            break;
+        ssize_t w = writev(c->wfd, iov, niov);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN)
+                break;
+            conn_close(c, strerror(errno));
+            return;
+        }
+        size_t left = (size_t)w, total = (size_t)w;
+        size_t from_wbuf = left < c->wlen ? left : c->wlen;
+        c->whead += from_wbuf;
+        c->wlen -= from_wbuf;
+        left -= from_wbuf;
+        if (c->wlen == 0)
+            c->whead = 0;
+        bool short_write = false;
+        for (int i = 0; i < nframes; i++) {
+            struct frame *f = &frames[i];
+            size_t size = f->hlen + f->n;
+            if (left == 0) {
+                short_write = true;
+                break;
+            }
+            if (left < size) {
+                /* The fd took part of this frame: keep the rest ourselves. */
+                size_t skip = left;
+                uint8_t *p = wbuf_reserve(c, size - skip);
+                for (int k = 0; k < f->iov_count; k++) {
+                    struct iovec *v = &iov[f->iov_first + k];
+                    if (skip >= v->iov_len) {
+                        skip -= v->iov_len;
+                        continue;
+                    }
+                    memcpy(p, (uint8_t *)v->iov_base + skip, v->iov_len - skip);
+                    p += v->iov_len - skip;
+                    c->wlen += v->iov_len - skip;
+                    skip = 0;
+                }
+                left = 0;
+                short_write = true;
+            } else {
+                left -= size;
+            }
+            sub_consumed(&f->cs->sub, f->offset + f->n);
+        }
+        hub_count_bytes(c->w, 0, total);
+        if (short_write || c->wlen)
+            break;
+    }
+    if (round == 64)
+        conn_want_flush(c); /* more to send but the fd is not full: go on next turn */
+    conn_update_interest(c);
+}
+
+/* End-of-turn flush. */
+static int conn_flush_task(reactor_task *t, void *arg)
+{
+    (void)t;
+    conn_flush(arg);
+    return 0;
+}
+
+/* A session has output, a gap or an exit for this subscription. */
+static void csub_notify(struct sub *sub)
+{
+    struct csub *cs = sub->owner;
+    conn_want_flush(cs->c);
+}
+
+/* Forgets a subscription. */
+static void csub_remove(struct conn *c, struct csub *cs)
+{
+    for (struct csub **pp = &c->subs; *pp; pp = &(*pp)->next) {
+        if (*pp == cs) {
+            *pp = cs->next;
+            break;
+        }
+    }
+    c->nsubs--;
+    free(cs);
+}
+
+/* The session was removed while we were attached. */
+static void csub_gone(struct sub *sub)
+{
+    struct csub *cs = sub->owner;
+    csub_remove(cs->c, cs);
+}
+
+static const struct sub_ops csub_ops = {.notify = csub_notify, .gone = csub_gone};
+
+/* Finds this connection's subscription to sid. */
+static struct csub *conn_find_sub(struct conn *c, uint32_t sid)
+{
+    for (struct csub *cs = c->subs; cs; cs = cs->next)
+        if (cs->sid == sid)
+            return cs;
+    return NULL;
+}
+
+/* ---- hand-over between reactors ---------------------------------------------------- */
+
+/* Resumes a connection on its new reactor and re-runs the request that moved it. */
+static int conn_adopt_post(void *arg)
+{
+    struct conn *c = arg;
+    c->r = worker_reactor(c->w);
+    c->moving = false;
+    hub_conn_track(c->w, c, true);
+    int rc = reactor_io_new(c->r, c->rfd, 0, conn_io_cb, c, &c->rio);
+    if (rc == 0 && c->wio == NULL && c->rfd != c->wfd)
+        rc = reactor_io_new(c->r, c->wfd, 0, conn_io_cb, c, &c->wio);
+    if (rc < 0) {
+        c->rio = NULL;
+        conn_close(c, "cannot watch the connection after hand-over");
+        return rc;
+    }
+    conn_process(c);
+    conn_want_flush(c);
+    conn_update_interest(c);
+    return 0;
+}
+
+/* Moves the connection to worker `to`; the head frame is processed again there. Only
+ * possible while it holds no subscription (they are pinned to this reactor). */
+static int conn_move(struct conn *c, struct worker *to)
+{
+    if (c->nsubs)
+        return -EBUSY;
+    reactor_io_free(c->rio);
+    reactor_io_free(c->wio);
+    c->rio = c->wio = NULL;
+    reactor_task_cancel(c->r, &c->flush_task);
+    hub_conn_track(c->w, c, false);
+    c->moving = true;
+    c->w = to;
+    reactor_post(worker_reactor(to), conn_adopt_post, c);
+    return 0;
+}
+
+/* Resolves sid to a session on this reactor, moving the connection when the session
+ * lives elsewhere. Returns the session, or NULL with *step set (an error was queued, or
+ * the connection is moving). */
+static struct session *conn_local_session(struct conn *c, uint32_t req, uint32_t sid, int *step)
+{
+    struct session *s;
+    struct worker *owner;
+    if (hub_find(worker_server(c->w), sid, &s, &owner) < 0) {
+        conn_error(c, req, sid, WIRE_ERR_NO_SUCH_SESSION, "no session %u (see: ptyhub ls)", sid);
+        *step = STEP_NEXT;
+        return NULL;
+    }
+    if (owner == c->w)
+        return s;
+    if (conn_move(c, owner) < 0) {
+        conn_error(c, req, sid, WIRE_ERR_LIMIT,
+                   "session %u lives on another reactor than the sessions this connection is "
+                   "attached to; use a separate connection for it",
+                   sid);
+        *step = STEP_NEXT;
+        return NULL;
+    }
+    *step = STEP_STOP;
+    return NULL;
+}
+
+/* ---- requests ---------------------------------------------------------------------- */
+
+/* HELLO: version check, then WELCOME. */
+static int on_hello(struct conn *c, const struct wire_hello *h)
+{
+    if (h->version != WIRE_VERSION) {
+        conn_error(c, 0, 0, WIRE_ERR_VERSION,
+                   "protocol version %u is not supported; this server speaks version %u",
+                   h->version, WIRE_VERSION);
+        return STEP_CLOSE;
+    }
+    c->hello = true;
+    c->ack_paced = h->flags & WIRE_HELLO_F_ACK;
+    struct wire_msg m = {.type = WIRE_WELCOME};
+    m.welcome = (struct wire_welcome){.version = WIRE_VERSION, .server_pid = (uint32_t)getpid()};
+    m.welcome.server_version =
+        (struct wire_bytes){(const uint8_t *)"ptyhub " PTYHUB_VERSION, strlen("ptyhub " PTYHUB_VERSION)};
+    conn_send(c, &m);
+    return STEP_NEXT;
+}
+
+/* CREATE: spawn on this reactor. */
+static int on_create(struct conn *c, const struct wire_create *cr)
+{
+    struct session *s;
+    uint16_t code = 0;
+    char err[512];
+    if (hub_create(c->w, cr, &s, &code, err, sizeof err) < 0) {
+        conn_error(c, cr->req, 0, code, "%s", err);
+        return STEP_NEXT;
+    }
+    if (c->flags & CONN_STDIO) {
+        if (c->nowned == c->capowned) {
+            c->capowned = c->capowned ? c->capowned * 2 : 16;
+            c->owned = xrealloc(c->owned, c->capowned * sizeof *c->owned);
+        }
+        c->owned[c->nowned++] = session_id(s);
+    }
+    struct session_summary sum;
+    session_summary(s, &sum);
+    struct wire_msg m = {.type = WIRE_CREATED};
+    m.created = (struct wire_created){cr->req, session_id(s), (int32_t)sum.pid};
+    conn_send(c, &m);
+    return STEP_NEXT;
+}
+
+/* ATTACH: subscribe from an offset, the tail, or the live edge. */
+static int on_attach(struct conn *c, const struct wire_attach *a)
+{
+    int step;
+    struct session *s = conn_local_session(c, a->req, a->sid, &step);
+    if (!s)
+        return step;
+    uint64_t start = session_start(s), end = session_end(s), from;
+    switch (a->from_kind) {
+    case WIRE_FROM_TAIL:
+        from = a->from >= end ? 0 : end - a->from;
+        if (from < start)
+            from = start;
+        break;
+    case WIRE_FROM_LIVE:
+        from = end;
+        break;
+    default:
+        from = a->from;
+        if (from > end) {
+            conn_error(c, a->req, a->sid, WIRE_ERR_BAD_ARGUMENT,
+                       "offset %llu is beyond the end of output (%llu)",
+                       (unsigned long long)from, (unsigned long long)end);
+            return STEP_NEXT;
+        }
+        break;
+    }
+    struct csub *cs = conn_find_sub(c, a->sid);
+    if (cs) {
+        session_detach(&cs->sub);
+    } else {
+        cs = xcalloc(1, sizeof *cs);
+        cs->c = c;
+        cs->sid = a->sid;
+        cs->next = c->subs;
+        c->subs = cs;
+        c->nsubs++;
+    }
+    bool interactive = a->mode == WIRE_MODE_INTERACTIVE;
+    cs->sub.ops = &csub_ops;
+    cs->sub.owner = cs;
+    cs->sub.interactive = interactive;
+    cs->sub.lossless = interactive || (c->flags & CONN_STDIO);
+    if (interactive && a->cols && a->rows && !session_exited(s))
+        session_resize(s, a->cols, a->rows);
+    uint16_t cols, rows;
+    session_size(s, &cols, &rows);
+    struct wire_msg m = {.type = WIRE_ATTACHED};
+    m.attached = (struct wire_attached){a->req, a->sid, start, end, cols, rows,
+                                        session_exited(s) ? WIRE_STATE_EXITED
+                                                          : WIRE_STATE_RUNNING};
+    conn_send(c, &m);
+    if (from < start) {
+        struct wire_msg g = {.type = WIRE_GAP};
+        g.gap = (struct wire_gap){a->sid, from, start};
+        conn_send(c, &g);
+        from = start;
+    }
+    cs->acked = from;
+    session_attach(s, &cs->sub, from);
+    return STEP_NEXT;
+}
+
+/* DETACH: drop a subscription. */
+static int on_detach(struct conn *c, const struct wire_detach *d)
+{
+    struct csub *cs = conn_find_sub(c, d->sid);
+    if (!cs) {
+        conn_error(c, d->req, d->sid, WIRE_ERR_NOT_ATTACHED, "not attached to session %u",
+                   d->sid);
+        return STEP_NEXT;
+    }
+    session_detach(&cs->sub);
+    csub_remove(c, cs);
+    conn_ok(c, d->req);
+    return STEP_NEXT;
+}
+
+/* Input queue has room again: continue with the blocked INPUT. */
+static void conn_input_ready(struct session_waiter *w)
+{
+    struct conn *c = (struct conn *)((char *)w - offsetof(struct conn, waiter));
+    c->input_blocked = false;
+    conn_process(c);
+    conn_update_interest(c);
+}
+
+/* INPUT: queue keystrokes; if the queue is full, stop reading until it drains. */
+static int on_input(struct conn *c, const struct wire_input *in)
+{
+    int step;
+    struct session *s = conn_local_session(c, 0, in->sid, &step);
+    if (!s) {
+        if (step == STEP_NEXT)
+            c->input_done = 0;
+        return step;
+    }
+    struct csub *cs = conn_find_sub(c, in->sid);
+    if (cs && !cs->sub.interactive) {
+        c->input_done = 0;
+        conn_error(c, 0, in->sid, WIRE_ERR_READ_ONLY, "attached to session %u read-only",
+                   in->sid);
+        return STEP_NEXT;
+    }
+    ssize_t n = session_write_input(s, in->data.p + c->input_done, in->data.len - c->input_done);
+    if (n < 0) {
+        c->input_done = 0;
+        conn_error(c, 0, in->sid, WIRE_ERR_EXITED, "session %u has exited", in->sid);
+        return STEP_NEXT;
+    }
+    c->input_done += (size_t)n;
+    if (c->input_done < in->data.len) {
+        c->input_blocked = true;
+        c->waiter.ready = conn_input_ready;
+        session_wait_input(s, &c->waiter);
+        return STEP_STOP;
+    }
+    c->input_done = 0;
+    return STEP_NEXT;
+}
+
+/* RESIZE: the most recent size wins. */
+static int on_resize(struct conn *c, const struct wire_resize *rz)
+{
+    int step;
+    struct session *s = conn_local_session(c, 0, rz->sid, &step);
+    if (!s)
+        return step;
+    struct csub *cs = conn_find_sub(c, rz->sid);
+    if (cs && !cs->sub.interactive) {
+        conn_error(c, 0, rz->sid, WIRE_ERR_READ_ONLY, "attached to session %u read-only",
+                   rz->sid);
+        return STEP_NEXT;
+    }
+    if (session_exited(s)) {
+        conn_error(c, 0, rz->sid, WIRE_ERR_EXITED, "session %u has exited", rz->sid);
+        return STEP_NEXT;
+    }
+    int rc = session_resize(s, rz->cols, rz->rows);
+    if (rc < 0)
+        conn_error(c, 0, rz->sid, WIRE_ERR_BAD_ARGUMENT, "cannot resize session %u: %s",
+                   rz->sid, strerror(-rc));
+    return STEP_NEXT;
+}
+
+/* SIGNAL: a signal to the process group, or 0 for kill (HUP, then KILL). */
+static int on_signal(struct conn *c, const struct wire_signal *sg)
+{
+    int step;
+    struct session *s = conn_local_session(c, sg->req, sg->sid, &step);
+    if (!s)
+        return step;
+    if (session_exited(s)) {
+        conn_error(c, sg->req, sg->sid, WIRE_ERR_EXITED, "session %u has already exited",
+                   sg->sid);
+        return STEP_NEXT;
+    }
+    if (sg->signo == 0) {
+        session_kill(s);
+    } else {
+        int rc = session_signal(s, sg->signo);
+        if (rc < 0 && rc != -ESRCH) {
+            conn_error(c, sg->req, sg->sid, WIRE_ERR_BAD_ARGUMENT, "cannot signal session %u: %s",
+                       sg->sid, strerror(-rc));
+            return STEP_NEXT;
+        }
+    }
+    conn_ok(c, sg->req);
+    return STEP_NEXT;
+}
+
+struct list_ctx {
+    struct conn *c;
+    uint32_t req;
+    struct wire_list_writer w;
+    size_t at; /* offset of the reply being built in wbuf */
+    bool open;
+};
+
+/* Starts a LIST_REPLY at the end of wbuf. */
+static void list_begin(struct list_ctx *lc)
+{
+    struct conn *c = lc->c;
+    size_t cap = 64 * 1024;
+    uint8_t *p = wbuf_reserve(c, cap);
+    lc->at = c->whead + c->wlen;
+    wire_list_begin(&lc->w, p, cap, true, lc->req);
+    lc->open = true;
+}
+
+/* Ends the reply being built. */
+static void list_finish(struct list_ctx *lc, bool more)
+{
+    size_t n = wire_list_finish(&lc->w, more);
+    lc->c->wlen += n;
+    lc->open = false;
+}
+
+/* Adds one session to the listing, starting another reply when this one is full. */
+static void list_row(void *ctx, const struct hub_row *row)
+{
+    struct list_ctx *lc = ctx;
+    struct wire_list_entry e = {
+        .sid = row->sum.id,
+        .pid = row->sum.pid,
+        .state = row->sum.exited ? WIRE_STATE_EXITED : WIRE_STATE_RUNNING,
+        .level = (uint8_t)row->sum.level,
+        .clients = (uint16_t)(row->sum.clients > 0xffff ? 0xffff : row->sum.clients),
+        .exit_code = row->sum.exit_code,
+        .exit_signal = row->sum.exit_signal,
+        .cols = row->sum.cols,
+        .rows = row->sum.rows,
+        .bytes_out = row->sum.bytes_out,
+        .created_ms = row->sum.created_ms,
+        .name = {(const uint8_t *)row->name, strlen(row->name)},
+        .command = {(const uint8_t *)row->command, strlen(row->command)},
+    };
+    if (e.command.len > 4096)
+        e.command.len = 4096;
+    if (!wire_list_add(&lc->w, &e)) {
+        list_finish(lc, true);
+        list_begin(lc);
+        wire_list_add(&lc->w, &e);
+    }
+}
+
+/* LIST: every session, in as many replies as needed. */
+static int on_list(struct conn *c, const struct wire_list *l)
+{
+    struct list_ctx lc = {.c = c, .req = l->req};
+    list_begin(&lc);
+    hub_list(worker_server(c->w), list_row, &lc);
+    list_finish(&lc, false);
+    conn_want_flush(c);
+    return STEP_NEXT;
+}
+
+/* ACK: the client has consumed output up to an offset (browser pacing). */
+static int on_ack(struct conn *c, const struct wire_ack *a)
+{
+    struct csub *cs = conn_find_sub(c, a->sid);
+    if (!cs) {
+        conn_error(c, 0, a->sid, WIRE_ERR_NOT_ATTACHED, "not attached to session %u", a->sid);
+        return STEP_NEXT;
+    }
+    if (a->offset > cs->acked && a->offset <= cs->sub.cursor)
+        cs->acked = a->offset;
+    conn_want_flush(c);
+    return STEP_NEXT;
+}
+
+/* REMOVE: forget an exited session. */
+static int on_remove(struct conn *c, const struct wire_remove *rm)
+{
+    int step;
+    struct session *s = conn_local_session(c, rm->req, rm->sid, &step);
+    if (!s)
+        return step;
+    if (!session_exited(s)) {
+        conn_error(c, rm->req, rm->sid, WIRE_ERR_BAD_ARGUMENT,
+                   "session %u is still running; end it first with: ptyhub kill %u", rm->sid,
+                   rm->sid);
+        return STEP_NEXT;
+    }
+    hub_remove(c->w, s);
+    conn_ok(c, rm->req);
+    return STEP_NEXT;
+}
+
+/* Decodes and handles one frame body. */
+static int conn_dispatch(struct conn *c, const uint8_t *body, size_t len)
+{
+    struct wire_msg m;
+    int rc = wire_decode(body, len, &m);
+    if (rc == -EBADMSG) {
+        conn_error(c, 0, 0, WIRE_ERR_BAD_FRAME, "malformed %s message",
+                   wire_type_name(body[0]));
+        return STEP_CLOSE;
+    }
+    if (!c->hello && !(rc == 0 && m.type == WIRE_HELLO)) {
+        conn_error(c, 0, 0, WIRE_ERR_NOT_HELLO, "the first message must be HELLO");
+        return STEP_CLOSE;
+    }
+    if (rc == -ENOTSUP) {
+        conn_error(c, 0, 0, WIRE_ERR_UNKNOWN_TYPE, "unknown message type 0x%02x", body[0]);
+        return STEP_NEXT;
+    }
+    if (rc == -EINVAL) {
+        conn_error(c, wire_msg_req(&m), 0, WIRE_ERR_BAD_ARGUMENT, "invalid argument in %s",
+                   wire_type_name(m.type));
+        return STEP_NEXT;
+    }
+    if (rc < 0) {
+        conn_error(c, 0, 0, WIRE_ERR_INTERNAL, "cannot decode: %s", strerror(-rc));
+        return STEP_CLOSE;
+    }
+    switch (m.type) {
+    case WIRE_HELLO:
+        if (c->hello) {
+            conn_error(c, 0, 0, WIRE_ERR_BAD_ARGUMENT, "HELLO was already sent");
+            return STEP_NEXT;
+        }
+        return on_hello(c, &m.hello);
+    case WIRE_CREATE:
+        return on_create(c, &m.create);
+    case WIRE_ATTACH:
+        return on_attach(c, &m.attach);
+    case WIRE_DETACH:
+        return on_detach(c, &m.detach);
+    case WIRE_INPUT:
+        return on_input(c, &m.input);
+    case WIRE_RESIZE:
+        return on_resize(c, &m.resize);
+    case WIRE_SIGNAL:
+        return on_signal(c, &m.signal);
+    case WIRE_LIST:
+        return on_list(c, &m.list);
+    case WIRE_ACK:
+        return on_ack(c, &m.ack);
+    case WIRE_REMOVE:
+        return on_remove(c, &m.remove);
+    default:
+        conn_error(c, 0, 0, WIRE_ERR_UNKNOWN_TYPE, "%s is a server message",
+                   wire_type_name(m.type));
+        return STEP_NEXT;
+    }
+}
+
+/* Handles complete frames at the head of rbuf until blocked, moved or out of frames. */
+static void conn_process(struct conn *c)
+{
+    size_t pos = 0;
+    while (!c->closing && !c->moving && !c->input_blocked) {
+        const uint8_t *body;
+        size_t blen;
+        ssize_t n = wire_frame_split(c->rbuf + pos, c->rlen - pos, WIRE_MAX_BODY, &body, &blen);
+        if (n == 0)
+            break;
+        if (n < 0) {
+            uint16_t code = wire_err_from_errno((int)n);
+            if (n == -EMSGSIZE)
+                conn_error(c, 0, 0, code, "frame larger than the %u-byte limit", WIRE_MAX_BODY);
+            else
+                conn_error(c, 0, 0, code, "empty frame (length 0)");
+            conn_close(c, "bad frame");
+            return;
+        }
+        int step = conn_dispatch(c, body, blen);
+        if (step == STEP_CLOSE) {
+            conn_close(c, "protocol error");
+            return;
+        }
+        if (step == STEP_STOP)
+            break;
+        pos += (size_t)n;
+    }
+    if (pos && !c->closing) {
+        memmove(c->rbuf, c->rbuf + pos, c->rlen - pos);
+        c->rlen -= pos;
+    }
+    if (c->eof && !c->closing && !c->moving && !c->input_blocked)
+        conn_close(c, "end of input");
+}
+
+/* Reads requests until EAGAIN, a quantum, a full reply buffer, or blocked input. */
+static void conn_read(struct conn *c)
+{
+    size_t budget = CONN_READ_QUANTUM;
+    while (budget && !c->closing && !c->moving && !c->input_blocked && !c->eof &&
+           c->wlen < CONN_WBUF_HIGH) {
+        if (c->rlen == c->rcap) {
+            if (c->rcap >= CONN_RBUF_MAX)
+                break; /* a whole max frame is buffered: process will take it */
+            c->rcap = c->rcap ? c->rcap * 2 : CONN_RBUF_INITIAL;
+            if (c->rcap > CONN_RBUF_MAX)
+                c->rcap = CONN_RBUF_MAX;
+            c->rbuf = xrealloc(c->rbuf, c->rcap);
+        }
+        ssize_t n = read(c->rfd, c->rbuf + c->rlen, c->rcap - c->rlen);
+        if (n > 0) {
+            c->rlen += (size_t)n;
+            budget -= (size_t)n < budget ? (size_t)n : budget;
+            hub_count_bytes(c->w, (uint64_t)n, 0);
+            conn_process(c);
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            return;
+        c->eof = true; /* 0, or a reset: handle what is buffered, then close */
+        conn_process(c);
+        return;
+    }
+    if (budget == 0 && c->rio && !c->closing && !c->moving)
+        reactor_io_again(c->rio, REACTOR_READ);
+}
+
+/* Recomputes what the connection's fds are watched for. */
+static void conn_update_interest(struct conn *c)
+{
+    if (c->closing || c->moving)
+        return;
+    bool want_read = !c->input_blocked && !c->eof && c->wlen < CONN_WBUF_HIGH;
+    bool want_write = c->wlen > 0;
+    if (!want_write) {
+        /* Subscriptions with bytes the fd did not take also need a write edge. */
+        for (struct csub *cs = c->subs; cs; cs = cs->next)
+            if (cs->sub.s && cs->sub.cursor < session_end(cs->sub.s) &&
+                (!c->ack_paced || cs->sub.cursor - cs->acked < CONN_ACK_WINDOW))
+                want_write = true;
+    }
+    if (c->wio) {
+        reactor_io_set(c->rio, want_read ? REACTOR_READ : 0);
+        reactor_io_set(c->wio, want_write ? REACTOR_WRITE : 0);
+    } else if (c->rio) {
+        reactor_io_set(c->rio, (want_read ? REACTOR_READ : 0) | (want_write ? REACTOR_WRITE : 0));
+    }
+}
+
+/* Readiness on the connection's fd(s). */
+static int conn_io_cb(reactor_io *io, unsigned events, void *arg)
+{
+    struct conn *c = arg;
+    if (io == c->rio && (events & (REACTOR_READ | REACTOR_ERR)))
+        conn_read(c);
+    if (!c->closing && !c->moving && (events & (REACTOR_WRITE | REACTOR_ERR)) &&
+        (io == c->wio || !c->wio))
+        conn_flush(c);
+    if (!c->closing && !c->moving)
+        conn_update_interest(c);
+    return 0;
+}
+
+/* ---- life cycle -------------------------------------------------------------------- */
+
+/* Starts a connection on the calling reactor. */
+int conn_start(struct worker *w, int rfd, int wfd, unsigned flags)
+{
+    struct conn *c = xcalloc(1, sizeof *c);
+    c->w = w;
+    c->r = worker_reactor(w);
+    c->rfd = rfd;
+    c->wfd = wfd;
+    c->flags = flags;
+    reactor_task_init(&c->flush_task, conn_flush_task, c);
+    reactor_task_init(&c->free_task, conn_free_task, c);
+    if (rfd != wfd) {
+        fcntl(rfd, F_SETFL, fcntl(rfd, F_GETFL) | O_NONBLOCK);
+        fcntl(wfd, F_SETFL, fcntl(wfd, F_GETFL) | O_NONBLOCK);
+    }
+    int rc = reactor_io_new(c->r, rfd, REACTOR_READ, conn_io_cb, c, &c->rio);
+    if (rc == 0 && rfd != wfd)
+        rc = reactor_io_new(c->r, wfd, 0, conn_io_cb, c, &c->wio);
+    if (rc < 0) {
+        log_error("cannot watch a new connection: %s", strerror(-rc));
+        reactor_io_free(c->rio);
+        free(c);
+        return rc;
+    }
+    hub_conn_track(w, c, true);
+    return 0;
+}
+
+/* Kills the sessions a stdio client created. */
+static void conn_kill_owned(struct conn *c)
+{
+    for (size_t i = 0; i < c->nowned; i++) {
+        struct session *s;
+        struct worker *owner;
+        if (hub_find(worker_server(c->w), c->owned[i], &s, &owner) == 0 && owner == c->w)
+            session_kill(s);
+    }
+}
+
+/* Closes the connection: detach everything, stop watching, free on a later turn. A
+ * stdio client's end is the daemon's end. */
+static void conn_close(struct conn *c, const char *why)
+{
+    if (c->closing)
+        return;
+    c->closing = true;
+    log_debug("connection closed: %s", why);
+    /* Best effort: get queued replies (the ERROR that explains the close) out. */
+    if (c->wlen) {
+        ssize_t w = write(c->wfd, c->wbuf + c->whead, c->wlen);
+        (void)w;
+    }
+    while (c->subs) {
+        struct csub *cs = c->subs;
+        session_detach(&cs->sub);
+        csub_remove(c, cs);
+    }
+    session_waiter_cancel(&c->waiter);
+    reactor_io_free(c->rio);
+    reactor_io_free(c->wio);
+    c->rio = c->wio = NULL;
+    reactor_task_cancel(c->r, &c->flush_task);
+    if (c->flags & CONN_STDIO) {
+        conn_kill_owned(c);
+        hub_shutdown(worker_server(c->w), "the stdio client closed");
+    }
+    reactor_task_schedule(c->r, &c->free_task);
+}
+
+/* Releases a closed connection's memory and fds. */
+static void conn_destroy(struct conn *c)
+{
+    hub_conn_track(c->w, c, false);
+    /* fds 0-2 are the stdio client's: left to the process exit. */
+    if (c->rfd > 2)
+        close(c->rfd);
+    if (c->wfd != c->rfd && c->wfd > 2)
+        close(c->wfd);
+    hub_conn_release(worker_server(c->w));
+    free(c->rbuf);
+    free(c->wbuf);
+    free(c->owned);
+    free(c);
+}
+
+/* Frees a closed connection a turn after it closed. */
+static int conn_free_task(reactor_task *t, void *arg)
+{
+    (void)t;
+    conn_destroy(arg);
+    return 0;
+}
+
+/* Frees every connection of a stopped worker. */
+void conn_free_all(struct conn **head)
+{
+    while (*head) {
+        struct conn *c = *head;
+        c->flags &= ~(unsigned)CONN_STDIO; /* already shutting down; keep fds 0-2 */
+        conn_close(c, "shutdown");
+        reactor_task_cancel(c->r, &c->free_task);
+        conn_destroy(c);
+    }
+}
+
+/* Sends ERROR limit without blocking and closes. */
+void conn_shed(int fd, const char *why)
+{
+    uint8_t buf[512];
+    struct wire_msg m = {.type = WIRE_ERROR};
+    m.error = (struct wire_error){.code = WIRE_ERR_LIMIT,
+                                  .message = {(const uint8_t *)why, strlen(why)}};
+    size_t n = wire_encode(&m, buf, sizeof buf, true);
+    if (n && n <= sizeof buf) {
+        ssize_t w = write(fd, buf, n);
+        (void)w;
+    }
+    close(fd);
+}

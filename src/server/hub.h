@@ -1,0 +1,52 @@
+/* hub: what the connection layer may ask of the daemon — the shared session table
+ * (thread-safe), session creation on the calling reactor, placement and hand-over of
+ * connections between reactors, limits, and shutdown. Internal to src/server. */
+#ifndef PTYHUB_HUB_H
+#define PTYHUB_HUB_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/reactor.h"
+#include "proto/wire.h"
+#include "pty/session.h"
+#include "server/config.h"
+
+struct server;
+struct worker; /* one reactor thread and what lives on it */
+struct conn;
+
+reactor *worker_reactor(struct worker *w);
+struct server *worker_server(struct worker *w);
+const struct config *hub_config(struct server *srv);
+
+/* Creates a session on w from a CREATE request. On failure returns -errno and sets
+ * *code (a wire_err) and a message in err. */
+int hub_create(struct worker *w, const struct wire_create *c, struct session **out,
+               uint16_t *code, char *err, size_t errlen);
+/* Finds a session by id: its owner worker, and the session pointer (only to be used on
+ * the owner's thread). Returns 0 or -ENOENT. */
+int hub_find(struct server *srv, uint32_t id, struct session **s, struct worker **owner);
+/* Removes an exited session from the table and frees it. Must run on its owner. */
+void hub_remove(struct worker *w, struct session *s);
+
+/* One row of a listing. */
+struct hub_row {
+    struct session_summary sum;
+    const char *name;
+    const char *command;
+};
+/* Calls cb for each session in id order, under the table lock (cb must not block). */
+void hub_list(struct server *srv, void (*cb)(void *ctx, const struct hub_row *row), void *ctx);
+
+/* Connection accounting: admit returns false at the --max-clients cap. */
+bool hub_conn_admit(struct server *srv);
+void hub_conn_release(struct server *srv);
+/* Registers a connection with its current worker (for shutdown), or forgets it. */
+void hub_conn_track(struct worker *w, struct conn *c, bool add);
+/* Starts an orderly shutdown (from any reactor thread). */
+void hub_shutdown(struct server *srv, const char *why);
+/* Total bytes moved, for the counters. */
+void hub_count_bytes(struct worker *w, uint64_t in, uint64_t out);
+
+#endif
