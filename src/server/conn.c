@@ -26,12 +26,15 @@
 
 #include "core/log.h"
 #include "core/xalloc.h"
+#include "proto/utf8.h"
 #include "proto/wire.h"
+#include "proto/ws_frame.h"
 #include "pty/session.h"
 #include "server/hub.h"
 
 #define CONN_RBUF_INITIAL (64u * 1024)
-#define CONN_RBUF_MAX (WIRE_LEN_PREFIX + WIRE_MAX_BODY)
+#define CONN_RBUF_MAX (WS_FRAME_HEADER_MAX + WIRE_MAX_BODY)
+#define CONN_HDR_MAX (WS_FRAME_HEADER_MAX + WIRE_OUTPUT_HDR) /* framing + OUTPUT header */
 #define CONN_FRAME_MAX (256u * 1024)   /* output bytes per OUTPUT frame */
 #define CONN_WBUF_HIGH (4u * 1024 * 1024) /* stop reading requests above this much reply */
 #define CONN_READ_QUANTUM (256u * 1024)
@@ -58,6 +61,15 @@ struct conn {
     bool moving;
     bool input_blocked;
     bool eof;
+    bool ws;               /* WebSocket framing instead of u32 length prefixes */
+    bool ws_fragmented;    /* inside a fragmented message */
+    bool ws_head_unmasked; /* the frame at the head of rbuf was unmasked already */
+    bool msg_ready;        /* msg holds a complete message not yet handled */
+    uint8_t *msg;          /* a fragmented WebSocket message being assembled */
+    size_t msg_len, msg_cap;
+    uint64_t coalesce_ns;  /* minimum interval between output flushes (0: every turn) */
+    uint64_t last_flush_ns;
+    reactor_timer coalesce_timer;
     uint8_t *rbuf;
     size_t rlen, rcap;
     size_t input_done; /* bytes of the head INPUT frame already queued */
@@ -68,7 +80,7 @@ struct conn {
     struct session_waiter waiter;
     uint32_t *owned; /* stdio: sessions this client created, ended with it */
     size_t nowned, capowned;
-    reactor_task flush_task, free_task;
+    reactor_task flush_task, free_task, move_task;
     struct conn *prev, *next;
 };
 
@@ -78,6 +90,7 @@ static void conn_close(struct conn *c, const char *why);
 static void conn_update_interest(struct conn *c);
 static int conn_flush_task(reactor_task *t, void *arg);
 static int conn_free_task(reactor_task *t, void *arg);
+static int conn_move_task(reactor_task *t, void *arg);
 static int conn_io_cb(reactor_io *io, unsigned events, void *arg);
 static void conn_process(struct conn *c);
 
@@ -122,24 +135,57 @@ static uint8_t *wbuf_reserve(struct conn *c, size_t n)
     return c->wbuf + c->whead + c->wlen;
 }
 
-/* Schedules a flush at the end of this turn. */
-static void conn_want_flush(struct conn *c)
+/* Writes the framing in front of a body of n bytes — a u32 length on byte streams, a
+ * WebSocket binary frame header (unmasked, server to client) — and returns its size. */
+static size_t conn_frame_header(const struct conn *c, uint8_t *out, size_t n)
 {
-    if (!c->closing && !c->moving)
-        reactor_task_schedule(c->r, &c->flush_task);
+    if (c->ws)
+        return (size_t)ws_frame_header_encode(out, true, WS_OP_BINARY, n, NULL);
+    out[0] = (uint8_t)n;
+    out[1] = (uint8_t)(n >> 8);
+    out[2] = (uint8_t)(n >> 16);
+    out[3] = (uint8_t)(n >> 24);
+    return WIRE_LEN_PREFIX;
 }
 
-/* Queues one encoded message. */
+/* Schedules a flush at the end of this turn, or after --coalesce-ms since the last one. */
+static void conn_want_flush(struct conn *c)
+{
+    if (c->closing || c->moving)
+        return;
+    if (c->coalesce_ns) {
+        uint64_t now = reactor_now_ns(c->r), due = c->last_flush_ns + c->coalesce_ns;
+        if (now < due) {
+            if (!reactor_timer_active(&c->coalesce_timer))
+                reactor_timer_start(c->r, &c->coalesce_timer, due - now);
+            return;
+        }
+    }
+    reactor_task_schedule(c->r, &c->flush_task);
+}
+
+/* The coalescing interval is over: flush now. */
+static int conn_coalesce_cb(reactor_timer *t, void *arg)
+{
+    (void)t;
+    struct conn *c = arg;
+    if (!c->closing && !c->moving)
+        reactor_task_schedule(c->r, &c->flush_task);
+    return 0;
+}
+
+/* Queues one encoded message with its framing. */
 static void conn_send(struct conn *c, const struct wire_msg *m)
 {
-    size_t n = wire_encode(m, NULL, 0, true);
+    size_t n = wire_encode(m, NULL, 0, false);
     if (n == 0) {
         log_error("cannot encode a %s message", wire_type_name(m->type));
         return;
     }
-    uint8_t *p = wbuf_reserve(c, n);
-    wire_encode(m, p, n, true);
-    c->wlen += n;
+    uint8_t *p = wbuf_reserve(c, WS_FRAME_HEADER_MAX + n);
+    size_t h = conn_frame_header(c, p, n);
+    wire_encode(m, p + h, n, false);
+    c->wlen += h + n;
     conn_want_flush(c);
 }
 
@@ -174,7 +220,7 @@ struct frame {
     uint64_t offset;
     size_t n;      /* payload bytes */
     size_t hlen;   /* header bytes */
-    uint8_t hdr[WIRE_LEN_PREFIX + WIRE_OUTPUT_HDR];
+    uint8_t hdr[CONN_HDR_MAX];
     int iov_first, iov_count;
 };
 
@@ -219,6 +265,7 @@ static size_t csub_prepare(struct conn *c, struct csub *cs)
  * then OUTPUT header + ring segments for each subscription with data. */
 static void conn_flush(struct conn *c)
 {
+    c->last_flush_ns = reactor_now_ns(c->r);
     int round;
     for (round = 0; round < 64 && !c->closing && !c->moving; round++) {
         struct iovec iov[1 + CONN_MAX_FRAMES * 3];
@@ -238,7 +285,8 @@ static void conn_flush(struct conn *c)
             f->cs = cs;
             f->offset = cs->sub.cursor;
             f->n = (size_t)n;
-            f->hlen = wire_output_header(f->hdr, true, cs->sid, f->offset, f->n);
+            size_t h = conn_frame_header(c, f->hdr, WIRE_OUTPUT_HDR + f->n);
+            f->hlen = h + wire_output_header(f->hdr + h, false, cs->sid, f->offset, f->n);
             iov[niov] = (struct iovec){f->hdr, f->hlen};
             f->iov_first = niov;
             f->iov_count = 1 + cnt;
@@ -382,11 +430,22 @@ static int conn_move(struct conn *c, struct worker *to)
     reactor_io_free(c->wio);
     c->rio = c->wio = NULL;
     reactor_task_cancel(c->r, &c->flush_task);
+    reactor_timer_stop(c->r, &c->coalesce_timer);
     hub_conn_track(c->w, c, false);
     c->moving = true;
     c->w = to;
-    reactor_post(worker_reactor(to), conn_adopt_post, c);
+    /* Publish it to the other thread only at the end of this turn, when nothing up this
+     * thread's stack still uses it. */
+    reactor_task_schedule(c->r, &c->move_task);
     return 0;
+}
+
+/* Hands a moving connection to its new reactor. */
+static int conn_move_task(reactor_task *t, void *arg)
+{
+    (void)t;
+    struct conn *c = arg;
+    return reactor_post(worker_reactor(c->w), conn_adopt_post, c);
 }
 
 /* Resolves sid to a session on this reactor, moving the connection when the session
@@ -789,8 +848,12 @@ static int conn_dispatch(struct conn *c, const uint8_t *body, size_t len)
     }
 }
 
-/* Handles complete frames at the head of rbuf until blocked, moved or out of frames. */
-static void conn_process(struct conn *c)
+/* Closes after a protocol error: on WebSocket with a close frame (1008) after the
+ * queued ERROR; on a byte stream the ERROR says it all. */
+static void conn_fail(struct conn *c, const char *why);
+
+/* Handles complete length-prefixed frames at the head of rbuf. Returns bytes consumed. */
+static size_t stream_process(struct conn *c)
 {
     size_t pos = 0;
     while (!c->closing && !c->moving && !c->input_blocked) {
@@ -805,18 +868,160 @@ static void conn_process(struct conn *c)
                 conn_error(c, 0, 0, code, "frame larger than the %u-byte limit", WIRE_MAX_BODY);
             else
                 conn_error(c, 0, 0, code, "empty frame (length 0)");
-            conn_close(c, "bad frame");
-            return;
+            conn_fail(c, "bad frame");
+            break;
         }
         int step = conn_dispatch(c, body, blen);
         if (step == STEP_CLOSE) {
-            conn_close(c, "protocol error");
-            return;
+            conn_fail(c, "protocol error");
+            break;
         }
         if (step == STEP_STOP)
             break;
         pos += (size_t)n;
     }
+    return pos;
+}
+
+/* Queues a WebSocket control frame (server frames are unmasked). */
+static void ws_send_control(struct conn *c, int op, const uint8_t *p, size_t n)
+{
+    uint8_t *q = wbuf_reserve(c, WS_FRAME_HEADER_MAX + n);
+    int h = ws_frame_header_encode(q, true, op, n, NULL);
+    if (h < 0)
+        return;
+    if (n)
+        memcpy(q + h, p, n);
+    c->wlen += (size_t)h + n;
+    conn_want_flush(c);
+}
+
+/* Sends a close frame with code and reason (RFC 6455 §5.5.1), then closes. */
+static void ws_close_with(struct conn *c, uint16_t code, const char *reason)
+{
+    uint8_t payload[WS_CONTROL_PAYLOAD_MAX];
+    int n = ws_close_payload_encode(payload, code, reason, strlen(reason));
+    ws_send_control(c, WS_OP_CLOSE, payload, n > 0 ? (size_t)n : 0);
+    conn_close(c, reason);
+}
+
+static void conn_fail(struct conn *c, const char *why)
+{
+    if (c->ws)
+        ws_close_with(c, WS_CLOSE_POLICY_VIOLATION, why);
+    else
+        conn_close(c, why);
+}
+
+/* Answers a close frame from the client with the same code, then closes. */
+static void ws_on_close(struct conn *c, const uint8_t *p, size_t n)
+{
+    uint16_t code;
+    const char *reason;
+    size_t rlen;
+    int rc = ws_close_payload_parse(p, n, &code, &reason, &rlen);
+    if (rc == WS_ERR_CLOSE_UTF8)
+        ws_close_with(c, WS_CLOSE_INVALID_PAYLOAD, "close reason is not UTF-8");
+    else if (rc < 0)
+        ws_close_with(c, WS_CLOSE_PROTOCOL_ERROR, ws_frame_strerror(rc));
+    else
+        ws_close_with(c, code == WS_CLOSE_NO_STATUS ? WS_CLOSE_NORMAL : code, "");
+}
+
+/* Handles WebSocket frames at the head of rbuf (RFC 6455 §5): unmasks each payload once
+ * in place, answers pings, assembles fragments into msg, and dispatches each binary
+ * message as one protocol body. Returns bytes consumed. */
+static size_t ws_process(struct conn *c)
+{
+    size_t pos = 0;
+    while (!c->closing && !c->moving && !c->input_blocked) {
+        if (c->msg_ready) {
+            int step = conn_dispatch(c, c->msg, c->msg_len);
+            if (step == STEP_CLOSE) {
+                conn_fail(c, "protocol error");
+                break;
+            }
+            if (step == STEP_STOP)
+                break;
+            c->msg_ready = false;
+            c->msg_len = 0;
+            continue;
+        }
+        struct ws_frame_hdr h;
+        int hl = ws_frame_parse(c->rbuf + pos, c->rlen - pos, &h);
+        if (hl == 0)
+            break;
+        if (hl < 0) {
+            ws_close_with(c, WS_CLOSE_PROTOCOL_ERROR, ws_frame_strerror(hl));
+            break;
+        }
+        if (!h.masked) {
+            ws_close_with(c, WS_CLOSE_PROTOCOL_ERROR, "client frames must be masked");
+            break;
+        }
+        if (h.payload_len > WIRE_MAX_BODY) {
+            ws_close_with(c, WS_CLOSE_MESSAGE_TOO_BIG, "message larger than 1 MiB");
+            break;
+        }
+        size_t plen = (size_t)h.payload_len, fsize = (size_t)hl + plen;
+        if (c->rlen - pos < fsize)
+            break;
+        uint8_t *payload = c->rbuf + pos + hl;
+        if (!c->ws_head_unmasked)
+            ws_unmask(payload, plen, h.mask, 0);
+        c->ws_head_unmasked = false;
+        if (h.opcode & 0x8) {
+            pos += fsize;
+            if (h.opcode == WS_OP_PING)
+                ws_send_control(c, WS_OP_PONG, payload, plen);
+            else if (h.opcode == WS_OP_CLOSE)
+                ws_on_close(c, payload, plen);
+            continue;
+        }
+        int rc = ws_fragment_step(&c->ws_fragmented, &h);
+        if (rc < 0) {
+            ws_close_with(c, WS_CLOSE_PROTOCOL_ERROR, ws_frame_strerror(rc));
+            break;
+        }
+        if (h.opcode == WS_OP_TEXT) {
+            ws_close_with(c, utf8_valid(payload, plen) ? WS_CLOSE_UNSUPPORTED_DATA
+                                                       : WS_CLOSE_INVALID_PAYLOAD,
+                          "ptyhub speaks binary messages only");
+            break;
+        }
+        if (h.fin && h.opcode == WS_OP_BINARY) {
+            int step = conn_dispatch(c, payload, plen);
+            if (step == STEP_CLOSE) {
+                conn_fail(c, "protocol error");
+                break;
+            }
+            if (step == STEP_STOP) {
+                c->ws_head_unmasked = true; /* re-dispatched later, already unmasked */
+                break;
+            }
+            pos += fsize;
+            continue;
+        }
+        if (c->msg_len + plen > WIRE_MAX_BODY) {
+            ws_close_with(c, WS_CLOSE_MESSAGE_TOO_BIG, "message larger than 1 MiB");
+            break;
+        }
+        if (c->msg_len + plen > c->msg_cap) {
+            c->msg_cap = c->msg_len + plen < 4096 ? 4096 : (c->msg_len + plen) * 2;
+            c->msg = xrealloc(c->msg, c->msg_cap);
+        }
+        memcpy(c->msg + c->msg_len, payload, plen);
+        c->msg_len += plen;
+        c->msg_ready = h.fin;
+        pos += fsize;
+    }
+    return pos;
+}
+
+/* Handles what is buffered, until blocked, moved or out of complete messages. */
+static void conn_process(struct conn *c)
+{
+    size_t pos = c->ws ? ws_process(c) : stream_process(c);
     if (pos && !c->closing) {
         memmove(c->rbuf, c->rbuf + pos, c->rlen - pos);
         c->rlen -= pos;
@@ -897,8 +1102,8 @@ static int conn_io_cb(reactor_io *io, unsigned events, void *arg)
 
 /* ---- life cycle -------------------------------------------------------------------- */
 
-/* Starts a connection on the calling reactor. */
-int conn_start(struct worker *w, int rfd, int wfd, unsigned flags)
+/* Creates a connection on the calling reactor and starts watching its fds. */
+static struct conn *conn_new(struct worker *w, int rfd, int wfd, unsigned flags)
 {
     struct conn *c = xcalloc(1, sizeof *c);
     c->w = w;
@@ -908,6 +1113,8 @@ int conn_start(struct worker *w, int rfd, int wfd, unsigned flags)
     c->flags = flags;
     reactor_task_init(&c->flush_task, conn_flush_task, c);
     reactor_task_init(&c->free_task, conn_free_task, c);
+    reactor_task_init(&c->move_task, conn_move_task, c);
+    reactor_timer_init(&c->coalesce_timer, conn_coalesce_cb, c);
     if (rfd != wfd) {
         fcntl(rfd, F_SETFL, fcntl(rfd, F_GETFL) | O_NONBLOCK);
         fcntl(wfd, F_SETFL, fcntl(wfd, F_GETFL) | O_NONBLOCK);
@@ -919,9 +1126,39 @@ int conn_start(struct worker *w, int rfd, int wfd, unsigned flags)
         log_error("cannot watch a new connection: %s", strerror(-rc));
         reactor_io_free(c->rio);
         free(c);
-        return rc;
+        return NULL;
     }
     hub_conn_track(w, c, true);
+    return c;
+}
+
+/* Starts a byte-stream connection. */
+int conn_start(struct worker *w, int rfd, int wfd, unsigned flags)
+{
+    return conn_new(w, rfd, wfd, flags) ? 0 : -ENOMEM;
+}
+
+/* Starts a WebSocket connection on an upgraded HTTP socket. */
+int conn_start_ws(struct worker *w, int fd, const uint8_t *in, size_t inlen, const uint8_t *out,
+                  size_t outlen, unsigned coalesce_ms)
+{
+    struct conn *c = conn_new(w, fd, fd, 0);
+    if (!c)
+        return -ENOMEM;
+    c->ws = true;
+    c->coalesce_ns = (uint64_t)coalesce_ms * 1000000;
+    if (outlen) {
+        memcpy(wbuf_reserve(c, outlen), out, outlen);
+        c->wlen = outlen;
+    }
+    if (inlen) {
+        c->rcap = inlen > CONN_RBUF_INITIAL ? inlen : CONN_RBUF_INITIAL;
+        c->rbuf = xmalloc(c->rcap);
+        memcpy(c->rbuf, in, inlen);
+        c->rlen = inlen;
+        conn_process(c);
+    }
+    reactor_task_schedule(c->r, &c->flush_task);
     return 0;
 }
 
@@ -959,6 +1196,7 @@ static void conn_close(struct conn *c, const char *why)
     reactor_io_free(c->wio);
     c->rio = c->wio = NULL;
     reactor_task_cancel(c->r, &c->flush_task);
+    reactor_timer_stop(c->r, &c->coalesce_timer);
     if (c->flags & CONN_STDIO) {
         conn_kill_owned(c);
         hub_shutdown(worker_server(c->w), "the stdio client closed");
@@ -977,6 +1215,7 @@ static void conn_destroy(struct conn *c)
         close(c->wfd);
     hub_conn_release(worker_server(c->w));
     free(c->rbuf);
+    free(c->msg);
     free(c->wbuf);
     free(c->owned);
     free(c);
