@@ -8,9 +8,9 @@ ifneq ($(CI),)
 CFLAGS_WARN += -Werror
 endif
 CPPFLAGS += -Isrc -D_GNU_SOURCE
-LDLIBS   := -luring -lcrypto -lpthread
+LDLIBS   := -luring -lcrypto -lcjson -lpthread
 
-BUILD_DEPS := build-essential liburing-dev libssl-dev pkg-config
+BUILD_DEPS := build-essential liburing-dev libssl-dev libcjson-dev pkg-config
 TEST_DEPS  := $(BUILD_DEPS) python3 procps
 BENCH_DEPS := $(BUILD_DEPS) python3 tmux dtach hyperfine
 FUZZ_DEPS  := $(BUILD_DEPS) clang libclang-rt-14-dev
@@ -18,6 +18,9 @@ FUZZ_DEPS  := $(BUILD_DEPS) clang libclang-rt-14-dev
 # Every module under src/ except the program entry point goes into a library that the
 # binary, the unit tests, the benchmarks and the fuzzers share.
 LIB_SRC  := $(sort $(shell find src -name '*.c' ! -name 'main.c'))
+# The web UI, bundled and embedded as a C table (web/build.sh, scripts/embed_assets.py).
+WEB_GEN  := build/gen/web_assets.c
+WEB_SRC  := $(shell find web -path web/node_modules -prune -o -type f -print) scripts/embed_assets.py
 MAIN_SRC := src/cli/main.c
 UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
 BENCH_SRC := $(sort $(wildcard bench/*.c))
@@ -34,6 +37,9 @@ TSAN_CFLAGS := -O1 -g -fsanitize=thread
 
 all: build/ptyhub
 
+$(WEB_GEN): $(WEB_SRC)
+	web/build.sh build/gen
+
 build/.deps-build:
 	@scripts/deps.sh $(BUILD_DEPS)
 	@mkdir -p build && touch $@
@@ -43,7 +49,10 @@ define flavour
 $(1)/obj/%.o: %.c $(HDRS) build/.deps-build
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(CPPFLAGS) $(CFLAGS_WARN) $(2) $$(CFLAGS) -c $$< -o $$@
-$(1)/libptyhub.a: $(patsubst %.c,$(1)/obj/%.o,$(LIB_SRC))
+$(1)/obj/web_assets.o: $(WEB_GEN) src/server/web_assets.h
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CPPFLAGS) $(CFLAGS_WARN) $(2) $$(CFLAGS) -c $$< -o $$@
+$(1)/libptyhub.a: $(patsubst %.c,$(1)/obj/%.o,$(LIB_SRC)) $(1)/obj/web_assets.o
 	@rm -f $$@
 	ar rcs $$@ $$^
 $(1)/ptyhub: $(1)/obj/$(MAIN_SRC:.c=.o) $(1)/libptyhub.a
@@ -81,10 +90,10 @@ bench: build/ptyhub $(BENCH_BINS)
 
 FUZZ_SECONDS ?= 20
 FUZZ_BINS := $(patsubst fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
-build/fuzz/%: fuzz/%.c $(LIB_SRC) $(HDRS)
+build/fuzz/%: fuzz/%.c $(LIB_SRC) $(WEB_GEN) $(HDRS)
 	@scripts/deps.sh $(FUZZ_DEPS)
 	@mkdir -p build/fuzz
-	clang $(CPPFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $< $(LIB_SRC) $(LDLIBS)
+	clang $(CPPFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $< $(LIB_SRC) $(WEB_GEN) $(LDLIBS)
 fuzz: $(FUZZ_BINS)
 	@for f in $(FUZZ_BINS); do \
 	    name=$$(basename $$f); mkdir -p build/fuzz/corpus-$$name; \

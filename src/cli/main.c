@@ -1,6 +1,7 @@
 /* main: the ptyhub command line. `serve` and `stdio` run the daemon in this process;
  * every other command is a client of a running daemon over its Unix socket (cli/). */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -44,6 +45,17 @@ static const char usage_text[] =
     "  --keep-exited N      exited sessions kept listed until removed (default 256)\n"
     "  --log-level LEVEL    debug|info|warn|error|off (default info)\n"
     "  --no-session         serve: do not start the user's shell as a first session\n"
+    "  --listen HOST:PORT   HTTP and WebSocket (serve default 127.0.0.1:7681; 'none' for no\n"
+    "                       HTTP; port 0 picks a free port). Not loopback: needs --token\n"
+    "  --token TOKEN        require this bearer token (or cookie) for the API, WebSocket and\n"
+    "                       /metrics; also $PTYHUB_TOKEN\n"
+    "  --no-auth            allow a non-loopback --listen without a token\n"
+    "  --allow-origin URL   also accept WebSocket upgrades from pages of this origin\n"
+    "  --coalesce-ms MS     minimum interval between WebSocket output writes (default 0)\n"
+    "  --max-session-clients N  clients attached to one session at most (default 64)\n"
+    "  --header-timeout MS  time allowed for an HTTP request head (default 10000)\n"
+    "  --ready-fd N         write 'READY <http-address> <socket-path>' to fd N when\n"
+    "                       listening (also $PTYHUB_READY_PIPE, and sd_notify READY=1)\n"
     "\n"
     "Client options: --socket PATH (as above).\n"
     "  -h, --help     this text\n"
@@ -62,7 +74,9 @@ static void __attribute__((noreturn, format(printf, 1, 2))) usage_error(const ch
 }
 
 enum { OPT_SOCKET = 256, OPT_IO, OPT_THREADS, OPT_SCROLLBACK, OPT_KILL_GRACE, OPT_MAX_SESSIONS,
-       OPT_MAX_CLIENTS, OPT_KEEP_EXITED, OPT_LOG_LEVEL, OPT_NO_SESSION };
+       OPT_MAX_CLIENTS, OPT_KEEP_EXITED, OPT_LOG_LEVEL, OPT_NO_SESSION, OPT_LISTEN, OPT_TOKEN,
+       OPT_NO_AUTH, OPT_ALLOW_ORIGIN, OPT_COALESCE_MS, OPT_MAX_SESSION_CLIENTS,
+       OPT_HEADER_TIMEOUT, OPT_READY_FD };
 
 static const struct option serve_options[] = {
     {"socket", required_argument, NULL, OPT_SOCKET},
@@ -75,6 +89,14 @@ static const struct option serve_options[] = {
     {"keep-exited", required_argument, NULL, OPT_KEEP_EXITED},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
     {"no-session", no_argument, NULL, OPT_NO_SESSION},
+    {"listen", required_argument, NULL, OPT_LISTEN},
+    {"token", required_argument, NULL, OPT_TOKEN},
+    {"no-auth", no_argument, NULL, OPT_NO_AUTH},
+    {"allow-origin", required_argument, NULL, OPT_ALLOW_ORIGIN},
+    {"coalesce-ms", required_argument, NULL, OPT_COALESCE_MS},
+    {"max-session-clients", required_argument, NULL, OPT_MAX_SESSION_CLIENTS},
+    {"header-timeout", required_argument, NULL, OPT_HEADER_TIMEOUT},
+    {"ready-fd", required_argument, NULL, OPT_READY_FD},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -131,6 +153,56 @@ static void parse_serve_options(int argc, char **argv, struct config *cfg)
         case OPT_NO_SESSION:
             cfg->no_session = true;
             break;
+        case OPT_LISTEN: {
+            char host[256], port[16];
+            if (strcmp(optarg, "none") == 0) {
+                cfg->listen[0] = '\0';
+                break;
+            }
+            if (strlen(optarg) >= sizeof cfg->listen ||
+                config_split_hostport(optarg, host, sizeof host, port, sizeof port) < 0)
+                usage_error("--listen: '%s' is not HOST:PORT, [IPV6]:PORT or none", optarg);
+            strcpy(cfg->listen, optarg);
+            break;
+        }
+        case OPT_TOKEN:
+            if (strlen(optarg) < 8 || strlen(optarg) > 256 || strpbrk(optarg, " ;,\"\\"))
+                usage_error("--token: use 8 to 256 characters without spaces, ';', ',', quotes "
+                            "or backslashes");
+            cfg->token = optarg;
+            break;
+        case OPT_NO_AUTH:
+            cfg->no_auth = true;
+            break;
+        case OPT_ALLOW_ORIGIN:
+            if (strncmp(optarg, "http://", 7) != 0 && strncmp(optarg, "https://", 8) != 0)
+                usage_error("--allow-origin: '%s' is not an origin like https://example.com",
+                            optarg);
+            cfg->allow_origins =
+                realloc(cfg->allow_origins, (cfg->nallow_origins + 2) * sizeof(char *));
+            cfg->allow_origins[cfg->nallow_origins++] = optarg;
+            cfg->allow_origins[cfg->nallow_origins] = NULL;
+            break;
+        case OPT_COALESCE_MS:
+            if (config_parse_uint(optarg, 0, 1000, &cfg->coalesce_ms) < 0)
+                usage_error("--coalesce-ms: '%s' is not milliseconds from 0 to 1000", optarg);
+            break;
+        case OPT_MAX_SESSION_CLIENTS:
+            if (config_parse_uint(optarg, 1, 65535, &cfg->max_session_clients) < 0)
+                usage_error("--max-session-clients: '%s' is not a number from 1 to 65535", optarg);
+            break;
+        case OPT_HEADER_TIMEOUT:
+            if (config_parse_uint(optarg, 100, 600000, &cfg->header_timeout_ms) < 0)
+                usage_error("--header-timeout: '%s' is not milliseconds from 100 to 600000",
+                            optarg);
+            break;
+        case OPT_READY_FD: {
+            unsigned fd;
+            if (config_parse_uint(optarg, 0, 1u << 20, &fd) < 0 || fcntl((int)fd, F_GETFD) < 0)
+                usage_error("--ready-fd: '%s' is not an open file descriptor", optarg);
+            cfg->ready_fd = (int)fd;
+            break;
+        }
         case 'h':
             fputs(usage_text, stdout);
             exit(0);
@@ -155,9 +227,22 @@ static int run_daemon(int argc, char **argv, bool stdio_mode)
 {
     struct config cfg;
     config_defaults(&cfg);
+    if (!stdio_mode)
+        strcpy(cfg.listen, "127.0.0.1:7681");
+    if (getenv("PTYHUB_TOKEN") && *getenv("PTYHUB_TOKEN"))
+        cfg.token = getenv("PTYHUB_TOKEN");
     parse_serve_options(argc, argv, &cfg);
     if (stdio_mode && !cfg.argv)
         cfg.no_session = true;
+    if (cfg.listen[0]) {
+        char host[256], port[16];
+        config_split_hostport(cfg.listen, host, sizeof host, port, sizeof port);
+        if (!config_host_is_loopback(host) && !(cfg.token && *cfg.token) && !cfg.no_auth)
+            usage_error("--listen: %s is not a loopback address; anyone who can reach it gets "
+                        "a shell, so give --token TOKEN (or PTYHUB_TOKEN), or --no-auth to "
+                        "accept that",
+                        cfg.listen);
+    }
     log_set_level(cfg.log_level);
     if (stdio_mode && isatty(STDOUT_FILENO))
         log_warn("stdio mode on a terminal: this speaks a binary protocol");

@@ -19,6 +19,49 @@ void config_defaults(struct config *c)
     c->max_clients = 16384;
     c->keep_exited = 256;
     c->log_level = LOG_INFO;
+    c->max_session_clients = 64;
+    c->header_timeout_ms = 10000;
+    c->ready_fd = -1;
+}
+
+/* Splits HOST:PORT; IPv6 hosts come in brackets. */
+int config_split_hostport(const char *s, char *host, size_t hostcap, char *port, size_t portcap)
+{
+    const char *colon;
+    const char *h = s;
+    size_t hlen;
+    if (*s == '[') {
+        const char *close = strchr(s, ']');
+        if (!close || close[1] != ':')
+            return -EINVAL;
+        h = s + 1;
+        hlen = (size_t)(close - h);
+        colon = close + 1;
+    } else {
+        colon = strrchr(s, ':');
+        if (!colon || strchr(s, ':') != colon)
+            return -EINVAL;
+        hlen = (size_t)(colon - s);
+    }
+    size_t plen = strlen(colon + 1);
+    if (hlen == 0 || hlen >= hostcap || plen == 0 || plen >= portcap)
+        return -EINVAL;
+    for (const char *p = colon + 1; *p; p++)
+        if (*p < '0' || *p > '9')
+            return -EINVAL;
+    if (atol(colon + 1) > 65535)
+        return -EINVAL;
+    memcpy(host, h, hlen);
+    host[hlen] = '\0';
+    memcpy(port, colon + 1, plen + 1);
+    return 0;
+}
+
+/* True for loopback hosts. */
+bool config_host_is_loopback(const char *host)
+{
+    return strcmp(host, "localhost") == 0 || strncmp(host, "127.", 4) == 0 ||
+           strcmp(host, "::1") == 0;
 }
 
 /* Parses a byte size with an optional K/M/G suffix (powers of 1024). */

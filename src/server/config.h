@@ -24,6 +24,16 @@ struct config {
     enum log_level log_level;
     char *const *argv;        /* first session's command (NULL: the user's shell) */
     bool no_session;          /* start without a first session */
+    /* HTTP and WebSocket */
+    char listen[256];         /* HOST:PORT ("" = none); serve defaults to 127.0.0.1:7681 */
+    char *token;              /* bearer token ("" or NULL: none) */
+    bool no_auth;             /* explicitly serve a non-loopback address without a token */
+    char **allow_origins;     /* extra allowed Origin values (NULL-terminated) */
+    size_t nallow_origins;
+    unsigned coalesce_ms;     /* minimum interval between WebSocket output flushes */
+    unsigned max_session_clients; /* clients attached to one session at most */
+    unsigned header_timeout_ms;   /* a request head must arrive within this (408) */
+    int ready_fd;             /* -1: none; else write "READY ..." there */
 };
 
 /* Fills in the defaults. */
@@ -32,6 +42,10 @@ void config_defaults(struct config *c);
 int config_parse_size(const char *s, size_t *out);
 /* Parses an unsigned decimal within [min, max]. Returns 0 or -EINVAL/-ERANGE. */
 int config_parse_uint(const char *s, unsigned min, unsigned max, unsigned *out);
+/* Splits "HOST:PORT" or "[V6]:PORT" into host and port. Returns 0 or -EINVAL. */
+int config_split_hostport(const char *s, char *host, size_t hostcap, char *port, size_t portcap);
+/* True when host names a loopback address (127.0.0.0/8, ::1, localhost). */
+bool config_host_is_loopback(const char *host);
 /* Resolves the default socket path: $PTYHUB_SOCKET, else $XDG_RUNTIME_DIR/ptyhub/sock,
  * else /tmp/ptyhub-$UID/sock. Returns 0 or -ENAMETOOLONG. */
 int config_default_socket(char *out, size_t cap);

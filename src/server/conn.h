@@ -6,6 +6,8 @@
 #define PTYHUB_CONN_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 struct worker;
 struct conn;
@@ -17,6 +19,11 @@ enum {
 /* Starts serving on rfd (input) and wfd (output; the same fd for a socket) on w's
  * reactor, which must be the calling thread. Takes ownership of the fds on success. */
 int conn_start(struct worker *w, int rfd, int wfd, unsigned flags);
+/* Starts a WebSocket connection on an upgraded socket: `in` holds bytes that arrived
+ * after the HTTP request, `out` the 101 response still to send. Output is flushed at
+ * most every coalesce_ms (0: once per turn). */
+int conn_start_ws(struct worker *w, int fd, const uint8_t *in, size_t inlen, const uint8_t *out,
+                  size_t outlen, unsigned coalesce_ms);
 /* Tells a connection we cannot serve why (ERROR limit, best effort) and closes it. */
 void conn_shed(int fd, const char *why);
 /* Worker list maintenance (hub.c). */

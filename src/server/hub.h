@@ -24,11 +24,18 @@ const struct config *hub_config(struct server *srv);
  * *code (a wire_err) and a message in err. */
 int hub_create(struct worker *w, const struct wire_create *c, struct session **out,
                uint16_t *code, char *err, size_t errlen);
+/* Spawns a session on w (argv/env NULL-terminated; name/cwd may be NULL). */
+int hub_spawn(struct worker *w, const char *name, const char *const *argv, const char *cwd,
+              const char *const *env, uint16_t cols, uint16_t rows, struct session **out,
+              uint16_t *code, char *err, size_t errlen);
 /* Finds a session by id: its owner worker, and the session pointer (only to be used on
  * the owner's thread). Returns 0 or -ENOENT. */
 int hub_find(struct server *srv, uint32_t id, struct session **s, struct worker **owner);
 /* Removes an exited session from the table and frees it. Must run on its owner. */
 void hub_remove(struct worker *w, struct session *s);
+
+/* Marks a running session for removal once it has exited. Must run on its owner. */
+void hub_remove_when_exited(struct worker *w, struct session *s);
 
 /* One row of a listing. */
 struct hub_row {
@@ -44,6 +51,11 @@ bool hub_conn_admit(struct server *srv);
 void hub_conn_release(struct server *srv);
 /* Registers a connection with its current worker (for shutdown), or forgets it. */
 void hub_conn_track(struct worker *w, struct conn *c, bool add);
+/* Keeps the worker's HTTP connection list for teardown. */
+struct http_conn;
+void hub_http_track(struct worker *w, struct http_conn *hc, bool add);
+/* Prometheus text for /metrics (malloc'd). */
+void hub_metrics(struct server *srv, char **text, size_t *len);
 /* Starts an orderly shutdown (from any reactor thread). */
 void hub_shutdown(struct server *srv, const char *why);
 /* Total bytes moved, for the counters. */

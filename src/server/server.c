@@ -16,18 +16,23 @@
 #include <pwd.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "core/log.h"
 #include "core/xalloc.h"
 #include "server/conn.h"
+#include "server/http.h"
 #include "server/hub.h"
 
 struct worker {
@@ -36,6 +41,7 @@ struct worker {
     reactor *r;
     pthread_t thread;
     struct conn *conns; /* every connection living here, for teardown */
+    struct http_conn *https;
     _Atomic uint64_t bytes_in, bytes_out;
 };
 
@@ -45,6 +51,7 @@ struct entry {
     struct session *s;     /* NULL while being spawned */
     struct worker *owner;
     bool exited;
+    bool remove_on_exit;   /* DELETE of a running session */
     uint64_t exit_seq;     /* order of exit, for evicting the oldest exited */
 };
 
@@ -67,11 +74,15 @@ struct server {
 
     int listen_fd;
     reactor_io *listen_io;
+    int http_fd;
+    reactor_io *http_io;
+    char http_addr[300]; /* the bound address, for READY and logs ("-" when none) */
     reactor_timer accept_backoff;
     int sig_fd;
     reactor_io *sig_io;
     reactor_timer deadline;
     bool socket_bound;
+    bool stopping; /* worker 0 only */
     int exit_status;
 };
 
@@ -144,7 +155,7 @@ static const char **block_vector(const struct wire_block *b)
 static void session_exited_cb(struct session *s, void *arg);
 
 /* Spawns a session on w, registering it in the table. */
-static int hub_spawn(struct worker *w, const char *name, const char *const *argv, const char *cwd,
+int hub_spawn(struct worker *w, const char *name, const char *const *argv, const char *cwd,
                      const char *const *env, uint16_t cols, uint16_t rows, struct session **out,
                      uint16_t *code, char *err, size_t errlen)
 {
@@ -277,6 +288,17 @@ void hub_remove(struct worker *w, struct session *s)
     session_free(s);
 }
 
+/* Marks a session for removal when it exits. */
+void hub_remove_when_exited(struct worker *w, struct session *s)
+{
+    struct server *srv = w->srv;
+    pthread_mutex_lock(&srv->mu);
+    ssize_t i = table_index(srv, session_id(s));
+    if (i >= 0)
+        srv->entries[i].remove_on_exit = true;
+    pthread_mutex_unlock(&srv->mu);
+}
+
 /* Lists every session under the lock. */
 void hub_list(struct server *srv, void (*cb)(void *ctx, const struct hub_row *row), void *ctx)
 {
@@ -313,8 +335,9 @@ static int evict_post(void *arg)
 static int shutdown_check_post(void *arg)
 {
     struct server *srv = arg;
-    if (atomic_load(&srv->running) != 0)
+    if (atomic_load(&srv->running) != 0 || srv->stopping)
         return 0;
+    srv->stopping = true;
     log_info("all sessions ended; exiting");
     for (unsigned i = 0; i < srv->nworkers; i++)
         reactor_stop(srv->workers[i].r);
@@ -342,7 +365,13 @@ static void session_exited_cb(struct session *s, void *arg)
         srv->nexited++;
         atomic_fetch_sub(&srv->running, 1);
     }
-    if (srv->nexited > srv->cfg.keep_exited) {
+    if (i >= 0 && srv->entries[i].remove_on_exit) {
+        /* Removed a turn later: we are inside the session's own exit report. */
+        ev = xmalloc(sizeof *ev);
+        *ev = (struct evict){srv, session_id(s)};
+        reactor_post(w->r, evict_post, ev);
+        ev = NULL;
+    } else if (srv->nexited > srv->cfg.keep_exited) {
         struct entry *oldest = NULL;
         for (size_t j = 0; j < srv->nentries; j++) {
             struct entry *e = &srv->entries[j];
@@ -386,16 +415,114 @@ void hub_conn_track(struct worker *w, struct conn *c, bool add)
         conn_unlink(c, &w->conns);
 }
 
+/* Keeps the worker's HTTP connection list for teardown. */
+void hub_http_track(struct worker *w, struct http_conn *hc, bool add)
+{
+    if (add)
+        http_link(hc, &w->https);
+    else
+        http_unlink(hc, &w->https);
+}
+
+struct metrics_acc {
+    unsigned running, exited, attached;
+    uint64_t bytes_out, pauses;
+};
+
+/* Sums the per-session numbers for /metrics. */
+static void metrics_row(void *ctx, const struct hub_row *row)
+{
+    struct metrics_acc *m = ctx;
+    if (row->sum.exited)
+        m->exited++;
+    else
+        m->running++;
+    m->attached += row->sum.clients;
+    m->bytes_out += row->sum.bytes_out;
+    m->pauses += row->sum.pauses;
+}
+
+/* Writes the Prometheus text exposition. */
+void hub_metrics(struct server *srv, char **text, size_t *len)
+{
+    struct metrics_acc m = {0};
+    hub_list(srv, metrics_row, &m);
+    char *buf = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&buf, &n);
+    fprintf(f,
+            "# HELP ptyhub_sessions Sessions by state.\n# TYPE ptyhub_sessions gauge\n"
+            "ptyhub_sessions{state=\"running\"} %u\nptyhub_sessions{state=\"exited\"} %u\n"
+            "# HELP ptyhub_connections Client connections (Unix socket, stdio, HTTP, "
+            "WebSocket).\n# TYPE ptyhub_connections gauge\nptyhub_connections %u\n"
+            "# HELP ptyhub_attached_clients Subscriptions to sessions.\n"
+            "# TYPE ptyhub_attached_clients gauge\nptyhub_attached_clients %u\n"
+            "# HELP ptyhub_session_output_bytes Output bytes of the listed sessions.\n"
+            "# TYPE ptyhub_session_output_bytes gauge\nptyhub_session_output_bytes %llu\n"
+            "# HELP ptyhub_backpressure_pauses Times a listed session's reading was suspended "
+            "for a lossless client.\n# TYPE ptyhub_backpressure_pauses gauge\n"
+            "ptyhub_backpressure_pauses %llu\n",
+            m.running, m.exited, atomic_load(&srv->nconns), m.attached,
+            (unsigned long long)m.bytes_out, (unsigned long long)m.pauses);
+    static const struct {
+        const char *name, *help;
+        size_t off;
+    } counters[] = {
+#define C(f, h) {#f, h, offsetof(reactor_stats, f)}
+        C(turns, "Reactor loop iterations."),
+        C(wakes, "Returns from a blocking wait in the kernel."),
+        C(completions, "Kernel events handled (CQEs or epoll events)."),
+        C(io_events, "Watcher callbacks invoked."),
+        C(posts, "Callbacks posted across threads."),
+        C(post_wakes, "Eventfd writes made by posters."),
+        C(rearms, "Multishot polls re-armed after the kernel ended them."),
+        C(cq_overflows, "Completion queue overflows handled."),
+        C(sq_full, "Times the submission queue was full."),
+        C(timers_fired, "Timer callbacks run."),
+        C(tasks_run, "End-of-turn tasks run."),
+        C(callback_errors, "Callbacks that failed."),
+#undef C
+    };
+    for (size_t k = 0; k < sizeof counters / sizeof counters[0]; k++) {
+        fprintf(f, "# HELP ptyhub_reactor_%s_total %s\n# TYPE ptyhub_reactor_%s_total counter\n",
+                counters[k].name, counters[k].help, counters[k].name);
+        for (unsigned i = 0; i < srv->nworkers; i++) {
+            reactor_stats st;
+            reactor_stats_get(srv->workers[i].r, &st);
+            fprintf(f, "ptyhub_reactor_%s_total{reactor=\"%u\",backend=\"%s\"} %llu\n",
+                    counters[k].name, i, reactor_backend_name(srv->workers[i].r),
+                    (unsigned long long)*(uint64_t *)((char *)&st + counters[k].off));
+        }
+    }
+    fprintf(f, "# HELP ptyhub_bytes_received_total Bytes read from clients.\n"
+               "# TYPE ptyhub_bytes_received_total counter\n");
+    for (unsigned i = 0; i < srv->nworkers; i++)
+        fprintf(f, "ptyhub_bytes_received_total{reactor=\"%u\"} %llu\n", i,
+                (unsigned long long)atomic_load(&srv->workers[i].bytes_in));
+    fprintf(f, "# HELP ptyhub_bytes_sent_total Bytes written to clients.\n"
+               "# TYPE ptyhub_bytes_sent_total counter\n");
+    for (unsigned i = 0; i < srv->nworkers; i++)
+        fprintf(f, "ptyhub_bytes_sent_total{reactor=\"%u\"} %llu\n", i,
+                (unsigned long long)atomic_load(&srv->workers[i].bytes_out));
+    fclose(f);
+    *text = buf;
+    *len = n;
+}
+
 struct accepted {
     struct worker *w;
     int fd;
+    bool http;
 };
 
 /* Starts an accepted connection on its worker. */
 static int accepted_post(void *arg)
 {
     struct accepted *a = arg;
-    if (atomic_load(&a->w->srv->shutting_down) || conn_start(a->w, a->fd, a->fd, 0) < 0) {
+    int rc = atomic_load(&a->w->srv->shutting_down) ? -ECANCELED
+             : a->http                              ? http_start(a->w, a->fd)
+                                                    : conn_start(a->w, a->fd, a->fd, 0);
+    if (rc < 0) {
         close(a->fd);
         hub_conn_release(a->w->srv);
     }
@@ -410,6 +537,8 @@ static int accept_backoff_cb(reactor_timer *t, void *arg)
     struct server *srv = arg;
     if (srv->listen_io)
         reactor_io_set(srv->listen_io, REACTOR_READ);
+    if (srv->http_io)
+        reactor_io_set(srv->http_io, REACTOR_READ);
     return 0;
 }
 
@@ -443,12 +572,102 @@ static int listener_cb(reactor_io *io, unsigned events, void *arg)
         }
         unsigned idx = atomic_fetch_add(&srv->next_worker, 1) % srv->nworkers;
         struct accepted *a = xmalloc(sizeof *a);
-        *a = (struct accepted){&srv->workers[idx], fd};
+        *a = (struct accepted){&srv->workers[idx], fd, false};
         if (idx == 0)
             accepted_post(a);
         else
             reactor_post(srv->workers[idx].r, accepted_post, a);
     }
+}
+
+/* Accepts HTTP connections and spreads them over the workers. */
+static int http_listener_cb(reactor_io *io, unsigned events, void *arg)
+{
+    (void)events;
+    struct server *srv = arg;
+    for (;;) {
+        int fd = accept4(srv->http_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                log_warn("accept (http): %s; pausing the listener for 100 ms", strerror(errno));
+                reactor_io_set(io, 0);
+                reactor_timer_start(srv->workers[0].r, &srv->accept_backoff, 100 * 1000000ull);
+            }
+            return 0;
+        }
+        if (!hub_conn_admit(srv)) {
+            static const char body[] =
+                "{\"error\":{\"code\":\"limit\",\"message\":\"too many clients "
+                "(--max-clients); try again later\"}}\n";
+            char busy[512];
+            int n = snprintf(busy, sizeof busy,
+                             "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n"
+                             "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+                             sizeof body - 1, body);
+            ssize_t w = write(fd, busy, (size_t)n);
+            (void)w;
+            close(fd);
+            continue;
+        }
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        unsigned idx = atomic_fetch_add(&srv->next_worker, 1) % srv->nworkers;
+        struct accepted *a = xmalloc(sizeof *a);
+        *a = (struct accepted){&srv->workers[idx], fd, true};
+        if (idx == 0)
+            accepted_post(a);
+        else
+            reactor_post(srv->workers[idx].r, accepted_post, a);
+    }
+}
+
+/* Binds the HTTP listener on --listen HOST:PORT (IPv4 or IPv6) and records the address
+ * actually bound (port 0 picks a free one). */
+static int http_listener_open(struct server *srv)
+{
+    char host[256], port[16];
+    if (config_split_hostport(srv->cfg.listen, host, sizeof host, port, sizeof port) < 0)
+        return -EINVAL;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *res;
+    int gai = getaddrinfo(host, port, &hints, &res);
+    if (gai != 0) {
+        log_error("--listen %s: %s", srv->cfg.listen, gai_strerror(gai));
+        return -EINVAL;
+    }
+    int rc = -EADDRNOTAVAIL;
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+            continue;
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (ai->ai_family == AF_INET6)
+            setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 1024) < 0) {
+            rc = -errno;
+            close(fd);
+            continue;
+        }
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        getsockname(fd, (struct sockaddr *)&ss, &sl);
+        char h[INET6_ADDRSTRLEN + 2], p[16];
+        getnameinfo((struct sockaddr *)&ss, sl, h, sizeof h, p, sizeof p,
+                    NI_NUMERICHOST | NI_NUMERICSERV);
+        snprintf(srv->http_addr, sizeof srv->http_addr, ss.ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s",
+                 h, p);
+        srv->http_fd = fd;
+        rc = 0;
+        break;
+    }
+    freeaddrinfo(res);
+    if (rc < 0)
+        log_error("cannot listen on %s: %s", srv->cfg.listen, strerror(-rc));
+    return rc;
 }
 
 /* Makes the socket's directory private (0700, ours) and binds the socket (0600). A
@@ -510,6 +729,14 @@ static void listener_close(struct server *srv)
     if (srv->socket_bound) {
         unlink(srv->cfg.socket_path);
         srv->socket_bound = false;
+    }
+    if (srv->http_io) {
+        reactor_io_free(srv->http_io);
+        srv->http_io = NULL;
+    }
+    if (srv->http_fd >= 0) {
+        close(srv->http_fd);
+        srv->http_fd = -1;
     }
     reactor_timer_stop(srv->workers[0].r, &srv->accept_backoff);
 }
@@ -598,7 +825,9 @@ int server_new(server **out, const struct config *cfg)
     srv->cfg = *cfg;
     srv->next_id = 1;
     srv->listen_fd = -1;
+    srv->http_fd = -1;
     srv->sig_fd = -1;
+    strcpy(srv->http_addr, "-");
     pthread_mutex_init(&srv->mu, NULL);
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     srv->nworkers = cfg->threads ? cfg->threads : (unsigned)(cores > 0 ? cores : 1);
@@ -644,6 +873,15 @@ int server_new(server **out, const struct config *cfg)
         if (rc == 0)
             log_info("listening on %s", cfg->socket_path);
     }
+    if (rc == 0 && cfg->listen[0]) {
+        rc = http_listener_open(srv);
+        if (rc == 0)
+            rc = reactor_io_new(srv->workers[0].r, srv->http_fd, REACTOR_READ, http_listener_cb,
+                                srv, &srv->http_io);
+        if (rc == 0)
+            log_info("HTTP on http://%s/%s", srv->http_addr,
+                     cfg->token && *cfg->token ? " (token required)" : "");
+    }
     if (rc < 0) {
         server_free(srv);
         return rc;
@@ -687,10 +925,73 @@ static void server_first_session(struct server *srv)
         log_error("first session: %s", err);
 }
 
+/* Writes the readiness line to --ready-fd or $PTYHUB_READY_PIPE, and READY=1 to
+ * $NOTIFY_SOCKET (sd_notify). A signal that cannot be delivered is an error: a parent
+ * must not wait forever. */
+static int server_notify_ready(struct server *srv)
+{
+    char line[512];
+    int n = snprintf(line, sizeof line, "READY %s %s\n", srv->http_addr,
+                     srv->cfg.socket_path[0] ? srv->cfg.socket_path : "-");
+    if (srv->cfg.ready_fd >= 0) {
+        if (write(srv->cfg.ready_fd, line, (size_t)n) != n) {
+            log_error("--ready-fd %d: cannot write the READY line: %s", srv->cfg.ready_fd,
+                      strerror(errno));
+            return -EIO;
+        }
+        close(srv->cfg.ready_fd);
+    }
+    const char *pipe_path = getenv("PTYHUB_READY_PIPE");
+    if (pipe_path && *pipe_path) {
+        int fd = -1;
+        /* A FIFO without a reader yet gives ENXIO: give the parent 5 s to open it. */
+        for (int tries = 0; tries < 500; tries++) {
+            fd = open(pipe_path, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_APPEND);
+            if (fd >= 0 || errno != ENXIO)
+                break;
+            usleep(10000);
+        }
+        if (fd < 0 || write(fd, line, (size_t)n) != n) {
+            log_error("PTYHUB_READY_PIPE %s: cannot write the READY line: %s", pipe_path,
+                      strerror(errno));
+            if (fd >= 0)
+                close(fd);
+            return -EIO;
+        }
+        close(fd);
+    }
+    const char *ns = getenv("NOTIFY_SOCKET");
+    if (ns && *ns) {
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        size_t len = strlen(ns);
+        if (len >= sizeof sa.sun_path) {
+            log_error("NOTIFY_SOCKET is too long");
+            return -EINVAL;
+        }
+        memcpy(sa.sun_path, ns, len);
+        if (sa.sun_path[0] == '@')
+            sa.sun_path[0] = '\0'; /* abstract namespace */
+        int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        ssize_t w = fd < 0 ? -1
+                           : sendto(fd, "READY=1", 7, MSG_NOSIGNAL, (struct sockaddr *)&sa,
+                                    (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len));
+        int err = errno;
+        if (fd >= 0)
+            close(fd);
+        if (w != 7) {
+            log_error("sd_notify to %s failed: %s", ns, strerror(err));
+            return -EIO;
+        }
+    }
+    return 0;
+}
+
 /* Runs worker 0 here and the others on threads until shutdown completes. */
 int server_run(server *srv)
 {
     server_first_session(srv);
+    if (server_notify_ready(srv) < 0)
+        return -EIO;
     for (unsigned i = 1; i < srv->nworkers; i++) {
         if (pthread_create(&srv->workers[i].thread, NULL, worker_main, &srv->workers[i]) != 0) {
             log_error("cannot start reactor thread %u", i);
@@ -708,9 +1009,12 @@ void server_free(server *srv)
 {
     if (!srv)
         return;
-    for (unsigned i = 0; i < srv->nworkers; i++)
-        if (srv->workers[i].r)
+    for (unsigned i = 0; i < srv->nworkers; i++) {
+        if (srv->workers[i].r) {
             conn_free_all(&srv->workers[i].conns);
+            http_free_all(&srv->workers[i].https);
+        }
+    }
     for (size_t i = 0; i < srv->nentries; i++) {
         session_free(srv->entries[i].s);
         free(srv->entries[i].name);

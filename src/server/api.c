@@ -1,0 +1,463 @@
+/* api: the REST API under /api/, the login that sets the auth cookie, and /metrics.
+ *
+ * A request that touches one session is handled on the session's reactor: the HTTP
+ * connection is handed over first (http_move), like a protocol connection, so the
+ * session is only ever touched by its own thread. Listings read the shared table. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "core/xalloc.h"
+#include "pty/session.h"
+#include "server/http.h"
+#include "server/hub.h"
+
+static const char *const level_names[] = {"none", "light", "moderate", "heavy", "blocked"};
+
+/* The JSON object for one session. */
+static cJSON *session_json(const struct hub_row *row)
+{
+    const struct session_summary *s = &row->sum;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "id", s->id);
+    cJSON_AddStringToObject(o, "name", row->name);
+    cJSON_AddNumberToObject(o, "pid", s->pid);
+    cJSON_AddStringToObject(o, "state", s->exited ? "exited" : "running");
+    if (s->exited && !s->exit_signal)
+        cJSON_AddNumberToObject(o, "exit_code", s->exit_code);
+    else
+        cJSON_AddNullToObject(o, "exit_code");
+    if (s->exited && s->exit_signal)
+        cJSON_AddNumberToObject(o, "exit_signal", s->exit_signal);
+    else
+        cJSON_AddNullToObject(o, "exit_signal");
+    cJSON_AddNumberToObject(o, "clients", s->clients);
+    cJSON_AddNumberToObject(o, "bytes_out", (double)s->bytes_out);
+    cJSON_AddStringToObject(o, "level", level_names[s->level <= LEVEL_BLOCKED ? s->level : 0]);
+    cJSON_AddNumberToObject(o, "cols", s->cols);
+    cJSON_AddNumberToObject(o, "rows", s->rows);
+    cJSON_AddNumberToObject(o, "created_ms", (double)s->created_ms);
+    cJSON_AddStringToObject(o, "command", row->command);
+    return o;
+}
+
+/* Sends a JSON document and frees it. */
+static void reply_json(struct http_conn *hc, int status, cJSON *doc)
+{
+    char *text = cJSON_PrintUnformatted(doc);
+    cJSON_Delete(doc);
+    if (!text) {
+        http_reply_error(hc, 500, "internal", "cannot format JSON");
+        return;
+    }
+    size_t n = strlen(text);
+    text = xrealloc(text, n + 2);
+    text[n++] = '\n';
+    http_reply(hc, status, "application/json", text, n, NULL);
+    free(text);
+}
+
+/* Adds every session to an array. */
+static void list_cb(void *ctx, const struct hub_row *row)
+{
+    cJSON_AddItemToArray(ctx, session_json(row));
+}
+
+struct find_ctx {
+    uint32_t id;
+    cJSON *found;
+};
+
+/* Picks one session out of the listing. */
+static void find_cb(void *ctx, const struct hub_row *row)
+{
+    struct find_ctx *f = ctx;
+    if (row->sum.id == f->id && !f->found)
+        f->found = session_json(row);
+}
+
+/* The row of a session we hold on its own reactor. */
+static cJSON *local_session_json(struct session *s)
+{
+    struct hub_row row = {.name = session_name(s), .command = session_command(s)};
+    session_summary(s, &row.sum);
+    return session_json(&row);
+}
+
+/* Maps a protocol error code to an HTTP status and a code string. */
+static int wire_status(uint16_t code)
+{
+    switch (code) {
+    case WIRE_ERR_LIMIT:
+        return 429;
+    case WIRE_ERR_NO_SUCH_SESSION:
+        return 404;
+    case WIRE_ERR_EXITED:
+        return 409;
+    case WIRE_ERR_INTERNAL:
+        return 500;
+    default:
+        return 400;
+    }
+}
+
+/* Reads an optional integer field within [lo, hi]. Returns false when present but bad. */
+static bool json_uint(const cJSON *o, const char *key, int lo, int hi, int *out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!v || cJSON_IsNull(v))
+        return true;
+    if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int)v->valuedouble ||
+        v->valueint < lo || v->valueint > hi)
+        return false;
+    *out = v->valueint;
+    return true;
+}
+
+/* POST /api/sessions: {"argv":[...],"cwd","env":{K:V}|["K=V"],"cols","rows","name"}. */
+static enum http_step api_create(struct http_conn *hc, const uint8_t *body, size_t len)
+{
+    cJSON *doc = cJSON_ParseWithLength((const char *)body, len);
+    if (!doc || !cJSON_IsObject(doc)) {
+        cJSON_Delete(doc);
+        http_reply_error(hc, 400, "bad_json", "the body must be a JSON object");
+        return HTTP_DONE;
+    }
+    const cJSON *argv = cJSON_GetObjectItemCaseSensitive(doc, "argv");
+    const cJSON *cwd = cJSON_GetObjectItemCaseSensitive(doc, "cwd");
+    const cJSON *env = cJSON_GetObjectItemCaseSensitive(doc, "env");
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(doc, "name");
+    int cols = 0, rows = 0, argc = cJSON_IsArray(argv) ? cJSON_GetArraySize(argv) : 0;
+    const char *err = NULL;
+    if (argc < 1 || argc > 4096)
+        err = "\"argv\" must be a non-empty array of strings";
+    else if (cwd && !cJSON_IsNull(cwd) && !cJSON_IsString(cwd))
+        err = "\"cwd\" must be a string";
+    else if (name && !cJSON_IsNull(name) && !cJSON_IsString(name))
+        err = "\"name\" must be a string";
+    else if (env && !cJSON_IsNull(env) && !cJSON_IsObject(env) && !cJSON_IsArray(env))
+        err = "\"env\" must be an object of strings or an array of \"K=V\" strings";
+    else if (!json_uint(doc, "cols", 1, 10000, &cols) || !json_uint(doc, "rows", 1, 10000, &rows))
+        err = "\"cols\" and \"rows\" must be integers from 1 to 10000";
+    const char **av = xcalloc((size_t)argc + 1, sizeof *av);
+    int nenv = env && !cJSON_IsNull(env) ? cJSON_GetArraySize(env) : 0;
+    char **ev = xcalloc((size_t)nenv + 1, sizeof *ev);
+    for (int i = 0; !err && i < argc; i++) {
+        const cJSON *a = cJSON_GetArrayItem(argv, i);
+        if (!cJSON_IsString(a))
+            err = "\"argv\" must be a non-empty array of strings";
+        else
+            av[i] = a->valuestring;
+    }
+    for (int i = 0; !err && i < nenv; i++) {
+        const cJSON *e = cJSON_GetArrayItem(env, i);
+        if (!cJSON_IsString(e)) {
+            err = "every \"env\" value must be a string";
+        } else if (cJSON_IsObject(env)) {
+            if (!e->string[0] || strchr(e->string, '='))
+                err = "\"env\" keys must be non-empty and without '='";
+            else if (asprintf(&ev[i], "%s=%s", e->string, e->valuestring) < 0)
+                abort();
+        } else {
+            const char *eq = strchr(e->valuestring, '=');
+            if (!eq || eq == e->valuestring)
+                err = "\"env\" entries must look like \"KEY=value\"";
+            else
+                ev[i] = xstrdup(e->valuestring);
+        }
+    }
+    if (err) {
+        http_reply_error(hc, 400, "bad_argument", "%s", err);
+    } else {
+        struct session *s;
+        uint16_t code = 0;
+        char msg[512];
+        int rc = hub_spawn(http_worker(hc), cJSON_IsString(name) ? name->valuestring : NULL, av,
+                           cJSON_IsString(cwd) ? cwd->valuestring : NULL,
+                           (const char *const *)ev, (uint16_t)cols, (uint16_t)rows, &s, &code, msg,
+                           sizeof msg);
+        if (rc < 0)
+            http_reply_error(hc, wire_status(code), wire_err_name(code), "%s", msg);
+        else
+            reply_json(hc, 201, local_session_json(s));
+    }
+    for (int i = 0; i < nenv; i++)
+        free(ev[i]);
+    free(ev);
+    free(av);
+    cJSON_Delete(doc);
+    return HTTP_DONE;
+}
+
+/* Resolves /api/sessions/{id}: the session on this reactor, or a hand-over (*step). */
+static struct session *api_local(struct http_conn *hc, uint32_t id, enum http_step *step)
+{
+    struct session *s;
+    struct worker *owner;
+    *step = HTTP_DONE;
+    if (hub_find(worker_server(http_worker(hc)), id, &s, &owner) < 0) {
+        http_reply_error(hc, 404, "no_such_session", "no session %u", id);
+        return NULL;
+    }
+    if (owner != http_worker(hc)) {
+        *step = http_move(hc, owner);
+        return NULL;
+    }
+    return s;
+}
+
+/* GET /api/sessions/{id}/output?from=N: the retained bytes from N, raw. */
+static enum http_step api_output(struct http_conn *hc, struct session *s,
+                                 const struct http_request *req)
+{
+    uint64_t start = session_start(s), end = session_end(s), from = 0;
+    struct http_slice v;
+    if (http_query_get(req->query, "from", &v) == 0) {
+        char num[32];
+        char *stop;
+        if (v.len == 0 || v.len >= sizeof num) {
+            http_reply_error(hc, 400, "bad_argument", "from must be a byte offset");
+            return HTTP_DONE;
+        }
+        memcpy(num, v.p, v.len);
+        num[v.len] = '\0';
+        errno = 0;
+        from = strtoull(num, &stop, 10);
+        if (*stop || errno || num[0] == '-') {
+            http_reply_error(hc, 400, "bad_argument", "from must be a byte offset");
+            return HTTP_DONE;
+        }
+    }
+    if (from > end) {
+        http_reply_error(hc, 400, "bad_argument", "from=%" PRIu64 " is beyond the end (%" PRIu64 ")",
+                         from, end);
+        return HTTP_DONE;
+    }
+    uint64_t first = from < start ? start : from;
+    size_t n = (size_t)(end - first);
+    uint8_t *buf = xmalloc(n ? n : 1);
+    size_t got = 0;
+    while (got < n) {
+        struct iovec iov[2];
+        int cnt = 0;
+        ssize_t k = session_peek(s, first + got, n - got, iov, &cnt);
+        if (k <= 0)
+            break;
+        for (int i = 0; i < cnt; i++) {
+            memcpy(buf + got, iov[i].iov_base, iov[i].iov_len);
+            got += iov[i].iov_len;
+        }
+    }
+    char extra[256];
+    snprintf(extra, sizeof extra,
+             "X-Ptyhub-Start: %" PRIu64 "\r\nX-Ptyhub-End: %" PRIu64 "\r\nX-Ptyhub-Offset: %" PRIu64
+             "\r\n",
+             start, end, first);
+    http_reply(hc, 200, "application/octet-stream", buf, got, extra);
+    free(buf);
+    return HTTP_DONE;
+}
+
+/* POST /api/sessions/{id}/input: the body is typed in as is; waits for queue room. */
+static enum http_step api_input(struct http_conn *hc, struct session *s, const uint8_t *body,
+                                size_t len)
+{
+    size_t *done = http_progress(hc);
+    ssize_t n = session_write_input(s, body + *done, len - *done);
+    if (n < 0) {
+        http_reply_error(hc, 409, "exited", "session %u has exited", session_id(s));
+        return HTTP_DONE;
+    }
+    *done += (size_t)n;
+    if (*done < len)
+        return http_wait_input(hc, s);
+    http_reply(hc, 204, NULL, NULL, 0, NULL);
+    return HTTP_DONE;
+}
+
+/* POST /api/sessions/{id}/resize {"cols":C,"rows":R}. */
+static enum http_step api_resize(struct http_conn *hc, struct session *s, const uint8_t *body,
+                                 size_t len)
+{
+    cJSON *doc = cJSON_ParseWithLength((const char *)body, len);
+    int cols = 0, rows = 0;
+    if (!doc || !cJSON_IsObject(doc) || !json_uint(doc, "cols", 1, 10000, &cols) ||
+        !json_uint(doc, "rows", 1, 10000, &rows) || !cols || !rows) {
+        cJSON_Delete(doc);
+        http_reply_error(hc, 400, "bad_argument",
+                         "send {\"cols\":C,\"rows\":R} with integers from 1 to 10000");
+        return HTTP_DONE;
+    }
+    cJSON_Delete(doc);
+    if (session_exited(s)) {
+        http_reply_error(hc, 409, "exited", "session %u has exited", session_id(s));
+        return HTTP_DONE;
+    }
+    int rc = session_resize(s, (uint16_t)cols, (uint16_t)rows);
+    if (rc < 0)
+        http_reply_error(hc, 400, "bad_argument", "cannot resize: %s", strerror(-rc));
+    else
+        http_reply(hc, 204, NULL, NULL, 0, NULL);
+    return HTTP_DONE;
+}
+
+/* DELETE /api/sessions/{id}: remove an exited session, or end a running one (SIGHUP,
+ * SIGKILL after the grace) and remove it once it has exited. */
+static enum http_step api_delete(struct http_conn *hc, struct session *s)
+{
+    if (session_exited(s)) {
+        hub_remove(http_worker(hc), s);
+        http_reply(hc, 204, NULL, NULL, 0, NULL);
+        return HTTP_DONE;
+    }
+    hub_remove_when_exited(http_worker(hc), s);
+    session_kill(s);
+    http_reply(hc, 202, "application/json", "{\"state\":\"killing\"}\n", 20, NULL);
+    return HTTP_DONE;
+}
+
+/* POST /api/login {"token":"..."}: sets the HttpOnly cookie the page authenticates with. */
+static enum http_step api_login(struct http_conn *hc, const uint8_t *body, size_t len)
+{
+    const char *want = hub_config(worker_server(http_worker(hc)))->token;
+    cJSON *doc = cJSON_ParseWithLength((const char *)body, len);
+    const cJSON *tok = doc ? cJSON_GetObjectItemCaseSensitive(doc, "token") : NULL;
+    if (!cJSON_IsString(tok)) {
+        cJSON_Delete(doc);
+        http_reply_error(hc, 400, "bad_argument", "send {\"token\":\"...\"}");
+        return HTTP_DONE;
+    }
+    bool ok = !want || !*want || strcmp(tok->valuestring, want) == 0;
+    if (!ok) {
+        cJSON_Delete(doc);
+        http_reply_error(hc, 401, "unauthorized", "wrong token");
+        return HTTP_DONE;
+    }
+    char extra[600];
+    snprintf(extra, sizeof extra,
+             "Set-Cookie: ptyhub_token=%s; Path=/; HttpOnly; SameSite=Strict\r\n",
+             want && *want ? want : "");
+    cJSON_Delete(doc);
+    http_reply(hc, 204, NULL, NULL, 0, extra);
+    return HTTP_DONE;
+}
+
+/* Parses "/api/sessions/{id}[/rest]". Returns false when the id is not a number. */
+static bool parse_session_path(struct http_slice path, uint32_t *id, struct http_slice *rest)
+{
+    const char *p = path.p + 14, *end = path.p + path.len; /* after "/api/sessions/" */
+    uint64_t v = 0;
+    const char *q = p;
+    while (q < end && *q >= '0' && *q <= '9' && v <= UINT32_MAX)
+        v = v * 10 + (uint64_t)(*q++ - '0');
+    if (q == p || v == 0 || v > UINT32_MAX)
+        return false;
+    *id = (uint32_t)v;
+    *rest = (struct http_slice){q, (size_t)(end - q)};
+    return true;
+}
+
+/* Routes /api/... and /metrics. */
+bool api_route(struct http_conn *hc, const struct http_request *req, const uint8_t *body,
+               size_t len, enum http_step *step)
+{
+    struct http_slice path = req->path;
+    bool get = http_slice_eq(req->method, "GET"), post = http_slice_eq(req->method, "POST");
+    *step = HTTP_DONE;
+    if (http_slice_eq(path, "/metrics")) {
+        if (!get) {
+            http_reply_error(hc, 405, "method_not_allowed", "use GET");
+            return true;
+        }
+        char *text;
+        size_t n;
+        hub_metrics(worker_server(http_worker(hc)), &text, &n);
+        http_reply(hc, 200, "text/plain; version=0.0.4; charset=utf-8", text, n, NULL);
+        free(text);
+        return true;
+    }
+    if (path.len < 4 || memcmp(path.p, "/api", 4) != 0 || (path.len > 4 && path.p[4] != '/'))
+        return false;
+    if (http_slice_eq(path, "/api/login")) {
+        if (post)
+            *step = api_login(hc, body, len);
+        else
+            http_reply_error(hc, 405, "method_not_allowed", "use POST");
+        return true;
+    }
+    if (http_slice_eq(path, "/api/sessions")) {
+        if (get) {
+            cJSON *doc = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(doc, "sessions");
+            hub_list(worker_server(http_worker(hc)), list_cb, arr);
+            reply_json(hc, 200, doc);
+        } else if (post) {
+            *step = api_create(hc, body, len);
+        } else {
+            http_reply_error(hc, 405, "method_not_allowed", "use GET or POST");
+        }
+        return true;
+    }
+    uint32_t id;
+    struct http_slice rest;
+    if (path.len <= 14 || memcmp(path.p, "/api/sessions/", 14) != 0 ||
+        !parse_session_path(path, &id, &rest)) {
+        http_reply_error(hc, 404, "not_found", "no such API endpoint: %.*s", (int)path.len,
+                         path.p);
+        return true;
+    }
+    bool del = http_slice_eq(req->method, "DELETE");
+    if (rest.len == 0 && get) {
+        struct find_ctx f = {.id = id};
+        hub_list(worker_server(http_worker(hc)), find_cb, &f);
+        if (f.found)
+            reply_json(hc, 200, f.found);
+        else
+            http_reply_error(hc, 404, "no_such_session", "no session %u", id);
+        return true;
+    }
+    struct {
+        const char *suffix;
+        bool ok;
+    } routes[] = {
+        {"", del},
+        {"/output", get},
+        {"/input", post},
+        {"/resize", post},
+    };
+    int which = -1;
+    for (int i = 0; i < 4; i++)
+        if (http_slice_eq(rest, routes[i].suffix))
+            which = i;
+    if (which < 0) {
+        http_reply_error(hc, 404, "not_found", "no such API endpoint: %.*s", (int)path.len,
+                         path.p);
+        return true;
+    }
+    if (!routes[which].ok) {
+        static const char *const allowed[] = {"GET or DELETE", "GET", "POST", "POST"};
+        http_reply_error(hc, 405, "method_not_allowed", "use %s", allowed[which]);
+        return true;
+    }
+    struct session *s = api_local(hc, id, step);
+    if (!s)
+        return true;
+    switch (which) {
+    case 0:
+        *step = api_delete(hc, s);
+        break;
+    case 1:
+        *step = api_output(hc, s, req);
+        break;
+    case 2:
+        *step = api_input(hc, s, body, len);
+        break;
+    default:
+        *step = api_resize(hc, s, body, len);
+        break;
+    }
+    return true;
+}

@@ -1,0 +1,52 @@
+/* http: HTTP/1.1 connections on the reactor — request heads parsed by the pure
+ * proto/http_parse, bodies bounded, keep-alive and pipelining, timeouts, the bearer
+ * token / cookie check, static assets, and the upgrade to a WebSocket session-protocol
+ * connection (conn.c). REST and operations endpoints are in api.c. */
+#ifndef PTYHUB_HTTP_H
+#define PTYHUB_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/http_parse.h"
+
+struct worker;
+struct http_conn;
+struct session;
+
+#define HTTP_MAX_BODY (1u << 20) /* request bodies above this get 413 */
+
+/* What a route handler did with the request at the head of the connection. */
+enum http_step {
+    HTTP_DONE, /* a response was queued; the next pipelined request may follow */
+    HTTP_STOP, /* the connection moved to another reactor or waits: run it again later */
+};
+
+/* Starts serving HTTP on an accepted socket, on the calling worker's reactor. */
+int http_start(struct worker *w, int fd);
+/* Worker list maintenance and teardown. */
+void http_link(struct http_conn *hc, struct http_conn **head);
+void http_unlink(struct http_conn *hc, struct http_conn **head);
+void http_free_all(struct http_conn **head);
+
+/* For route handlers (api.c). */
+struct worker *http_worker(struct http_conn *hc);
+/* Queues a complete response. extra: more header lines, each ending in CRLF, or NULL. */
+void http_reply(struct http_conn *hc, int status, const char *ctype, const void *body, size_t len,
+                const char *extra);
+/* Queues {"error":{"code":code,"message":...}}. */
+void http_reply_error(struct http_conn *hc, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Moves the connection to `to`, where the current request is handled again. */
+enum http_step http_move(struct http_conn *hc, struct worker *to);
+/* Per-request progress a handler may keep across HTTP_STOP (reset for each request). */
+size_t *http_progress(struct http_conn *hc);
+/* Waits for room in a session's input queue; the request is handled again then. */
+enum http_step http_wait_input(struct http_conn *hc, struct session *s);
+
+/* Routes REST and operations endpoints (api.c). Returns false when no route matched. */
+bool api_route(struct http_conn *hc, const struct http_request *req, const uint8_t *body,
+               size_t len, enum http_step *step);
+
+#endif
