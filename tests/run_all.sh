@@ -12,9 +12,12 @@ run_suite() {
     local name=$1
     shift
     echo "=== $name"
-    local out rc
-    out=$("$@" 2>&1 | tee /dev/stderr)
+    local out rc tmp
+    tmp=$(mktemp)
+    "$@" 2>&1 | tee "$tmp"
     rc=${PIPESTATUS[0]}
+    out=$(cat "$tmp")
+    rm -f "$tmp"
     local line
     line=$(printf '%s\n' "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed' | tail -n 1)
     if [ -z "$line" ]; then
