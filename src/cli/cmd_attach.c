@@ -49,7 +49,6 @@ struct attach {
     uint32_t sid;
     bool read_only;
     int detach_key;
-    bool stdin_open;
     int32_t exit_code, exit_signal;
     char err[512];
 };
@@ -165,7 +164,7 @@ static enum attach_end attach_loop(struct attach *a)
                 return (enum attach_end)end;
         if (rc < 0)
             return END_FAILED;
-        bool take_keys = a->stdin_open && client_queued(a->cl) < ATTACH_QUEUE_HIGH;
+        bool take_keys = client_queued(a->cl) < ATTACH_QUEUE_HIGH;
         struct pollfd p[3] = {
             {.fd = take_keys ? STDIN_FILENO : -1, .events = POLLIN},
             {.fd = client_fd(a->cl),
@@ -199,7 +198,7 @@ static enum attach_end attach_loop(struct attach *a)
 int cmd_attach(int argc, char **argv)
 {
     const char *socket_path = NULL;
-    struct attach a = {.detach_key = 0x1c, .stdin_open = true};
+    struct attach a = {.detach_key = 0x1c};
     int c;
     optind = 1;
     opterr = 0;
@@ -259,8 +258,11 @@ int cmd_attach(int argc, char **argv)
 
     enum attach_end end = attach_loop(&a);
     if (end == END_DETACHED) {
+        /* Without waiting: a daemon not reading our socket must not hold the user here,
+         * and closing the connection detaches too. */
         struct wire_msg d = {.type = WIRE_DETACH, .detach = {client_req(a.cl), a.sid}};
-        client_send(a.cl, &d); /* closing detaches too, should this not get through */
+        if (client_queue(a.cl, &d) == 0)
+            client_flush_some(a.cl);
     }
     tty_restore();
     if (end == END_FAILED) {
