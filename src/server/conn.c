@@ -548,6 +548,14 @@ static int on_attach(struct conn *c, const struct wire_attach *a)
         break;
     }
     struct csub *cs = conn_find_sub(c, a->sid);
+    unsigned limit = hub_config(worker_server(c->w))->max_session_clients;
+    struct session_summary sum;
+    session_summary(s, &sum);
+    if (!cs && sum.clients >= limit) {
+        conn_error(c, a->req, a->sid, WIRE_ERR_LIMIT,
+                   "session %u already has %u clients (--max-session-clients)", a->sid, limit);
+        return STEP_NEXT;
+    }
     if (cs) {
         session_detach(&cs->sub);
     } else {
