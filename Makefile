@@ -98,7 +98,7 @@ fuzz: $(FUZZ_BINS)
 	@for f in $(FUZZ_BINS); do \
 	    name=$$(basename $$f); mkdir -p build/fuzz/corpus-$$name; \
 	    echo "== $$name ($(FUZZ_SECONDS)s)"; \
-	    $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 build/fuzz/corpus-$$name $$([ -d fuzz/corpus/$$name ] && echo fuzz/corpus/$$name) 2>&1 | tail -n 3 || exit 1; \
+	    $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 build/fuzz/corpus-$$name $$([ -d fuzz/corpus/$$name ] && echo fuzz/corpus/$$name) > build/fuzz/$$name.log 2>&1 || { tail -n 40 build/fuzz/$$name.log; exit 1; }; grep -E "stat::(number_of_executed_units|new_units_added|peak_rss_mb)" build/fuzz/$$name.log; \
 	done
 
 format:

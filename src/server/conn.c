@@ -773,8 +773,10 @@ static int on_ack(struct conn *c, const struct wire_ack *a)
         conn_error(c, 0, a->sid, WIRE_ERR_NOT_ATTACHED, "not attached to session %u", a->sid);
         return STEP_NEXT;
     }
-    if (a->offset > cs->acked && a->offset <= cs->sub.cursor)
-        cs->acked = a->offset;
+    /* Never backwards; beyond what was sent means everything sent (docs/protocol.md). */
+    uint64_t off = a->offset < cs->sub.cursor ? a->offset : cs->sub.cursor;
+    if (off > cs->acked)
+        cs->acked = off;
     conn_want_flush(c);
     return STEP_NEXT;
 }
