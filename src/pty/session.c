@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 
@@ -44,6 +45,7 @@ struct session {
     bool eof;          /* the master said EIO: all output is in the ring */
     bool finished;     /* exit reported */
     bool paused;       /* reading suspended for a lossless subscriber */
+    bool hup;          /* the master reported hang-up: the next empty read gives EIO */
     bool killing;
     unsigned kill_grace_ms;
     int exit_code, exit_signal;
@@ -319,7 +321,13 @@ static void session_close_master(struct session *s)
 }
 
 /* Reads up to a quantum of output into the ring, as room for lossless subscribers
- * allows; yields with reactor_io_again when the quantum is used up. */
+ * allows; yields with reactor_io_again when the quantum is used up.
+ *
+ * Reads are sized with FIONREAD and the loop stops when nothing is queued, instead of
+ * reading until EAGAIN: on an empty PTY master, n_tty_read waits for the tty's pending
+ * flush work (a kworker) before it says EAGAIN, even with O_NONBLOCK, and under a flood
+ * that parks the whole reactor thread in D state. Data that the flush work delivers
+ * later wakes the poll again. Only after a hang-up is the empty read made, to see EIO. */
 static void session_read(struct session *s)
 {
     size_t budget = SESSION_READ_QUANTUM;
@@ -338,6 +346,13 @@ static void session_read(struct session *s)
             if (room < want)
                 want = (size_t)room;
         }
+        int queued = 0;
+        if (ioctl(s->master, FIONREAD, &queued) < 0)
+            queued = -1; /* unknown: fall back to reading until EAGAIN */
+        if (queued == 0 && !s->hup)
+            break;
+        if (queued > 0 && (size_t)queued < want)
+            want = (size_t)queued;
         uint8_t *p;
         size_t span = ring_write_span(&s->ring, want, &p);
         if (span > want)
@@ -399,6 +414,8 @@ static int session_master_cb(reactor_io *io, unsigned events, void *arg)
 {
     (void)io;
     struct session *s = arg;
+    if (events & REACTOR_ERR)
+        s->hup = true;
     if (events & REACTOR_WRITE)
         session_flush_input(s);
     if ((events & (REACTOR_READ | REACTOR_ERR)) && !s->paused && !s->eof)
