@@ -16,7 +16,8 @@
 #include "proto/http_parse.h"
 
 /* Aborts unless the slice lies within [lo, hi). */
-static void check_inside(struct http_slice s, const char *lo, const char *hi) {
+static void check_inside(struct http_slice s, const char *lo, const char *hi)
+{
     if (s.p == NULL) {
         if (s.len != 0)
             abort();
@@ -27,7 +28,8 @@ static void check_inside(struct http_slice s, const char *lo, const char *hi) {
 }
 
 /* Exercises the helpers on a parsed request. */
-static void use_request(const struct http_request *req, const char *lo, const char *hi) {
+static void use_request(const struct http_request *req, const char *lo, const char *hi)
+{
     check_inside(req->method, lo, hi);
     check_inside(req->target, lo, hi);
     check_inside(req->path, req->target.p, req->target.p + req->target.len);
@@ -62,7 +64,8 @@ static void use_request(const struct http_request *req, const char *lo, const ch
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
     if (size < 2)
         return 0;
     size_t max_headers = data[0] % (HTTP_MAX_HEADERS + 8);

@@ -21,7 +21,8 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Rebuilds a LIST_REPLY from its iterated entries and compares it with the body. */
-static void check_list_reply(const struct wire_msg *m, const uint8_t *body, size_t len) {
+static void check_list_reply(const struct wire_msg *m, const uint8_t *body, size_t len)
+{
     uint8_t *buf = malloc(len);
     FUZZ_CHECK(buf);
     struct wire_list_writer w;
@@ -40,7 +41,8 @@ static void check_list_reply(const struct wire_msg *m, const uint8_t *body, size
 }
 
 /* Walks a block and repacks its strings; both must agree with the decoded block. */
-static void check_block(const struct wire_block *b) {
+static void check_block(const struct wire_block *b)
+{
     const char *strs[64];
     size_t pos = 0, n = 0;
     const char *s;
@@ -60,7 +62,8 @@ static void check_block(const struct wire_block *b) {
 }
 
 /* Checks the type-specific helpers against a decoded message. */
-static void check_helpers(const struct wire_msg *m, const uint8_t *body, size_t len) {
+static void check_helpers(const struct wire_msg *m, const uint8_t *body, size_t len)
+{
     if (m->type == WIRE_LIST_REPLY)
         check_list_reply(m, body, len);
     if (m->type == WIRE_CREATE) {
@@ -78,7 +81,8 @@ static void check_helpers(const struct wire_msg *m, const uint8_t *body, size_t 
 }
 
 /* Decodes one body; re-encodes what decodes and checks the round trip. */
-static void check_body(const uint8_t *body, size_t len) {
+static void check_body(const uint8_t *body, size_t len)
+{
     struct wire_msg m;
     int rc = wire_decode(body, len, &m);
     if (rc == -EBADMSG)
@@ -106,7 +110,8 @@ static void check_body(const uint8_t *body, size_t len) {
 }
 
 /* Splits the input as a stream and checks every complete frame. */
-static void check_stream(const uint8_t *data, size_t size) {
+static void check_stream(const uint8_t *data, size_t size)
+{
     const uint8_t *body;
     size_t blen;
     for (;;) {
@@ -123,7 +128,8 @@ static void check_stream(const uint8_t *data, size_t size) {
     }
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
     check_body(data, size);
     check_stream(data, size);
     return 0;

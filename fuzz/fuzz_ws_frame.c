@@ -17,7 +17,8 @@
 #include "proto/ws_frame.h"
 
 /* A slow reference: true when p is complete, valid UTF-8 (RFC 3629). */
-static bool ref_utf8_valid(const uint8_t *p, size_t n) {
+static bool ref_utf8_valid(const uint8_t *p, size_t n)
+{
     size_t i = 0;
     while (i < n) {
         uint8_t c = p[i];
@@ -50,7 +51,8 @@ static bool ref_utf8_valid(const uint8_t *p, size_t n) {
 }
 
 /* Checks one-shot, split and reference UTF-8 validation agree on p. */
-static void check_utf8(const uint8_t *p, size_t n, size_t split) {
+static void check_utf8(const uint8_t *p, size_t n, size_t split)
+{
     bool one = utf8_valid(p, n);
     if (one != ref_utf8_valid(p, n))
         abort();
@@ -67,7 +69,8 @@ static void check_utf8(const uint8_t *p, size_t n, size_t split) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
     if (size < 1)
         return 0;
     size_t split = data[0];

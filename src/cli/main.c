@@ -73,10 +73,26 @@ static void __attribute__((noreturn, format(printf, 1, 2))) usage_error(const ch
     exit(2);
 }
 
-enum { OPT_SOCKET = 256, OPT_IO, OPT_THREADS, OPT_SCROLLBACK, OPT_KILL_GRACE, OPT_MAX_SESSIONS,
-       OPT_MAX_CLIENTS, OPT_KEEP_EXITED, OPT_LOG_LEVEL, OPT_NO_SESSION, OPT_LISTEN, OPT_TOKEN,
-       OPT_NO_AUTH, OPT_ALLOW_ORIGIN, OPT_COALESCE_MS, OPT_MAX_SESSION_CLIENTS,
-       OPT_HEADER_TIMEOUT, OPT_READY_FD };
+enum {
+    OPT_SOCKET = 256,
+    OPT_IO,
+    OPT_THREADS,
+    OPT_SCROLLBACK,
+    OPT_KILL_GRACE,
+    OPT_MAX_SESSIONS,
+    OPT_MAX_CLIENTS,
+    OPT_KEEP_EXITED,
+    OPT_LOG_LEVEL,
+    OPT_NO_SESSION,
+    OPT_LISTEN,
+    OPT_TOKEN,
+    OPT_NO_AUTH,
+    OPT_ALLOW_ORIGIN,
+    OPT_COALESCE_MS,
+    OPT_MAX_SESSION_CLIENTS,
+    OPT_HEADER_TIMEOUT,
+    OPT_READY_FD
+};
 
 static const struct option serve_options[] = {
     {"socket", required_argument, NULL, OPT_SOCKET},

@@ -63,7 +63,8 @@ struct reactor {
 
 /* Bumps a counter that only the reactor thread writes (no locked instruction needed). */
 #define STAT_ADD(r, f, n)                                                                          \
-    atomic_store_explicit(&(r)->st.f, atomic_load_explicit(&(r)->st.f, memory_order_relaxed) + (n), \
+    atomic_store_explicit(&(r)->st.f,                                                              \
+                          atomic_load_explicit(&(r)->st.f, memory_order_relaxed) + (n),            \
                           memory_order_relaxed)
 
 /* Reads CLOCK_MONOTONIC in nanoseconds. */
@@ -389,8 +390,7 @@ static void reactor_sweep_closed(reactor *r)
 /* Orders timers by deadline, then by start order. */
 static bool timer_before(const reactor_timer *a, const reactor_timer *b)
 {
-    return a->deadline_ns < b->deadline_ns ||
-           (a->deadline_ns == b->deadline_ns && a->seq < b->seq);
+    return a->deadline_ns < b->deadline_ns || (a->deadline_ns == b->deadline_ns && a->seq < b->seq);
 }
 
 static void heap_set(reactor *r, size_t i, reactor_timer *t)

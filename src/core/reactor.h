@@ -43,18 +43,18 @@ typedef struct reactor_config {
 
 /* Counters kept per reactor. Read them from any thread with reactor_stats_get(). */
 typedef struct reactor_stats {
-    uint64_t turns;          /* loop iterations */
-    uint64_t wakes;          /* returns from a blocking wait in the kernel */
-    uint64_t completions;    /* kernel events handled (CQEs or epoll events) */
-    uint64_t io_events;      /* watcher callbacks invoked */
-    uint64_t posts;          /* callbacks posted to this reactor */
-    uint64_t post_wakes;     /* eventfd writes made by posters (coalesced) */
-    uint64_t rearms;         /* multishot polls re-armed after the kernel ended them */
-    uint64_t cq_overflows;   /* times the CQ overflowed or submit said -EBUSY */
-    uint64_t sq_full;        /* times the SQ was full and was submitted early */
-    uint64_t timers_fired;   /* timer callbacks run */
-    uint64_t tasks_run;      /* end-of-turn tasks run */
-    uint64_t callback_errors;/* callbacks that returned a negative errno */
+    uint64_t turns;           /* loop iterations */
+    uint64_t wakes;           /* returns from a blocking wait in the kernel */
+    uint64_t completions;     /* kernel events handled (CQEs or epoll events) */
+    uint64_t io_events;       /* watcher callbacks invoked */
+    uint64_t posts;           /* callbacks posted to this reactor */
+    uint64_t post_wakes;      /* eventfd writes made by posters (coalesced) */
+    uint64_t rearms;          /* multishot polls re-armed after the kernel ended them */
+    uint64_t cq_overflows;    /* times the CQ overflowed or submit said -EBUSY */
+    uint64_t sq_full;         /* times the SQ was full and was submitted early */
+    uint64_t timers_fired;    /* timer callbacks run */
+    uint64_t tasks_run;       /* end-of-turn tasks run */
+    uint64_t callback_errors; /* callbacks that returned a negative errno */
 } reactor_stats;
 
 typedef int (*reactor_io_cb)(reactor_io *io, unsigned events, void *arg);

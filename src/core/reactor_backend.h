@@ -16,17 +16,17 @@ struct reactor_io {
     unsigned want; /* events the user asked for */
     reactor_io_cb cb;
     void *arg;
-    bool closing;       /* reactor_io_free was called: never call back again */
-    bool on_again;      /* queued on the again list */
+    bool closing;  /* reactor_io_free was called: never call back again */
+    bool on_again; /* queued on the again list */
     unsigned again_events;
     reactor_io *again_next;
     reactor_io *closing_next;
     reactor_io *all_prev, *all_next; /* every watcher not yet freed, for reactor_free */
     /* io_uring */
-    bool poll_live;     /* a multishot poll naming this io is in the kernel */
-    unsigned armed;     /* the events that poll was last armed or updated with */
-    unsigned inflight;  /* requests in the kernel (or the backlog) that name this io */
-    bool on_backlog;    /* waiting for a free SQE */
+    bool poll_live;    /* a multishot poll naming this io is in the kernel */
+    unsigned armed;    /* the events that poll was last armed or updated with */
+    unsigned inflight; /* requests in the kernel (or the backlog) that name this io */
+    bool on_backlog;   /* waiting for a free SQE */
     reactor_io *backlog_next;
     /* epoll */
     bool registered;
@@ -57,8 +57,13 @@ void reactor_dispatch(reactor *r, reactor_io *io, unsigned events);
 void *reactor_backend_data(reactor *r);
 void reactor_set_backend_data(reactor *r, void *data);
 /* Counter bump for the backends (single writer: the reactor thread). */
-enum reactor_stat { RSTAT_WAKES, RSTAT_COMPLETIONS, RSTAT_REARMS, RSTAT_CQ_OVERFLOWS,
-                    RSTAT_SQ_FULL };
+enum reactor_stat {
+    RSTAT_WAKES,
+    RSTAT_COMPLETIONS,
+    RSTAT_REARMS,
+    RSTAT_CQ_OVERFLOWS,
+    RSTAT_SQ_FULL
+};
 void reactor_stat_add(reactor *r, enum reactor_stat which, uint64_t n);
 /* Probes io_uring: 0 when usable, else -errno with *why set to a static reason. */
 int reactor_uring_probe(const char **why);

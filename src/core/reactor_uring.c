@@ -30,7 +30,7 @@
 
 struct uring_backend {
     struct io_uring ring;
-    bool disabled; /* created with R_DISABLED: enable on the running thread */
+    bool disabled;       /* created with R_DISABLED: enable on the running thread */
     reactor_io *backlog; /* watchers that found the SQ full */
 };
 

@@ -12,34 +12,40 @@
 #include <string.h>
 
 /* ASCII lower-casing that ignores the locale. */
-static unsigned char http_lower(unsigned char c) {
+static unsigned char http_lower(unsigned char c)
+{
     return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + ('a' - 'A')) : c;
 }
 
 /* True for RFC 9110 §5.6.2 tchar: the characters of methods and field names. */
-static bool http_is_tchar(unsigned char c) {
+static bool http_is_tchar(unsigned char c)
+{
     if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
         return true;
     return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
 }
 
 /* True for visible ASCII (VCHAR), the characters of a request-target. */
-static bool http_is_vchar(unsigned char c) {
+static bool http_is_vchar(unsigned char c)
+{
     return c >= 0x21 && c <= 0x7e;
 }
 
 /* True for bytes allowed inside a field value: VCHAR, SP, HTAB and obs-text. */
-static bool http_is_field_char(unsigned char c) {
+static bool http_is_field_char(unsigned char c)
+{
     return c == '\t' || c == ' ' || (c >= 0x21 && c != 0x7f);
 }
 
 /* True for optional whitespace (OWS). */
-static bool http_is_ows(char c) {
+static bool http_is_ows(char c)
+{
     return c == ' ' || c == '\t';
 }
 
 /* Case-insensitive comparison of n bytes. */
-static bool http_case_eq_n(const char *a, const char *b, size_t n) {
+static bool http_case_eq_n(const char *a, const char *b, size_t n)
+{
     for (size_t i = 0; i < n; i++)
         if (http_lower((unsigned char)a[i]) != http_lower((unsigned char)b[i]))
             return false;
@@ -47,19 +53,22 @@ static bool http_case_eq_n(const char *a, const char *b, size_t n) {
 }
 
 /* True when the slice equals s byte for byte. */
-bool http_slice_eq(struct http_slice a, const char *s) {
+bool http_slice_eq(struct http_slice a, const char *s)
+{
     size_t n = strlen(s);
     return a.len == n && (n == 0 || memcmp(a.p, s, n) == 0);
 }
 
 /* True when the slice equals s ignoring ASCII case. */
-bool http_slice_case_eq(struct http_slice a, const char *s) {
+bool http_slice_case_eq(struct http_slice a, const char *s)
+{
     size_t n = strlen(s);
     return a.len == n && http_case_eq_n(a.p, s, n);
 }
 
 /* Splits a target into path and query; 0 or -EBADMSG. */
-int http_target_split(struct http_slice target, struct http_slice *path, struct http_slice *query) {
+int http_target_split(struct http_slice target, struct http_slice *path, struct http_slice *query)
+{
     const char *t = target.p;
     size_t n = target.len, i = 0;
     if (n == 0 || memchr(t, '#', n))
@@ -97,7 +106,8 @@ int http_target_split(struct http_slice target, struct http_slice *path, struct 
 
 /* Parses a request head, allowing at most max_head bytes for it. */
 int http_parse_request_max(const char *buf, size_t len, struct http_request *req,
-                           size_t max_headers, size_t max_head) {
+                           size_t max_headers, size_t max_head)
+{
     if (max_head > INT_MAX)
         max_head = INT_MAX;
     if (max_headers > HTTP_MAX_HEADERS)
@@ -211,12 +221,14 @@ more:
 }
 
 /* Parses a request head with the default size limit. */
-int http_parse_request(const char *buf, size_t len, struct http_request *req, size_t max_headers) {
+int http_parse_request(const char *buf, size_t len, struct http_request *req, size_t max_headers)
+{
     return http_parse_request_max(buf, len, req, max_headers, HTTP_MAX_HEAD_DEFAULT);
 }
 
 /* The value of the first header named name, or NULL. */
-const struct http_slice *http_header_get(const struct http_request *req, const char *name) {
+const struct http_slice *http_header_get(const struct http_request *req, const char *name)
+{
     for (size_t i = 0; i < req->num_headers; i++)
         if (http_slice_case_eq(req->headers[i].name, name))
             return &req->headers[i].value;
@@ -224,7 +236,8 @@ const struct http_slice *http_header_get(const struct http_request *req, const c
 }
 
 /* How many header lines are named name. */
-size_t http_header_count(const struct http_request *req, const char *name) {
+size_t http_header_count(const struct http_request *req, const char *name)
+{
     size_t count = 0;
     for (size_t i = 0; i < req->num_headers; i++)
         if (http_slice_case_eq(req->headers[i].name, name))
@@ -233,7 +246,8 @@ size_t http_header_count(const struct http_request *req, const char *name) {
 }
 
 /* Cuts the next comma-separated element off *list, OWS-trimmed; false when none is left. */
-static bool http_list_next(struct http_slice *list, struct http_slice *elem) {
+static bool http_list_next(struct http_slice *list, struct http_slice *elem)
+{
     if (list->p == NULL)
         return false;
     const char *p = list->p, *end = list->p + list->len;
@@ -250,7 +264,8 @@ static bool http_list_next(struct http_slice *list, struct http_slice *elem) {
 }
 
 /* True when a header named name lists token (case-insensitive). */
-bool http_header_has_token(const struct http_request *req, const char *name, const char *token) {
+bool http_header_has_token(const struct http_request *req, const char *name, const char *token)
+{
     for (size_t i = 0; i < req->num_headers; i++) {
         if (!http_slice_case_eq(req->headers[i].name, name))
             continue;
@@ -265,7 +280,8 @@ bool http_header_has_token(const struct http_request *req, const char *name, con
 }
 
 /* Parses 1*DIGIT into *out; false on anything else or on overflow. */
-static bool http_parse_u64(struct http_slice s, uint64_t *out) {
+static bool http_parse_u64(struct http_slice s, uint64_t *out)
+{
     if (s.len == 0)
         return false;
     uint64_t v = 0;
@@ -283,7 +299,8 @@ static bool http_parse_u64(struct http_slice s, uint64_t *out) {
 }
 
 /* The body length from Content-Length; 0, -EBADMSG or -ENOTSUP. */
-int http_content_length(const struct http_request *req, uint64_t *out) {
+int http_content_length(const struct http_request *req, uint64_t *out)
+{
     bool have = false;
     uint64_t v = 0;
     for (size_t i = 0; i < req->num_headers; i++) {
@@ -309,7 +326,8 @@ int http_content_length(const struct http_request *req, uint64_t *out) {
 }
 
 /* Whether the connection persists after this request (RFC 9112 §9.3). */
-bool http_keep_alive(const struct http_request *req) {
+bool http_keep_alive(const struct http_request *req)
+{
     if (http_header_has_token(req, "Connection", "close"))
         return false;
     if (req->minor_version >= 1)
@@ -318,7 +336,8 @@ bool http_keep_alive(const struct http_request *req) {
 }
 
 /* The value of a hex digit, or -1. */
-static int http_hex(unsigned char c) {
+static int http_hex(unsigned char c)
+{
     if (c >= '0' && c <= '9')
         return c - '0';
     c = http_lower(c);
@@ -328,7 +347,8 @@ static int http_hex(unsigned char c) {
 }
 
 /* True when the raw query key k, decoded ('+' as space, invalid escapes literal), is name. */
-static bool http_query_key_eq(struct http_slice k, const char *name) {
+static bool http_query_key_eq(struct http_slice k, const char *name)
+{
     size_t i = 0, j = 0;
     while (i < k.len) {
         unsigned char c = (unsigned char)k.p[i];
@@ -351,7 +371,8 @@ static bool http_query_key_eq(struct http_slice k, const char *name) {
 }
 
 /* Finds a query parameter's raw value; 0 or -ENOENT. */
-int http_query_get(struct http_slice query, const char *name, struct http_slice *value) {
+int http_query_get(struct http_slice query, const char *name, struct http_slice *value)
+{
     if (query.p == NULL)
         return -ENOENT;
     const char *p = query.p, *end = query.p + query.len;
@@ -374,7 +395,8 @@ int http_query_get(struct http_slice query, const char *name, struct http_slice 
 
 /* Percent-decodes src into dst (NUL-terminated); the decoded length or a negative errno. */
 ssize_t http_percent_decode(const char *src, size_t len, char *dst, size_t dst_size,
-                            bool plus_as_space) {
+                            bool plus_as_space)
+{
     size_t o = 0;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)src[i];

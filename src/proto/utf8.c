@@ -84,7 +84,8 @@ static const uint8_t utf8_next[S_COUNT][C_COUNT] = {
 #undef C3
 
 /* Maps a DFA state to the public result. */
-static int utf8_result_of(uint32_t state) {
+static int utf8_result_of(uint32_t state)
+{
     if (state == S_ACCEPT)
         return UTF8_ACCEPT;
     if (state == S_REJECT || state >= S_COUNT)
@@ -93,7 +94,8 @@ static int utf8_result_of(uint32_t state) {
 }
 
 /* Feeds n bytes to the validator; returns an enum utf8_result and updates *state. */
-int utf8_validate(uint32_t *state, const uint8_t *p, size_t n) {
+int utf8_validate(uint32_t *state, const uint8_t *p, size_t n)
+{
     uint32_t s = *state;
     if (s >= S_COUNT) /* a corrupt state is never silently accepted */
         s = S_REJECT;
@@ -119,12 +121,14 @@ int utf8_validate(uint32_t *state, const uint8_t *p, size_t n) {
 }
 
 /* True when the state is on a character boundary with nothing invalid seen. */
-bool utf8_state_complete(uint32_t state) {
+bool utf8_state_complete(uint32_t state)
+{
     return state == S_ACCEPT;
 }
 
 /* One-shot check of a whole buffer. */
-bool utf8_valid(const uint8_t *p, size_t n) {
+bool utf8_valid(const uint8_t *p, size_t n)
+{
     uint32_t state = UTF8_STATE_INIT;
     return utf8_validate(&state, p, n) == UTF8_ACCEPT;
 }

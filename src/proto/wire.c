@@ -38,7 +38,8 @@ struct wire_codec {
 /* ---- reading ---- */
 
 /* Returns a pointer to the next n bytes and consumes them, or NULL (and marks r bad). */
-static const uint8_t *rd_take(struct wire_rd *r, size_t n) {
+static const uint8_t *rd_take(struct wire_rd *r, size_t n)
+{
     if (r->bad || r->len - r->pos < n) {
         r->bad = true;
         return NULL;
@@ -49,53 +50,62 @@ static const uint8_t *rd_take(struct wire_rd *r, size_t n) {
 }
 
 /* Reads a u8 (0 past the end). */
-static uint8_t rd_u8(struct wire_rd *r) {
+static uint8_t rd_u8(struct wire_rd *r)
+{
     const uint8_t *q = rd_take(r, 1);
     return q ? q[0] : 0;
 }
 
 /* Reads a little-endian u16 (0 past the end). */
-static uint16_t rd_u16(struct wire_rd *r) {
+static uint16_t rd_u16(struct wire_rd *r)
+{
     const uint8_t *q = rd_take(r, 2);
     return q ? (uint16_t)(q[0] | q[1] << 8) : 0;
 }
 
 /* Reads a little-endian u32 (0 past the end). */
-static uint32_t rd_u32(struct wire_rd *r) {
+static uint32_t rd_u32(struct wire_rd *r)
+{
     const uint8_t *q = rd_take(r, 4);
     return q ? (uint32_t)q[0] | (uint32_t)q[1] << 8 | (uint32_t)q[2] << 16 | (uint32_t)q[3] << 24
              : 0;
 }
 
 /* Reads a little-endian u64 (0 past the end). */
-static uint64_t rd_u64(struct wire_rd *r) {
+static uint64_t rd_u64(struct wire_rd *r)
+{
     uint64_t lo = rd_u32(r);
     return lo | (uint64_t)rd_u32(r) << 32;
 }
 
 /* Reads a little-endian i32. */
-static int32_t rd_i32(struct wire_rd *r) {
+static int32_t rd_i32(struct wire_rd *r)
+{
     return (int32_t)rd_u32(r);
 }
 
 /* Reads n bytes as a slice. */
-static struct wire_bytes rd_bytes(struct wire_rd *r, size_t n) {
+static struct wire_bytes rd_bytes(struct wire_rd *r, size_t n)
+{
     const uint8_t *q = rd_take(r, n);
     return (struct wire_bytes){q, q ? n : 0};
 }
 
 /* Reads a str16: u16 length, then that many bytes. */
-static struct wire_bytes rd_str16(struct wire_rd *r) {
+static struct wire_bytes rd_str16(struct wire_rd *r)
+{
     return rd_bytes(r, rd_u16(r));
 }
 
 /* Reads every remaining byte. */
-static struct wire_bytes rd_rest(struct wire_rd *r) {
+static struct wire_bytes rd_rest(struct wire_rd *r)
+{
     return rd_bytes(r, r->len - r->pos);
 }
 
 /* True when a block holds exactly `count` NUL-terminated strings and nothing else. */
-static bool block_valid(const struct wire_block *b) {
+static bool block_valid(const struct wire_block *b)
+{
     if (b->len == 0)
         return b->count == 0;
     if (b->p[b->len - 1] != 0)
@@ -109,7 +119,8 @@ static bool block_valid(const struct wire_block *b) {
 }
 
 /* Reads `u16 count, u32 len, block` and checks the block's shape. */
-static struct wire_block rd_block(struct wire_rd *r) {
+static struct wire_block rd_block(struct wire_rd *r)
+{
     struct wire_block b = {.count = rd_u16(r)};
     struct wire_bytes s = rd_bytes(r, rd_u32(r));
     b.p = s.p;
@@ -120,7 +131,8 @@ static struct wire_block rd_block(struct wire_rd *r) {
 }
 
 /* Reads one LIST_REPLY entry. */
-static void rd_entry(struct wire_rd *r, struct wire_list_entry *e) {
+static void rd_entry(struct wire_rd *r, struct wire_list_entry *e)
+{
     e->sid = rd_u32(r);
     e->pid = rd_i32(r);
     e->state = rd_u8(r);
@@ -139,42 +151,49 @@ static void rd_entry(struct wire_rd *r, struct wire_list_entry *e) {
 /* ---- writing ---- */
 
 /* Appends n bytes (when they fit) and counts them. */
-static void wr_put(struct wire_wr *w, const void *src, size_t n) {
+static void wr_put(struct wire_wr *w, const void *src, size_t n)
+{
     if (n > 0 && w->cap >= w->len && w->cap - w->len >= n)
         memcpy(w->buf + w->len, src, n);
     w->len += n;
 }
 
 /* Appends a u8. */
-static void wr_u8(struct wire_wr *w, uint8_t v) {
+static void wr_u8(struct wire_wr *w, uint8_t v)
+{
     wr_put(w, &v, 1);
 }
 
 /* Appends a little-endian u16. */
-static void wr_u16(struct wire_wr *w, uint16_t v) {
+static void wr_u16(struct wire_wr *w, uint16_t v)
+{
     uint8_t b[2] = {(uint8_t)v, (uint8_t)(v >> 8)};
     wr_put(w, b, sizeof b);
 }
 
 /* Appends a little-endian u32. */
-static void wr_u32(struct wire_wr *w, uint32_t v) {
+static void wr_u32(struct wire_wr *w, uint32_t v)
+{
     uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
     wr_put(w, b, sizeof b);
 }
 
 /* Appends a little-endian u64. */
-static void wr_u64(struct wire_wr *w, uint64_t v) {
+static void wr_u64(struct wire_wr *w, uint64_t v)
+{
     wr_u32(w, (uint32_t)v);
     wr_u32(w, (uint32_t)(v >> 32));
 }
 
 /* Appends a little-endian i32. */
-static void wr_i32(struct wire_wr *w, int32_t v) {
+static void wr_i32(struct wire_wr *w, int32_t v)
+{
     wr_u32(w, (uint32_t)v);
 }
 
 /* Appends a str16; a slice over 65535 bytes makes the message unencodable. */
-static void wr_str16(struct wire_wr *w, struct wire_bytes s) {
+static void wr_str16(struct wire_wr *w, struct wire_bytes s)
+{
     if (s.len > WIRE_MAX_STR16)
         w->bad = true;
     wr_u16(w, (uint16_t)s.len);
@@ -182,7 +201,8 @@ static void wr_str16(struct wire_wr *w, struct wire_bytes s) {
 }
 
 /* Appends `u16 count, u32 len, block`. */
-static void wr_block(struct wire_wr *w, const struct wire_block *b) {
+static void wr_block(struct wire_wr *w, const struct wire_block *b)
+{
     if (b->len > UINT32_MAX)
         w->bad = true;
     wr_u16(w, b->count);
@@ -191,7 +211,8 @@ static void wr_block(struct wire_wr *w, const struct wire_block *b) {
 }
 
 /* Appends one LIST_REPLY entry. */
-static void wr_entry(struct wire_wr *w, const struct wire_list_entry *e) {
+static void wr_entry(struct wire_wr *w, const struct wire_list_entry *e)
+{
     wr_u32(w, e->sid);
     wr_i32(w, e->pid);
     wr_u8(w, e->state);
@@ -210,14 +231,16 @@ static void wr_entry(struct wire_wr *w, const struct wire_list_entry *e) {
 /* ---- range checks (-EINVAL) ---- */
 
 /* True for a size that is 0x0 (default/keep) or within 1..WIRE_MAX_DIM on both axes. */
-static bool dims_valid_or_zero(uint16_t cols, uint16_t rows) {
+static bool dims_valid_or_zero(uint16_t cols, uint16_t rows)
+{
     if (cols == 0 && rows == 0)
         return true;
     return cols >= 1 && cols <= WIRE_MAX_DIM && rows >= 1 && rows <= WIRE_MAX_DIM;
 }
 
 /* True when every env entry has a non-empty key followed by '='. */
-static bool env_valid(const struct wire_block *env) {
+static bool env_valid(const struct wire_block *env)
+{
     size_t pos = 0;
     const char *s;
     while ((s = wire_block_next(env, &pos)) != NULL) {
@@ -229,7 +252,8 @@ static bool env_valid(const struct wire_block *env) {
 }
 
 /* Checks CREATE's arguments. */
-static int check_create(const struct wire_msg *m) {
+static int check_create(const struct wire_msg *m)
+{
     const struct wire_create *c = &m->create;
     if (c->argv.count == 0 || !dims_valid_or_zero(c->cols, c->rows) || !env_valid(&c->env))
         return -EINVAL;
@@ -240,7 +264,8 @@ static int check_create(const struct wire_msg *m) {
 }
 
 /* Checks ATTACH's mode, from_kind and size. */
-static int check_attach(const struct wire_msg *m) {
+static int check_attach(const struct wire_msg *m)
+{
     const struct wire_attach *a = &m->attach;
     if (a->mode > WIRE_MODE_READ_ONLY || a->from_kind > WIRE_FROM_LIVE ||
         !dims_valid_or_zero(a->cols, a->rows))
@@ -249,7 +274,8 @@ static int check_attach(const struct wire_msg *m) {
 }
 
 /* Checks RESIZE's size: both axes within 1..WIRE_MAX_DIM. */
-static int check_resize(const struct wire_msg *m) {
+static int check_resize(const struct wire_msg *m)
+{
     const struct wire_resize *s = &m->resize;
     if (s->cols == 0 || s->rows == 0 || !dims_valid_or_zero(s->cols, s->rows))
         return -EINVAL;
@@ -257,14 +283,16 @@ static int check_resize(const struct wire_msg *m) {
 }
 
 /* Checks SIGNAL's signal number. */
-static int check_signal(const struct wire_msg *m) {
+static int check_signal(const struct wire_msg *m)
+{
     return m->signal.signo > WIRE_MAX_SIGNO ? -EINVAL : 0;
 }
 
 /* ---- per-message decoders and encoders ---- */
 
 /* HELLO: u32 magic, u16 version, u16 flags. A wrong magic is not our protocol. */
-static int dec_hello(struct wire_rd *r, struct wire_msg *m) {
+static int dec_hello(struct wire_rd *r, struct wire_msg *m)
+{
     uint32_t magic = rd_u32(r);
     m->hello.version = rd_u16(r);
     m->hello.flags = rd_u16(r);
@@ -272,14 +300,16 @@ static int dec_hello(struct wire_rd *r, struct wire_msg *m) {
 }
 
 /* Writes the payload of HELLO. */
-static void enc_hello(struct wire_wr *w, const struct wire_msg *m) {
+static void enc_hello(struct wire_wr *w, const struct wire_msg *m)
+{
     wr_u32(w, WIRE_MAGIC);
     wr_u16(w, m->hello.version);
     wr_u16(w, m->hello.flags);
 }
 
 /* CREATE: req, cols, rows, str16 name, str16 cwd, argv block, env block. */
-static int dec_create(struct wire_rd *r, struct wire_msg *m) {
+static int dec_create(struct wire_rd *r, struct wire_msg *m)
+{
     struct wire_create *c = &m->create;
     c->req = rd_u32(r);
     c->cols = rd_u16(r);
@@ -292,7 +322,8 @@ static int dec_create(struct wire_rd *r, struct wire_msg *m) {
 }
 
 /* Writes the payload of CREATE. */
-static void enc_create(struct wire_wr *w, const struct wire_msg *m) {
+static void enc_create(struct wire_wr *w, const struct wire_msg *m)
+{
     const struct wire_create *c = &m->create;
     wr_u32(w, c->req);
     wr_u16(w, c->cols);
@@ -304,7 +335,8 @@ static void enc_create(struct wire_wr *w, const struct wire_msg *m) {
 }
 
 /* ATTACH: req, sid, u8 mode, u8 from_kind, u16 reserved (ignored), u64 from, cols, rows. */
-static int dec_attach(struct wire_rd *r, struct wire_msg *m) {
+static int dec_attach(struct wire_rd *r, struct wire_msg *m)
+{
     struct wire_attach *a = &m->attach;
     a->req = rd_u32(r);
     a->sid = rd_u32(r);
@@ -318,7 +350,8 @@ static int dec_attach(struct wire_rd *r, struct wire_msg *m) {
 }
 
 /* Writes the payload of ATTACH (reserved written as 0). */
-static void enc_attach(struct wire_wr *w, const struct wire_msg *m) {
+static void enc_attach(struct wire_wr *w, const struct wire_msg *m)
+{
     const struct wire_attach *a = &m->attach;
     wr_u32(w, a->req);
     wr_u32(w, a->sid);
@@ -331,33 +364,38 @@ static void enc_attach(struct wire_wr *w, const struct wire_msg *m) {
 }
 
 /* DETACH: req, sid. */
-static int dec_detach(struct wire_rd *r, struct wire_msg *m) {
+static int dec_detach(struct wire_rd *r, struct wire_msg *m)
+{
     m->detach.req = rd_u32(r);
     m->detach.sid = rd_u32(r);
     return 0;
 }
 
 /* Writes the payload of DETACH. */
-static void enc_detach(struct wire_wr *w, const struct wire_msg *m) {
+static void enc_detach(struct wire_wr *w, const struct wire_msg *m)
+{
     wr_u32(w, m->detach.req);
     wr_u32(w, m->detach.sid);
 }
 
 /* INPUT: sid, rest = bytes to type. */
-static int dec_input(struct wire_rd *r, struct wire_msg *m) {
+static int dec_input(struct wire_rd *r, struct wire_msg *m)
+{
     m->input.sid = rd_u32(r);
     m->input.data = rd_rest(r);
     return 0;
 }
 
 /* Writes the payload of INPUT. */
-static void enc_input(struct wire_wr *w, const struct wire_msg *m) {
+static void enc_input(struct wire_wr *w, const struct wire_msg *m)
+{
     wr_u32(w, m->input.sid);
     wr_put(w, m->input.data.p, m->input.data.len);
 }
 
 /* RESIZE: sid, cols, rows. */
-static int dec_resize(struct wire_rd *r, struct wire_msg *m) {
+static int dec_resize(struct wire_rd *r, struct wire_msg *m)
+{
     m->resize.sid = rd_u32(r);
     m->resize.cols = rd_u16(r);
     m->resize.rows = rd_u16(r);
@@ -365,14 +403,16 @@ static int dec_resize(struct wire_rd *r, struct wire_msg *m) {
 }
 
 /* Writes the payload of RESIZE. */
-static void enc_resize(struct wire_wr *w, const struct wire_msg *m) {
+static void enc_resize(struct wire_wr *w, const struct wire_msg *m)
+{
     wr_u32(w, m->resize.sid);
     wr_u16(w, m->resize.cols);
     wr_u16(w, m->resize.rows);
 }
 
 /* SIGNAL: req, sid, u8 signo. */
-static int dec_signal(struct wire_rd *r, struct wire_msg *m) {
+static int dec_signal(struct wire_rd *r, struct wire_msg *m)
+{
     m->signal.req = rd_u32(r);
     m->signal.sid = rd_u32(r);
     m->signal.signo = rd_u8(r);
@@ -380,51 +420,59 @@ static int dec_signal(struct wire_rd *r, struct wire_msg *m) {
 }
 
 /* Writes the payload of SIGNAL. */
-static void enc_signal(struct wire_wr *w, const struct wire_msg *m) {
+static void enc_signal(struct wire_wr *w, const struct wire_msg *m)
+{
     wr_u32(w, m->signal.req);
     wr_u32(w, m->signal.sid);
     wr_u8(w, m->signal.signo);
 }
 
 /* LIST: req. */
-static int dec_list(struct wire_rd *r, struct wire_msg *m) {
+static int dec_list(struct wire_rd *r, struct wire_msg *m)
+{
     m->list.req = rd_u32(r);
     return 0;
 }
 
 /* Writes the payload of LIST. */
-static void enc_list(struct wire_wr *w, const struct wire_msg *m) {
+static void enc_list(struct wire_wr *w, const struct wire_msg *m)
+{
     wr_u32(w, m->list.req);
 }
 
 /* ACK: sid, u64 offset. */
-static int dec_ack(struct wire_rd *r, struct wire_msg *m) {
+static int dec_ack(struct wire_rd *r, struct wire_msg *m)
+{
     m->ack.sid = rd_u32(r);
     m->ack.offset = rd_u64(r);
     return 0;
 }
 
 /* Writes the payload of ACK. */
-static void enc_ack(struct wire_wr *w, const struct wire_msg *m) {
+static void enc_ack(struct wire_wr *w, const struct wire_msg *m)
+{
     wr_u32(w, m->ack.sid);
     wr_u64(w, m->ack.offset);
 }
 
 /* REMOVE: req, sid. */
-static int dec_remove(struct wire_rd *r, struct wire_msg *m) {
+static int dec_remove(struct wire_rd *r, struct wire_msg *m)
+{
     m->remove.req = rd_u32(r);
     m->remove.sid = rd_u32(r);
     return 0;
 }
 
 /* Writes the payload of REMOVE. */
-static void enc_remove(struct wire_wr *w, const struct wire_msg *m) {
+static void enc_remove(struct wire_wr *w, const struct wire_msg *m)
+{
     wr_u32(w, m->remove.req);
     wr_u32(w, m->remove.sid);
 }
 
 /* WELCOME: u16 version, u16 flags, u32 server_pid, rest = server version string. */
-static int dec_welcome(struct wire_rd *r, struct wire_msg *m) {
+static int dec_welcome(struct wire_rd *r, struct wire_msg *m)
+{
     m->welcome.version = rd_u16(r);
     m->welcome.flags = rd_u16(r);
     m->welcome.server_pid = rd_u32(r);
@@ -433,7 +481,8 @@ static int dec_welcome(struct wire_rd *r, struct wire_msg *m) {
 }
 
 /* Writes the payload of WELCOME. */
-static void enc_welcome(struct wire_wr *w, const struct wire_msg *m) {
+static void enc_welcome(struct wire_wr *w, const struct wire_msg *m)
+{
     wr_u16(w, m->welcome.version);
     wr_u16(w, m->welcome.flags);
     wr_u32(w, m->welcome.server_pid);
@@ -441,7 +490,8 @@ static void enc_welcome(struct wire_wr *w, const struct wire_msg *m) {
 }
 
 /* CREATED: req, sid, i32 pid. */
-static int dec_created(struct wire_rd *r, struct wire_msg *m) {
+static int dec_created(struct wire_rd *r, struct wire_msg *m)
+{
     m->created.req = rd_u32(r);
     m->created.sid = rd_u32(r);
     m->created.pid = rd_i32(r);
@@ -449,14 +499,16 @@ static int dec_created(struct wire_rd *r, struct wire_msg *m) {
 }
 
 /* Writes the payload of CREATED. */
-static void enc_created(struct wire_wr *w, const struct wire_msg *m) {
+static void enc_created(struct wire_wr *w, const struct wire_msg *m)
+{
     wr_u32(w, m->created.req);
     wr_u32(w, m->created.sid);
     wr_i32(w, m->created.pid);
 }
 
 /* ATTACHED: req, sid, u64 start, u64 end, cols, rows, u8 state. */
-static int dec_attached(struct wire_rd *r, struct wire_msg *m) {
+static int dec_attached(struct wire_rd *r, struct wire_msg *m)
+{
     struct wire_attached *a = &m->attached;
     a->req = rd_u32(r);
     a->sid = rd_u32(r);
@@ -469,7 +521,8 @@ static int dec_attached(struct wire_rd *r, struct wire_msg *m) {
 }
 
 /* Writes the payload of ATTACHED. */
-static void enc_attached(struct wire_wr *w, const struct wire_msg *m) {
+static void enc_attached(struct wire_wr *w, const struct wire_msg *m)
+{
     const struct wire_attached *a = &m->attached;
     wr_u32(w, a->req);
     wr_u32(w, a->sid);
@@ -481,18 +534,21 @@ static void enc_attached(struct wire_wr *w, const struct wire_msg *m) {
 }
 
 /* OK: req. */
-static int dec_ok(struct wire_rd *r, struct wire_msg *m) {
+static int dec_ok(struct wire_rd *r, struct wire_msg *m)
+{
     m->ok.req = rd_u32(r);
     return 0;
 }
 
 /* Writes the payload of OK. */
-static void enc_ok(struct wire_wr *w, const struct wire_msg *m) {
+static void enc_ok(struct wire_wr *w, const struct wire_msg *m)
+{
     wr_u32(w, m->ok.req);
 }
 
 /* LIST_REPLY: req, u8 flags, u16 count, then exactly count entries. */
-static int dec_list_reply(struct wire_rd *r, struct wire_msg *m) {
+static int dec_list_reply(struct wire_rd *r, struct wire_msg *m)
+{
     struct wire_list_reply *l = &m->list_reply;
     l->req = rd_u32(r);
     l->flags = rd_u8(r);
@@ -506,7 +562,8 @@ static int dec_list_reply(struct wire_rd *r, struct wire_msg *m) {
 }
 
 /* Writes the payload of LIST_REPLY (entries copied as given). */
-static void enc_list_reply(struct wire_wr *w, const struct wire_msg *m) {
+static void enc_list_reply(struct wire_wr *w, const struct wire_msg *m)
+{
     const struct wire_list_reply *l = &m->list_reply;
     wr_u32(w, l->req);
     wr_u8(w, l->flags);
@@ -515,7 +572,8 @@ static void enc_list_reply(struct wire_wr *w, const struct wire_msg *m) {
 }
 
 /* OUTPUT: sid, u64 offset, rest = output bytes. */
-static int dec_output(struct wire_rd *r, struct wire_msg *m) {
+static int dec_output(struct wire_rd *r, struct wire_msg *m)
+{
     m->output.sid = rd_u32(r);
     m->output.offset = rd_u64(r);
     m->output.data = rd_rest(r);
@@ -523,14 +581,16 @@ static int dec_output(struct wire_rd *r, struct wire_msg *m) {
 }
 
 /* Writes the payload of OUTPUT. */
-static void enc_output(struct wire_wr *w, const struct wire_msg *m) {
+static void enc_output(struct wire_wr *w, const struct wire_msg *m)
+{
     wr_u32(w, m->output.sid);
     wr_u64(w, m->output.offset);
     wr_put(w, m->output.data.p, m->output.data.len);
 }
 
 /* EXIT: sid, u64 end, i32 code, i32 signal. */
-static int dec_exit(struct wire_rd *r, struct wire_msg *m) {
+static int dec_exit(struct wire_rd *r, struct wire_msg *m)
+{
     m->exit.sid = rd_u32(r);
     m->exit.end = rd_u64(r);
     m->exit.code = rd_i32(r);
@@ -539,7 +599,8 @@ static int dec_exit(struct wire_rd *r, struct wire_msg *m) {
 }
 
 /* Writes the payload of EXIT. */
-static void enc_exit(struct wire_wr *w, const struct wire_msg *m) {
+static void enc_exit(struct wire_wr *w, const struct wire_msg *m)
+{
     wr_u32(w, m->exit.sid);
     wr_u64(w, m->exit.end);
     wr_i32(w, m->exit.code);
@@ -547,7 +608,8 @@ static void enc_exit(struct wire_wr *w, const struct wire_msg *m) {
 }
 
 /* GAP: sid, u64 from, u64 to. */
-static int dec_gap(struct wire_rd *r, struct wire_msg *m) {
+static int dec_gap(struct wire_rd *r, struct wire_msg *m)
+{
     m->gap.sid = rd_u32(r);
     m->gap.from = rd_u64(r);
     m->gap.to = rd_u64(r);
@@ -555,14 +617,16 @@ static int dec_gap(struct wire_rd *r, struct wire_msg *m) {
 }
 
 /* Writes the payload of GAP. */
-static void enc_gap(struct wire_wr *w, const struct wire_msg *m) {
+static void enc_gap(struct wire_wr *w, const struct wire_msg *m)
+{
     wr_u32(w, m->gap.sid);
     wr_u64(w, m->gap.from);
     wr_u64(w, m->gap.to);
 }
 
 /* ERROR: req, sid, u16 code, rest = message. */
-static int dec_error(struct wire_rd *r, struct wire_msg *m) {
+static int dec_error(struct wire_rd *r, struct wire_msg *m)
+{
     m->error.req = rd_u32(r);
     m->error.sid = rd_u32(r);
     m->error.code = rd_u16(r);
@@ -571,7 +635,8 @@ static int dec_error(struct wire_rd *r, struct wire_msg *m) {
 }
 
 /* Writes the payload of ERROR. */
-static void enc_error(struct wire_wr *w, const struct wire_msg *m) {
+static void enc_error(struct wire_wr *w, const struct wire_msg *m)
+{
     wr_u32(w, m->error.req);
     wr_u32(w, m->error.sid);
     wr_u16(w, m->error.code);
@@ -601,7 +666,8 @@ static const struct wire_codec codecs[] = {
 };
 
 /* Returns the codec for a type, or NULL. */
-static const struct wire_codec *codec_find(uint8_t type) {
+static const struct wire_codec *codec_find(uint8_t type)
+{
     for (size_t i = 0; i < sizeof codecs / sizeof codecs[0]; i++)
         if (codecs[i].type == type)
             return &codecs[i];
@@ -612,7 +678,8 @@ static const struct wire_codec *codec_find(uint8_t type) {
 
 /* Finds one length-prefixed frame at the start of buf. */
 ssize_t wire_frame_split(const uint8_t *buf, size_t len, size_t max_body, const uint8_t **body,
-                         size_t *body_len) {
+                         size_t *body_len)
+{
     if (len < WIRE_LEN_PREFIX)
         return 0;
     struct wire_rd r = {buf, len, 0, false};
@@ -629,7 +696,8 @@ ssize_t wire_frame_split(const uint8_t *buf, size_t len, size_t max_body, const 
 }
 
 /* Decodes one body: structure first (-EBADMSG), then argument ranges (-EINVAL). */
-int wire_decode(const uint8_t *body, size_t len, struct wire_msg *out) {
+int wire_decode(const uint8_t *body, size_t len, struct wire_msg *out)
+{
     memset(out, 0, sizeof *out);
     if (len == 0)
         return -EBADMSG;
@@ -647,13 +715,15 @@ int wire_decode(const uint8_t *body, size_t len, struct wire_msg *out) {
 }
 
 /* Writes type and payload through w; marks w bad if m cannot be encoded. */
-static void encode_body(struct wire_wr *w, const struct wire_codec *c, const struct wire_msg *m) {
+static void encode_body(struct wire_wr *w, const struct wire_codec *c, const struct wire_msg *m)
+{
     wr_u8(w, m->type);
     c->enc(w, m);
 }
 
 /* Encodes m snprintf-style, with the length prefix when asked. */
-size_t wire_encode(const struct wire_msg *m, uint8_t *buf, size_t cap, bool prefix) {
+size_t wire_encode(const struct wire_msg *m, uint8_t *buf, size_t cap, bool prefix)
+{
     const struct wire_codec *c = codec_find(m->type);
     if (!c)
         return 0;
@@ -672,7 +742,8 @@ size_t wire_encode(const struct wire_msg *m, uint8_t *buf, size_t cap, bool pref
 }
 
 /* Writes an OUTPUT header for n bytes of data that follow separately. */
-size_t wire_output_header(uint8_t *buf, bool prefix, uint32_t sid, uint64_t offset, size_t n) {
+size_t wire_output_header(uint8_t *buf, bool prefix, uint32_t sid, uint64_t offset, size_t n)
+{
     if (n > WIRE_OUTPUT_MAX)
         return 0;
     struct wire_wr w = {buf, WIRE_LEN_PREFIX + WIRE_OUTPUT_HDR, 0, false};
@@ -685,7 +756,8 @@ size_t wire_output_header(uint8_t *buf, bool prefix, uint32_t sid, uint64_t offs
 }
 
 /* Returns the next string of a block, or NULL at its end (or at an unterminated tail). */
-const char *wire_block_next(const struct wire_block *b, size_t *pos) {
+const char *wire_block_next(const struct wire_block *b, size_t *pos)
+{
     if (*pos >= b->len)
         return NULL;
     const uint8_t *s = b->p + *pos;
@@ -697,7 +769,8 @@ const char *wire_block_next(const struct wire_block *b, size_t *pos) {
 }
 
 /* Packs C strings, each with its NUL, into buf snprintf-style. */
-size_t wire_block_pack(const char *const *strs, size_t n, uint8_t *buf, size_t cap) {
+size_t wire_block_pack(const char *const *strs, size_t n, uint8_t *buf, size_t cap)
+{
     size_t total = 0;
     for (size_t i = 0; i < n; i++)
         total += strlen(strs[i]) + 1;
@@ -711,7 +784,8 @@ size_t wire_block_pack(const char *const *strs, size_t n, uint8_t *buf, size_t c
 
 /* Starts a LIST_REPLY: placeholders for the prefix, flags and count are patched later. */
 bool wire_list_begin(struct wire_list_writer *w, uint8_t *buf, size_t cap, bool prefix,
-                     uint32_t req) {
+                     uint32_t req)
+{
     size_t start = prefix ? WIRE_LEN_PREFIX : 0;
     if (cap > start + WIRE_MAX_BODY)
         cap = start + WIRE_MAX_BODY;
@@ -728,7 +802,8 @@ bool wire_list_begin(struct wire_list_writer *w, uint8_t *buf, size_t cap, bool 
 }
 
 /* Appends one entry if it fits. */
-bool wire_list_add(struct wire_list_writer *w, const struct wire_list_entry *e) {
+bool wire_list_add(struct wire_list_writer *w, const struct wire_list_entry *e)
+{
     if (e->name.len > WIRE_MAX_STR16 || e->command.len > WIRE_MAX_STR16 || w->count == UINT16_MAX)
         return false;
     size_t need = WIRE_LIST_ENTRY_FIXED + e->name.len + e->command.len;
@@ -742,7 +817,8 @@ bool wire_list_add(struct wire_list_writer *w, const struct wire_list_entry *e) 
 }
 
 /* Patches flags, count and the length prefix; returns the reply's total size. */
-size_t wire_list_finish(struct wire_list_writer *w, bool more) {
+size_t wire_list_finish(struct wire_list_writer *w, bool more)
+{
     if (w->len < w->start + WIRE_LIST_HDR)
         return 0;
     struct wire_wr tail = {w->buf + w->start + 5, 3, 0, false}; /* after type and req */
@@ -756,7 +832,8 @@ size_t wire_list_finish(struct wire_list_writer *w, bool more) {
 }
 
 /* Reads the next LIST_REPLY entry. */
-bool wire_list_next(const struct wire_list_reply *r, size_t *pos, struct wire_list_entry *e) {
+bool wire_list_next(const struct wire_list_reply *r, size_t *pos, struct wire_list_entry *e)
+{
     if (*pos >= r->entries.len)
         return false;
     struct wire_rd rd = {r->entries.p, r->entries.len, *pos, false};
@@ -768,7 +845,8 @@ bool wire_list_next(const struct wire_list_reply *r, size_t *pos, struct wire_li
 }
 
 /* Returns the req a message carries, or 0. */
-uint32_t wire_msg_req(const struct wire_msg *m) {
+uint32_t wire_msg_req(const struct wire_msg *m)
+{
     switch (m->type) {
     case WIRE_CREATE:
         return m->create.req;
@@ -798,7 +876,8 @@ uint32_t wire_msg_req(const struct wire_msg *m) {
 }
 
 /* Returns a message type's name. */
-const char *wire_type_name(uint8_t type) {
+const char *wire_type_name(uint8_t type)
+{
     const struct wire_codec *c = codec_find(type);
     return c ? c->name : "unknown";
 }
@@ -821,14 +900,16 @@ static const char *const err_names[] = {
 };
 
 /* Returns an error code's name. */
-const char *wire_err_name(uint16_t code) {
+const char *wire_err_name(uint16_t code)
+{
     if (code >= sizeof err_names / sizeof err_names[0] || !err_names[code])
         return "unknown";
     return err_names[code];
 }
 
 /* Maps a codec errno to the ERROR code a server sends. */
-uint16_t wire_err_from_errno(int rc) {
+uint16_t wire_err_from_errno(int rc)
+{
     switch (rc) {
     case -EBADMSG:
         return WIRE_ERR_BAD_FRAME;
@@ -844,7 +925,8 @@ uint16_t wire_err_from_errno(int rc) {
 }
 
 /* True for the codes after which the server closes the connection. */
-bool wire_err_closes(uint16_t code) {
+bool wire_err_closes(uint16_t code)
+{
     return code == WIRE_ERR_BAD_FRAME || code == WIRE_ERR_TOO_LARGE || code == WIRE_ERR_VERSION ||
            code == WIRE_ERR_NOT_HELLO || code == WIRE_ERR_AUTH;
 }

@@ -13,18 +13,21 @@
 #include "proto/utf8.h"
 
 /* True for the opcodes RFC 6455 defines. */
-static bool ws_opcode_known(unsigned op) {
+static bool ws_opcode_known(unsigned op)
+{
     return op <= WS_OP_BINARY || (op >= WS_OP_CLOSE && op <= WS_OP_PONG);
 }
 
 /* True for control opcodes (the high bit of the opcode nibble, §5.5). */
-static bool ws_opcode_is_control(unsigned op) {
+static bool ws_opcode_is_control(unsigned op)
+{
     return (op & 0x8) != 0;
 }
 
 /* Parses a frame header; returns its length, 0 for "need more", or a WS_ERR_* value.
  * Errors are reported as soon as the bytes that show them are present. */
-int ws_frame_parse(const uint8_t *buf, size_t len, struct ws_frame_hdr *hdr) {
+int ws_frame_parse(const uint8_t *buf, size_t len, struct ws_frame_hdr *hdr)
+{
     if (len < 1)
         return 0;
     uint8_t b0 = buf[0];
@@ -71,7 +74,8 @@ int ws_frame_parse(const uint8_t *buf, size_t len, struct ws_frame_hdr *hdr) {
 /* XORs n payload bytes with the mask key in place; offset is p[0]'s payload position.
  * The key is spread over a 64-bit word rotated to the offset, so the body of the loop
  * is one load, xor and store per 8 bytes (memcpy keeps unaligned access defined). */
-void ws_unmask(uint8_t *p, size_t n, const uint8_t key[4], uint64_t offset) {
+void ws_unmask(uint8_t *p, size_t n, const uint8_t key[4], uint64_t offset)
+{
     unsigned rot = (unsigned)(offset & 3);
     uint8_t m[8];
     for (unsigned i = 0; i < 8; i++)
@@ -101,7 +105,8 @@ void ws_unmask(uint8_t *p, size_t n, const uint8_t key[4], uint64_t offset) {
 
 /* Writes a frame header; returns its size or -EINVAL. */
 int ws_frame_header_encode(uint8_t out[WS_FRAME_HEADER_MAX], bool fin, int opcode, uint64_t len,
-                           const uint8_t *mask) {
+                           const uint8_t *mask)
+{
     if (opcode < 0 || !ws_opcode_known((unsigned)opcode) || (len >> 63))
         return -EINVAL;
     if (ws_opcode_is_control((unsigned)opcode) && (!fin || len > WS_CONTROL_PAYLOAD_MAX))
@@ -128,7 +133,8 @@ int ws_frame_header_encode(uint8_t out[WS_FRAME_HEADER_MAX], bool fin, int opcod
 }
 
 /* Checks a frame against the fragmentation state and advances it (§5.4). */
-int ws_fragment_step(bool *in_fragmented, const struct ws_frame_hdr *hdr) {
+int ws_fragment_step(bool *in_fragmented, const struct ws_frame_hdr *hdr)
+{
     unsigned op = hdr->opcode;
     if (ws_opcode_is_control(op))
         return ws_opcode_known(op) ? 0 : WS_ERR_OPCODE;
@@ -147,14 +153,16 @@ int ws_fragment_step(bool *in_fragmented, const struct ws_frame_hdr *hdr) {
 }
 
 /* True for close codes that may be sent in a close frame (§7.4.1, §7.4.2). */
-bool ws_close_code_valid(unsigned code) {
+bool ws_close_code_valid(unsigned code)
+{
     return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
            (code >= 3000 && code <= 4999);
 }
 
 /* Parses a close payload into code and reason; 0 or a WS_ERR_CLOSE_* value. */
 int ws_close_payload_parse(const uint8_t *p, size_t n, uint16_t *code, const char **reason,
-                           size_t *reason_len) {
+                           size_t *reason_len)
+{
     if (n == 0) {
         *code = WS_CLOSE_NO_STATUS;
         *reason = (const char *)p;
@@ -176,7 +184,8 @@ int ws_close_payload_parse(const uint8_t *p, size_t n, uint16_t *code, const cha
 
 /* Writes a close payload with the reason cut on a character boundary; size or -EINVAL. */
 int ws_close_payload_encode(uint8_t out[WS_CONTROL_PAYLOAD_MAX], uint16_t code, const char *reason,
-                            size_t reason_len) {
+                            size_t reason_len)
+{
     if (!ws_close_code_valid(code))
         return -EINVAL;
     size_t cut = reason_len;
@@ -197,7 +206,8 @@ int ws_close_payload_encode(uint8_t out[WS_CONTROL_PAYLOAD_MAX], uint16_t code, 
 }
 
 /* A short description of a frame error, for logs and close reasons. */
-const char *ws_frame_strerror(int err) {
+const char *ws_frame_strerror(int err)
+{
     switch (err) {
     case WS_ERR_RSV:
         return "reserved bits set";

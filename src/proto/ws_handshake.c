@@ -11,7 +11,8 @@
 #define WS_KEY_LEN 24
 
 /* True for the characters of the base64 alphabet (RFC 4648 §4), padding excluded. */
-static bool ws_is_base64(char c) {
+static bool ws_is_base64(char c)
+{
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
            c == '/';
 }
@@ -19,7 +20,8 @@ static bool ws_is_base64(char c) {
 /* True when a key is 22 base64 characters and "==", i.e. encodes 16 bytes (§4.1). The
  * unused low bits of the 22nd character are not checked, as browsers and the ws
  * library do not. */
-bool ws_key_valid(const char *key, size_t len) {
+bool ws_key_valid(const char *key, size_t len)
+{
     if (len != WS_KEY_LEN || key[22] != '=' || key[23] != '=')
         return false;
     for (size_t i = 0; i < 22; i++)
@@ -29,7 +31,8 @@ bool ws_key_valid(const char *key, size_t len) {
 }
 
 /* Computes Sec-WebSocket-Accept for a client key; 0, -EINVAL or -EIO. */
-int ws_accept_key(const char *client_key, size_t len, char out[WS_ACCEPT_KEY_LEN + 1]) {
+int ws_accept_key(const char *client_key, size_t len, char out[WS_ACCEPT_KEY_LEN + 1])
+{
     if (!ws_key_valid(client_key, len))
         return -EINVAL;
     unsigned char in[WS_KEY_LEN + sizeof WS_GUID - 1];
@@ -45,8 +48,8 @@ int ws_accept_key(const char *client_key, size_t len, char out[WS_ACCEPT_KEY_LEN
 }
 
 /* Checks an upgrade request against RFC 6455 §4.2.1; WS_HS_OK or the first failure. */
-enum ws_handshake_result ws_handshake_check(const struct http_request *req,
-                                            struct http_slice *key) {
+enum ws_handshake_result ws_handshake_check(const struct http_request *req, struct http_slice *key)
+{
     if (!http_slice_eq(req->method, "GET"))
         return WS_HS_BAD_METHOD;
     if (req->minor_version < 1)
@@ -69,7 +72,8 @@ enum ws_handshake_result ws_handshake_check(const struct http_request *req,
 }
 
 /* The HTTP status for a handshake result. */
-int ws_handshake_http_status(enum ws_handshake_result r) {
+int ws_handshake_http_status(enum ws_handshake_result r)
+{
     switch (r) {
     case WS_HS_OK:
         return 101;
@@ -83,7 +87,8 @@ int ws_handshake_http_status(enum ws_handshake_result r) {
 }
 
 /* What was wrong with the upgrade request, for the error response body. */
-const char *ws_handshake_strerror(enum ws_handshake_result r) {
+const char *ws_handshake_strerror(enum ws_handshake_result r)
+{
     switch (r) {
     case WS_HS_OK:
         return "valid WebSocket upgrade";

@@ -40,12 +40,12 @@ struct sub_ops {
 
 /* A subscriber: caller storage, attached with session_attach(). */
 struct sub {
-    struct session *s;     /* NULL when detached */
-    uint64_t cursor;       /* next offset this subscriber will get */
-    bool lossless;         /* holds the PTY back instead of losing bytes */
-    bool interactive;      /* may type and resize */
-    bool notified;         /* queued for notify this turn */
-    bool exit_sent;        /* the owner has delivered EXIT */
+    struct session *s; /* NULL when detached */
+    uint64_t cursor;   /* next offset this subscriber will get */
+    bool lossless;     /* holds the PTY back instead of losing bytes */
+    bool interactive;  /* may type and resize */
+    bool notified;     /* queued for notify this turn */
+    bool exit_sent;    /* the owner has delivered EXIT */
     const struct sub_ops *ops;
     void *owner;
     struct sub *prev, *next;
@@ -60,7 +60,7 @@ struct session_waiter {
 
 struct session_opts {
     uint32_t id;
-    const char *name;             /* may be NULL */
+    const char *name; /* may be NULL */
     const char *const *argv;
     const char *cwd;              /* NULL: the daemon's cwd */
     const char *const *env_extra; /* NULL-terminated "K=V", may be NULL */

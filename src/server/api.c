@@ -111,8 +111,8 @@ static bool json_uint(const cJSON *o, const char *key, int lo, int hi, int *out)
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
     if (!v || cJSON_IsNull(v))
         return true;
-    if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int)v->valuedouble ||
-        v->valueint < lo || v->valueint > hi)
+    if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int)v->valuedouble || v->valueint < lo ||
+        v->valueint > hi)
         return false;
     *out = v->valueint;
     return true;
@@ -177,9 +177,8 @@ static enum http_step api_create(struct http_conn *hc, const uint8_t *body, size
         uint16_t code = 0;
         char msg[512];
         int rc = hub_spawn(http_worker(hc), cJSON_IsString(name) ? name->valuestring : NULL, av,
-                           cJSON_IsString(cwd) ? cwd->valuestring : NULL,
-                           (const char *const *)ev, (uint16_t)cols, (uint16_t)rows, &s, &code, msg,
-                           sizeof msg);
+                           cJSON_IsString(cwd) ? cwd->valuestring : NULL, (const char *const *)ev,
+                           (uint16_t)cols, (uint16_t)rows, &s, &code, msg, sizeof msg);
         if (rc < 0)
             http_reply_error(hc, wire_status(code), wire_err_name(code), "%s", msg);
         else
@@ -233,8 +232,8 @@ static enum http_step api_output(struct http_conn *hc, struct session *s,
         }
     }
     if (from > end) {
-        http_reply_error(hc, 400, "bad_argument", "from=%" PRIu64 " is beyond the end (%" PRIu64 ")",
-                         from, end);
+        http_reply_error(hc, 400, "bad_argument",
+                         "from=%" PRIu64 " is beyond the end (%" PRIu64 ")", from, end);
         return HTTP_DONE;
     }
     uint64_t first = from < start ? start : from;
@@ -405,8 +404,7 @@ bool api_route(struct http_conn *hc, const struct http_request *req, const uint8
     struct http_slice rest;
     if (path.len <= 14 || memcmp(path.p, "/api/sessions/", 14) != 0 ||
         !parse_session_path(path, &id, &rest)) {
-        http_reply_error(hc, 404, "not_found", "no such API endpoint: %.*s", (int)path.len,
-                         path.p);
+        http_reply_error(hc, 404, "not_found", "no such API endpoint: %.*s", (int)path.len, path.p);
         return true;
     }
     bool del = http_slice_eq(req->method, "DELETE");
@@ -433,8 +431,7 @@ bool api_route(struct http_conn *hc, const struct http_request *req, const uint8
         if (http_slice_eq(rest, routes[i].suffix))
             which = i;
     if (which < 0) {
-        http_reply_error(hc, 404, "not_found", "no such API endpoint: %.*s", (int)path.len,
-                         path.p);
+        http_reply_error(hc, 404, "not_found", "no such API endpoint: %.*s", (int)path.len, path.p);
         return true;
     }
     if (!routes[which].ok) {

@@ -14,26 +14,26 @@
 
 struct config {
     enum reactor_backend_kind io;
-    unsigned threads;         /* reactor threads (0: one per core) */
-    size_t scrollback;        /* bytes retained per session */
-    unsigned kill_grace_ms;   /* SIGHUP → SIGKILL delay */
+    unsigned threads;       /* reactor threads (0: one per core) */
+    size_t scrollback;      /* bytes retained per session */
+    unsigned kill_grace_ms; /* SIGHUP → SIGKILL delay */
     unsigned max_sessions;
-    unsigned max_clients;     /* connections in all */
-    unsigned keep_exited;     /* exited sessions kept listed */
-    char socket_path[108];    /* Unix socket ("" until resolved) */
+    unsigned max_clients;  /* connections in all */
+    unsigned keep_exited;  /* exited sessions kept listed */
+    char socket_path[108]; /* Unix socket ("" until resolved) */
     enum log_level log_level;
-    char *const *argv;        /* first session's command (NULL: the user's shell) */
-    bool no_session;          /* start without a first session */
+    char *const *argv; /* first session's command (NULL: the user's shell) */
+    bool no_session;   /* start without a first session */
     /* HTTP and WebSocket */
-    char listen[256];         /* HOST:PORT ("" = none); serve defaults to 127.0.0.1:7681 */
-    char *token;              /* bearer token ("" or NULL: none) */
-    bool no_auth;             /* explicitly serve a non-loopback address without a token */
-    char **allow_origins;     /* extra allowed Origin values (NULL-terminated) */
+    char listen[256];     /* HOST:PORT ("" = none); serve defaults to 127.0.0.1:7681 */
+    char *token;          /* bearer token ("" or NULL: none) */
+    bool no_auth;         /* explicitly serve a non-loopback address without a token */
+    char **allow_origins; /* extra allowed Origin values (NULL-terminated) */
     size_t nallow_origins;
-    unsigned coalesce_ms;     /* minimum interval between WebSocket output flushes */
+    unsigned coalesce_ms;         /* minimum interval between WebSocket output flushes */
     unsigned max_session_clients; /* clients attached to one session at most */
     unsigned header_timeout_ms;   /* a request head must arrive within this (408) */
-    int ready_fd;             /* -1: none; else write "READY ..." there */
+    int ready_fd;                 /* -1: none; else write "READY ..." there */
 };
 
 /* Fills in the defaults. */

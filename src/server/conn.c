@@ -35,7 +35,7 @@
 #define CONN_RBUF_INITIAL (64u * 1024)
 #define CONN_RBUF_MAX (WS_FRAME_HEADER_MAX + WIRE_MAX_BODY)
 #define CONN_HDR_MAX (WS_FRAME_HEADER_MAX + WIRE_OUTPUT_HDR) /* framing + OUTPUT header */
-#define CONN_FRAME_MAX (256u * 1024)   /* output bytes per OUTPUT frame */
+#define CONN_FRAME_MAX (256u * 1024)                         /* output bytes per OUTPUT frame */
 #define CONN_WBUF_HIGH (4u * 1024 * 1024) /* stop reading requests above this much reply */
 #define CONN_READ_QUANTUM (256u * 1024)
 #define CONN_MAX_FRAMES 32
@@ -67,7 +67,7 @@ struct conn {
     bool msg_ready;        /* msg holds a complete message not yet handled */
     uint8_t *msg;          /* a fragmented WebSocket message being assembled */
     size_t msg_len, msg_cap;
-    uint64_t coalesce_ns;  /* minimum interval between output flushes (0: every turn) */
+    uint64_t coalesce_ns; /* minimum interval between output flushes (0: every turn) */
     uint64_t last_flush_ns;
     reactor_timer coalesce_timer;
     uint8_t *rbuf;
@@ -190,10 +190,10 @@ static void conn_send(struct conn *c, const struct wire_msg *m)
 }
 
 /* Queues an ERROR. */
-static void conn_error(struct conn *c, uint32_t req, uint32_t sid, uint16_t code,
-                       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static void conn_error(struct conn *c, uint32_t req, uint32_t sid, uint16_t code,
-                       const char *fmt, ...)
+static void conn_error(struct conn *c, uint32_t req, uint32_t sid, uint16_t code, const char *fmt,
+                       ...) __attribute__((format(printf, 5, 6)));
+static void conn_error(struct conn *c, uint32_t req, uint32_t sid, uint16_t code, const char *fmt,
+                       ...)
 {
     char msg[512];
     va_list ap;
@@ -202,8 +202,8 @@ static void conn_error(struct conn *c, uint32_t req, uint32_t sid, uint16_t code
     va_end(ap);
     struct wire_msg m = {.type = WIRE_ERROR};
     m.error = (struct wire_error){.req = req, .sid = sid, .code = code};
-    m.error.message = (struct wire_bytes){(const uint8_t *)msg,
-                                          n < 0 ? 0 : ((size_t)n >= sizeof msg ? sizeof msg - 1 : (size_t)n)};
+    m.error.message = (struct wire_bytes){
+        (const uint8_t *)msg, n < 0 ? 0 : ((size_t)n >= sizeof msg ? sizeof msg - 1 : (size_t)n)};
     conn_send(c, &m);
 }
 
@@ -218,8 +218,8 @@ static void conn_ok(struct conn *c, uint32_t req)
 struct frame {
     struct csub *cs;
     uint64_t offset;
-    size_t n;      /* payload bytes */
-    size_t hlen;   /* header bytes */
+    size_t n;    /* payload bytes */
+    size_t hlen; /* header bytes */
     uint8_t hdr[CONN_HDR_MAX];
     int iov_first, iov_count;
 };
@@ -489,8 +489,8 @@ static int on_hello(struct conn *c, const struct wire_hello *h)
     c->ack_paced = h->flags & WIRE_HELLO_F_ACK;
     struct wire_msg m = {.type = WIRE_WELCOME};
     m.welcome = (struct wire_welcome){.version = WIRE_VERSION, .server_pid = (uint32_t)getpid()};
-    m.welcome.server_version =
-        (struct wire_bytes){(const uint8_t *)"ptyhub " PTYHUB_VERSION, strlen("ptyhub " PTYHUB_VERSION)};
+    m.welcome.server_version = (struct wire_bytes){(const uint8_t *)"ptyhub " PTYHUB_VERSION,
+                                                   strlen("ptyhub " PTYHUB_VERSION)};
     conn_send(c, &m);
     return STEP_NEXT;
 }
@@ -541,8 +541,8 @@ static int on_attach(struct conn *c, const struct wire_attach *a)
         from = a->from;
         if (from > end) {
             conn_error(c, a->req, a->sid, WIRE_ERR_BAD_ARGUMENT,
-                       "offset %llu is beyond the end of output (%llu)",
-                       (unsigned long long)from, (unsigned long long)end);
+                       "offset %llu is beyond the end of output (%llu)", (unsigned long long)from,
+                       (unsigned long long)end);
             return STEP_NEXT;
         }
         break;
@@ -576,9 +576,13 @@ static int on_attach(struct conn *c, const struct wire_attach *a)
     uint16_t cols, rows;
     session_size(s, &cols, &rows);
     struct wire_msg m = {.type = WIRE_ATTACHED};
-    m.attached = (struct wire_attached){a->req, a->sid, start, end, cols, rows,
-                                        session_exited(s) ? WIRE_STATE_EXITED
-                                                          : WIRE_STATE_RUNNING};
+    m.attached = (struct wire_attached){a->req,
+                                        a->sid,
+                                        start,
+                                        end,
+                                        cols,
+                                        rows,
+                                        session_exited(s) ? WIRE_STATE_EXITED : WIRE_STATE_RUNNING};
     conn_send(c, &m);
     if (from < start) {
         struct wire_msg g = {.type = WIRE_GAP};
@@ -596,8 +600,7 @@ static int on_detach(struct conn *c, const struct wire_detach *d)
 {
     struct csub *cs = conn_find_sub(c, d->sid);
     if (!cs) {
-        conn_error(c, d->req, d->sid, WIRE_ERR_NOT_ATTACHED, "not attached to session %u",
-                   d->sid);
+        conn_error(c, d->req, d->sid, WIRE_ERR_NOT_ATTACHED, "not attached to session %u", d->sid);
         return STEP_NEXT;
     }
     session_detach(&cs->sub);
@@ -628,8 +631,7 @@ static int on_input(struct conn *c, const struct wire_input *in)
     struct csub *cs = conn_find_sub(c, in->sid);
     if (cs && !cs->sub.interactive) {
         c->input_done = 0;
-        conn_error(c, 0, in->sid, WIRE_ERR_READ_ONLY, "attached to session %u read-only",
-                   in->sid);
+        conn_error(c, 0, in->sid, WIRE_ERR_READ_ONLY, "attached to session %u read-only", in->sid);
         return STEP_NEXT;
     }
     ssize_t n = session_write_input(s, in->data.p + c->input_done, in->data.len - c->input_done);
@@ -658,8 +660,7 @@ static int on_resize(struct conn *c, const struct wire_resize *rz)
         return step;
     struct csub *cs = conn_find_sub(c, rz->sid);
     if (cs && !cs->sub.interactive) {
-        conn_error(c, 0, rz->sid, WIRE_ERR_READ_ONLY, "attached to session %u read-only",
-                   rz->sid);
+        conn_error(c, 0, rz->sid, WIRE_ERR_READ_ONLY, "attached to session %u read-only", rz->sid);
         return STEP_NEXT;
     }
     if (session_exited(s)) {
@@ -668,8 +669,8 @@ static int on_resize(struct conn *c, const struct wire_resize *rz)
     }
     int rc = session_resize(s, rz->cols, rz->rows);
     if (rc < 0)
-        conn_error(c, 0, rz->sid, WIRE_ERR_BAD_ARGUMENT, "cannot resize session %u: %s",
-                   rz->sid, strerror(-rc));
+        conn_error(c, 0, rz->sid, WIRE_ERR_BAD_ARGUMENT, "cannot resize session %u: %s", rz->sid,
+                   strerror(-rc));
     return STEP_NEXT;
 }
 
@@ -681,8 +682,7 @@ static int on_signal(struct conn *c, const struct wire_signal *sg)
     if (!s)
         return step;
     if (session_exited(s)) {
-        conn_error(c, sg->req, sg->sid, WIRE_ERR_EXITED, "session %u has already exited",
-                   sg->sid);
+        conn_error(c, sg->req, sg->sid, WIRE_ERR_EXITED, "session %u has already exited", sg->sid);
         return STEP_NEXT;
     }
     if (sg->signo == 0) {
@@ -805,8 +805,7 @@ static int conn_dispatch(struct conn *c, const uint8_t *body, size_t len)
     struct wire_msg m;
     int rc = wire_decode(body, len, &m);
     if (rc == -EBADMSG) {
-        conn_error(c, 0, 0, WIRE_ERR_BAD_FRAME, "malformed %s message",
-                   wire_type_name(body[0]));
+        conn_error(c, 0, 0, WIRE_ERR_BAD_FRAME, "malformed %s message", wire_type_name(body[0]));
         return STEP_CLOSE;
     }
     if (!c->hello && !(rc == 0 && m.type == WIRE_HELLO)) {
@@ -994,9 +993,9 @@ static size_t ws_process(struct conn *c)
             break;
         }
         if (h.opcode == WS_OP_TEXT) {
-            ws_close_with(c, utf8_valid(payload, plen) ? WS_CLOSE_UNSUPPORTED_DATA
-                                                       : WS_CLOSE_INVALID_PAYLOAD,
-                          "ptyhub speaks binary messages only");
+            ws_close_with(
+                c, utf8_valid(payload, plen) ? WS_CLOSE_UNSUPPORTED_DATA : WS_CLOSE_INVALID_PAYLOAD,
+                "ptyhub speaks binary messages only");
             break;
         }
         if (h.fin && h.opcode == WS_OP_BINARY) {
@@ -1256,8 +1255,8 @@ void conn_shed(int fd, const char *why)
 {
     uint8_t buf[512];
     struct wire_msg m = {.type = WIRE_ERROR};
-    m.error = (struct wire_error){.code = WIRE_ERR_LIMIT,
-                                  .message = {(const uint8_t *)why, strlen(why)}};
+    m.error =
+        (struct wire_error){.code = WIRE_ERR_LIMIT, .message = {(const uint8_t *)why, strlen(why)}};
     size_t n = wire_encode(&m, buf, sizeof buf, true);
     if (n && n <= sizeof buf) {
         ssize_t w = write(fd, buf, n);

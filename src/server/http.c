@@ -96,28 +96,50 @@ size_t *http_progress(struct http_conn *hc)
 static const char *http_reason(int status)
 {
     switch (status) {
-    case 101: return "Switching Protocols";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 304: return "Not Modified";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 413: return "Content Too Large";
-    case 426: return "Upgrade Required";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 503: return "Service Unavailable";
-    case 505: return "HTTP Version Not Supported";
-    default: return "Unknown";
+    case 101:
+        return "Switching Protocols";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 202:
+        return "Accepted";
+    case 204:
+        return "No Content";
+    case 304:
+        return "Not Modified";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 409:
+        return "Conflict";
+    case 413:
+        return "Content Too Large";
+    case 426:
+        return "Upgrade Required";
+    case 429:
+        return "Too Many Requests";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 503:
+        return "Service Unavailable";
+    case 505:
+        return "HTTP Version Not Supported";
+    default:
+        return "Unknown";
     }
 }
 
@@ -145,8 +167,8 @@ void http_reply(struct http_conn *hc, int status, const char *ctype, const void 
     char head[1024];
     bool bodyless = status == 204 || status == 304 || status == 101;
     int n = snprintf(head, sizeof head, "HTTP/1.1 %d %s\r\n%s%s%s", status, http_reason(status),
-                     hc->close_after_write ? "Connection: close\r\n" : "",
-                     extra ? extra : "", status == 101 ? "" : "Cache-Control: no-store\r\n");
+                     hc->close_after_write ? "Connection: close\r\n" : "", extra ? extra : "",
+                     status == 101 ? "" : "Cache-Control: no-store\r\n");
     if (!bodyless)
         n += snprintf(head + n, sizeof head - (size_t)n,
                       "Content-Type: %s\r\nContent-Length: %zu\r\n"
@@ -313,9 +335,9 @@ static enum http_step http_upgrade(struct http_conn *hc, const struct http_reque
     hc->olen += (size_t)n;
     reactor_io_free(hc->io);
     hc->io = NULL;
-    int rc = conn_start_ws(hc->w, hc->fd, (const uint8_t *)hc->in + consumed,
-                           hc->inlen - consumed, hc->out + hc->ohead, hc->olen,
-                           hub_config(worker_server(hc->w))->coalesce_ms);
+    int rc =
+        conn_start_ws(hc->w, hc->fd, (const uint8_t *)hc->in + consumed, hc->inlen - consumed,
+                      hc->out + hc->ohead, hc->olen, hub_config(worker_server(hc->w))->coalesce_ms);
     if (rc < 0) {
         http_close(hc, "cannot start the WebSocket connection");
         return HTTP_STOP;
@@ -398,8 +420,8 @@ static void http_arm_timer(struct http_conn *hc)
 /* Handles complete requests at the head of the input, in order. */
 static void http_process(struct http_conn *hc)
 {
-    while (!hc->closing && !hc->moving && !hc->waiting && !hc->close_after_write &&
-           hc->inlen && hc->olen < HTTP_OUT_HIGH) {
+    while (!hc->closing && !hc->moving && !hc->waiting && !hc->close_after_write && hc->inlen &&
+           hc->olen < HTTP_OUT_HIGH) {
         struct http_request req;
         int n = http_parse_request_max(hc->in, hc->inlen, &req, HTTP_MAX_HEADERS, HTTP_MAX_HEAD);
         if (n == 0)

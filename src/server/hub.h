@@ -22,8 +22,8 @@ const struct config *hub_config(struct server *srv);
 
 /* Creates a session on w from a CREATE request. On failure returns -errno and sets
  * *code (a wire_err) and a message in err. */
-int hub_create(struct worker *w, const struct wire_create *c, struct session **out,
-               uint16_t *code, char *err, size_t errlen);
+int hub_create(struct worker *w, const struct wire_create *c, struct session **out, uint16_t *code,
+               char *err, size_t errlen);
 /* Spawns a session on w (argv/env NULL-terminated; name/cwd may be NULL). */
 int hub_spawn(struct worker *w, const char *name, const char *const *argv, const char *cwd,
               const char *const *env, uint16_t cols, uint16_t rows, struct session **out,

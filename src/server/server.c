@@ -12,6 +12,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
@@ -23,9 +26,6 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -47,12 +47,12 @@ struct worker {
 
 struct entry {
     uint32_t id;
-    char *name;            /* "" when unnamed */
-    struct session *s;     /* NULL while being spawned */
+    char *name;        /* "" when unnamed */
+    struct session *s; /* NULL while being spawned */
     struct worker *owner;
     bool exited;
-    bool remove_on_exit;   /* DELETE of a running session */
-    uint64_t exit_seq;     /* order of exit, for evicting the oldest exited */
+    bool remove_on_exit; /* DELETE of a running session */
+    uint64_t exit_seq;   /* order of exit, for evicting the oldest exited */
 };
 
 struct server {
@@ -60,14 +60,14 @@ struct server {
     unsigned nworkers;
     struct worker *workers;
 
-    pthread_mutex_t mu; /* guards the table below */
+    pthread_mutex_t mu;    /* guards the table below */
     struct entry *entries; /* sorted by id */
     size_t nentries, capentries;
     uint32_t next_id;
     unsigned nexited;
     uint64_t exit_seq;
 
-    _Atomic unsigned running;  /* sessions whose exit has not been reported */
+    _Atomic unsigned running; /* sessions whose exit has not been reported */
     _Atomic unsigned nconns;
     _Atomic bool shutting_down;
     _Atomic unsigned next_worker;
@@ -156,8 +156,8 @@ static void session_exited_cb(struct session *s, void *arg);
 
 /* Spawns a session on w, registering it in the table. */
 int hub_spawn(struct worker *w, const char *name, const char *const *argv, const char *cwd,
-                     const char *const *env, uint16_t cols, uint16_t rows, struct session **out,
-                     uint16_t *code, char *err, size_t errlen)
+              const char *const *env, uint16_t cols, uint16_t rows, struct session **out,
+              uint16_t *code, char *err, size_t errlen)
 {
     struct server *srv = w->srv;
     pthread_mutex_lock(&srv->mu);
@@ -224,8 +224,8 @@ int hub_spawn(struct worker *w, const char *name, const char *const *argv, const
 }
 
 /* Creates a session from a CREATE request. */
-int hub_create(struct worker *w, const struct wire_create *c, struct session **out,
-               uint16_t *code, char *err, size_t errlen)
+int hub_create(struct worker *w, const struct wire_create *c, struct session **out, uint16_t *code,
+               char *err, size_t errlen)
 {
     char name[65] = "", cwd[4096] = "";
     if (c->name.len && !name_valid(c->name.p, c->name.len)) {
@@ -630,7 +630,8 @@ static int http_listener_open(struct server *srv)
     char host[256], port[16];
     if (config_split_hostport(srv->cfg.listen, host, sizeof host, port, sizeof port) < 0)
         return -EINVAL;
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *res;
     int gai = getaddrinfo(host, port, &hints, &res);
@@ -658,8 +659,8 @@ static int http_listener_open(struct server *srv)
         char h[INET6_ADDRSTRLEN + 2], p[16];
         getnameinfo((struct sockaddr *)&ss, sl, h, sizeof h, p, sizeof p,
                     NI_NUMERICHOST | NI_NUMERICSERV);
-        snprintf(srv->http_addr, sizeof srv->http_addr, ss.ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s",
-                 h, p);
+        snprintf(srv->http_addr, sizeof srv->http_addr,
+                 ss.ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s", h, p);
         srv->http_fd = fd;
         rc = 0;
         break;
@@ -855,9 +856,8 @@ int server_new(server **out, const struct config *cfg)
             return rc;
         }
     }
-    log_info("ptyhub %s: %u reactor thread(s), I/O backend %s (%s)", PTYHUB_VERSION,
-             srv->nworkers, reactor_backend_name(srv->workers[0].r),
-             reactor_backend_reason(srv->workers[0].r));
+    log_info("ptyhub %s: %u reactor thread(s), I/O backend %s (%s)", PTYHUB_VERSION, srv->nworkers,
+             reactor_backend_name(srv->workers[0].r), reactor_backend_reason(srv->workers[0].r));
     reactor_timer_init(&srv->accept_backoff, accept_backoff_cb, srv);
     reactor_timer_init(&srv->deadline, deadline_cb, srv);
 
@@ -920,8 +920,7 @@ static void server_first_session(struct server *srv)
     struct session *s;
     uint16_t code;
     char err[256];
-    if (hub_spawn(&srv->workers[0], "main", argv, NULL, NULL, 0, 0, &s, &code, err, sizeof err) <
-        0)
+    if (hub_spawn(&srv->workers[0], "main", argv, NULL, NULL, 0, 0, &s, &code, err, sizeof err) < 0)
         log_error("first session: %s", err);
 }
 

@@ -6,8 +6,8 @@
 
 #include <stddef.h>
 
-/* One embedded file. etag is a strong ETag, quotes included ("\"sha256-...\""), ready
- * to send as the ETag header and to compare with If-None-Match. */
+/* One embedded file. etag is the opaque value of a strong ETag, without its quotes
+ * ("sha256-0123..."): send it as `ETag: "<etag>"`, compare If-None-Match with it. */
 struct web_asset {
     const char *path;         /* URL path, e.g. "/app.js" */
     const char *content_type; /* e.g. "text/javascript; charset=utf-8" */

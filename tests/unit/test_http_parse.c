@@ -9,7 +9,8 @@
 
 /* Parses the first n bytes of s from an exact-size heap copy, so ASan catches any read
  * past the end; the request's slices are not usable afterwards. */
-static int parse_copy(const char *s, size_t n, size_t max_headers, size_t max_head) {
+static int parse_copy(const char *s, size_t n, size_t max_headers, size_t max_head)
+{
     char *p = malloc(n ? n : 1);
     memcpy(p, s, n);
     struct http_request req;
@@ -73,7 +74,8 @@ static const struct valid_case valid_cases[] = {
 #define NVALID (sizeof valid_cases / sizeof valid_cases[0])
 
 /* Checks a slice against an expected string (NULL: the slice has p == NULL). */
-static void check_slice(struct http_slice s, const char *want, const char *what, size_t c) {
+static void check_slice(struct http_slice s, const char *want, const char *what, size_t c)
+{
     if (!want) {
         CHECK_MSG(s.p == NULL, "case %zu: %s should be absent", c, what);
         return;
@@ -82,7 +84,8 @@ static void check_slice(struct http_slice s, const char *want, const char *what,
               what, (int)s.len, s.p ? s.p : "", want);
 }
 
-TEST(http_valid_requests) {
+TEST(http_valid_requests)
+{
     for (size_t c = 0; c < NVALID; c++) {
         const struct valid_case *tc = &valid_cases[c];
         size_t n = strlen(tc->raw);
@@ -103,7 +106,8 @@ TEST(http_valid_requests) {
     }
 }
 
-TEST(http_valid_requests_every_split_point) {
+TEST(http_valid_requests_every_split_point)
+{
     for (size_t c = 0; c < NVALID; c++) {
         const char *raw = valid_cases[c].raw;
         size_t n = strlen(raw);
@@ -178,7 +182,8 @@ static const struct bad_case bad_cases[] = {
     {"GET / HTTP/1.1\r\nX: a\0z\r\n\r\n", 26, -EBADMSG},
 };
 
-TEST(http_malformed_requests) {
+TEST(http_malformed_requests)
+{
     for (size_t c = 0; c < sizeof bad_cases / sizeof bad_cases[0]; c++) {
         const struct bad_case *tc = &bad_cases[c];
         size_t n = tc->len ? tc->len : strlen(tc->raw);
@@ -193,7 +198,8 @@ TEST(http_malformed_requests) {
 }
 
 /* Builds a request with nheaders header lines into buf; returns its length. */
-static size_t build_request(char *buf, size_t size, size_t nheaders, size_t value_len) {
+static size_t build_request(char *buf, size_t size, size_t nheaders, size_t value_len)
+{
     size_t n = (size_t)snprintf(buf, size, "GET /many HTTP/1.1\r\n");
     for (size_t i = 0; i < nheaders; i++) {
         n += (size_t)snprintf(buf + n, size - n, "X-H%zu: ", i);
@@ -205,7 +211,8 @@ static size_t build_request(char *buf, size_t size, size_t nheaders, size_t valu
     return n;
 }
 
-TEST(http_too_many_headers) {
+TEST(http_too_many_headers)
+{
     static char buf[16384];
     for (size_t max = 0; max <= HTTP_MAX_HEADERS; max += 8) {
         size_t n = build_request(buf, sizeof buf, max, 3);
@@ -225,7 +232,8 @@ TEST(http_too_many_headers) {
     CHECK_EQ(parse_copy(fold, strlen(fold), 1, HTTP_MAX_HEAD_DEFAULT), -EBADMSG);
 }
 
-TEST(http_head_too_long) {
+TEST(http_head_too_long)
+{
     static char buf[40000];
     size_t n = build_request(buf, sizeof buf, 4, 50);
     CHECK_EQ(parse_copy(buf, n, HTTP_MAX_HEADERS, n), (int)n);
@@ -256,7 +264,8 @@ static const char pipeline[] = "GET /one HTTP/1.1\r\nHost: a\r\n\r\n"
                                "GET /three?x=1 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
 static const char *const pipeline_paths[] = {"/one", "/two", "/three"};
 
-TEST(http_pipelined_requests) {
+TEST(http_pipelined_requests)
+{
     size_t len = sizeof pipeline - 1, off = 0, count = 0;
     while (off < len) {
         struct http_request req;
@@ -274,7 +283,8 @@ TEST(http_pipelined_requests) {
     CHECK_EQ(off, len);
 }
 
-TEST(http_pipelined_every_chunk_size) {
+TEST(http_pipelined_every_chunk_size)
+{
     /* A connection that receives the stream in chunks of k bytes and parses whenever
      * bytes arrive sees the same three requests for every k. */
     size_t len = sizeof pipeline - 1;
@@ -314,12 +324,14 @@ TEST(http_pipelined_every_chunk_size) {
 }
 
 /* Parses a literal that must be a complete head. */
-static void parse_ok(const char *raw, struct http_request *req) {
+static void parse_ok(const char *raw, struct http_request *req)
+{
     int r = http_parse_request(raw, strlen(raw), req, HTTP_MAX_HEADERS);
     CHECK_MSG(r == (int)strlen(raw), "parse %d for %s", r, raw);
 }
 
-TEST(http_header_lookup) {
+TEST(http_header_lookup)
+{
     struct http_request req;
     parse_ok("GET / HTTP/1.1\r\nHost: one\r\nhOsT: two\r\nX-Y: z\r\n\r\n", &req);
     const struct http_slice *v = http_header_get(&req, "HOST");
@@ -367,7 +379,8 @@ static const struct cl_case cl_cases[] = {
     {"Transfer-Encoding: chunked\r\n", 0, -EBADMSG, 0},
 };
 
-TEST(http_content_length_cases) {
+TEST(http_content_length_cases)
+{
     for (size_t c = 0; c < sizeof cl_cases / sizeof cl_cases[0]; c++) {
         char raw[256];
         snprintf(raw, sizeof raw, "POST / HTTP/1.%d\r\n%s\r\n", cl_cases[c].minor,
@@ -403,7 +416,8 @@ static const struct token_case token_cases[] = {
     {"Upgrade: websocket/13\r\n", "Upgrade", "websocket", false},
 };
 
-TEST(http_header_tokens) {
+TEST(http_header_tokens)
+{
     for (size_t c = 0; c < sizeof token_cases / sizeof token_cases[0]; c++) {
         char raw[256];
         snprintf(raw, sizeof raw, "GET / HTTP/1.1\r\n%s\r\n", token_cases[c].headers);
@@ -415,7 +429,8 @@ TEST(http_header_tokens) {
     }
 }
 
-TEST(http_keep_alive_cases) {
+TEST(http_keep_alive_cases)
+{
     struct {
         const char *raw;
         bool want;
@@ -436,7 +451,8 @@ TEST(http_keep_alive_cases) {
     }
 }
 
-TEST(http_query_params) {
+TEST(http_query_params)
+{
     struct {
         const char *query; /* NULL: no query at all */
         const char *name;
@@ -482,7 +498,8 @@ TEST(http_query_params) {
     CHECK_STR_EQ(out, "my shell");
 }
 
-TEST(http_percent_decoding) {
+TEST(http_percent_decoding)
+{
     struct {
         const char *in;
         bool plus;
@@ -520,7 +537,8 @@ TEST(http_percent_decoding) {
     CHECK_EQ(strlen(out), 1); /* the caller's check for embedded NULs */
 }
 
-TEST(http_target_forms) {
+TEST(http_target_forms)
+{
     struct {
         const char *target;
         int want;

@@ -326,8 +326,7 @@ TEST_BACKENDS(reactor_idle_does_not_wake)
     nanosleep(&one, NULL);
     reactor_stats st;
     reactor_stats_get(r, &st);
-    CHECK_MSG(st.wakes <= 1, "idle reactor woke %llu times in 1 s",
-              (unsigned long long)st.wakes);
+    CHECK_MSG(st.wakes <= 1, "idle reactor woke %llu times in 1 s", (unsigned long long)st.wakes);
     reactor_stop(r);
     pthread_join(rt, NULL);
     reactor_free(r);

@@ -7,7 +7,8 @@
 /* A slow, obviously-correct validator: decodes each sequence and checks the code point.
  * A truncated final sequence is UTF8_INCOMPLETE if some continuation could still make it
  * valid, else UTF8_REJECT (the DFA rejects as early as that). */
-static int ref_validate(const uint8_t *p, size_t n) {
+static int ref_validate(const uint8_t *p, size_t n)
+{
     size_t i = 0;
     while (i < n) {
         uint8_t c = p[i];
@@ -55,7 +56,9 @@ struct utf8_case {
 };
 
 #define U(name, lit, want)                                                                         \
-    { name, lit, sizeof lit - 1, want }
+    {                                                                                              \
+        name, lit, sizeof lit - 1, want                                                            \
+    }
 
 /* Markus Kuhn, "UTF-8 decoder capability and stress test", plus RFC 3629 boundaries. */
 static const struct utf8_case utf8_cases[] = {
@@ -121,7 +124,8 @@ static const struct utf8_case utf8_cases[] = {
 };
 
 /* Feeds the input in pieces cut at the given points; returns the final result. */
-static int feed_split(const uint8_t *p, size_t n, size_t cut1, size_t cut2, uint32_t *state) {
+static int feed_split(const uint8_t *p, size_t n, size_t cut1, size_t cut2, uint32_t *state)
+{
     *state = UTF8_STATE_INIT;
     int r = utf8_validate(state, p, cut1);
     r = utf8_validate(state, p + cut1, cut2 - cut1);
@@ -129,7 +133,8 @@ static int feed_split(const uint8_t *p, size_t n, size_t cut1, size_t cut2, uint
     return r;
 }
 
-TEST(utf8_kuhn_stress_cases) {
+TEST(utf8_kuhn_stress_cases)
+{
     for (size_t c = 0; c < sizeof utf8_cases / sizeof utf8_cases[0]; c++) {
         const struct utf8_case *tc = &utf8_cases[c];
         const uint8_t *p = (const uint8_t *)tc->bytes;
@@ -142,7 +147,8 @@ TEST(utf8_kuhn_stress_cases) {
     }
 }
 
-TEST(utf8_every_split_point) {
+TEST(utf8_every_split_point)
+{
     for (size_t c = 0; c < sizeof utf8_cases / sizeof utf8_cases[0]; c++) {
         const struct utf8_case *tc = &utf8_cases[c];
         const uint8_t *p = (const uint8_t *)tc->bytes;
@@ -163,7 +169,8 @@ TEST(utf8_every_split_point) {
     }
 }
 
-TEST(utf8_reject_is_sticky) {
+TEST(utf8_reject_is_sticky)
+{
     uint32_t state = UTF8_STATE_INIT;
     CHECK_EQ(utf8_validate(&state, (const uint8_t *)"\xff", 1), UTF8_REJECT);
     CHECK_EQ(utf8_validate(&state, (const uint8_t *)"plain ascii text", 16), UTF8_REJECT);
@@ -175,7 +182,8 @@ TEST(utf8_reject_is_sticky) {
 }
 
 /* Encodes a code point the RFC 3629 way (surrogates included, for the test). */
-static size_t encode_cp(uint32_t cp, uint8_t out[4]) {
+static size_t encode_cp(uint32_t cp, uint8_t out[4])
+{
     if (cp < 0x80) {
         out[0] = (uint8_t)cp;
         return 1;
@@ -198,7 +206,8 @@ static size_t encode_cp(uint32_t cp, uint8_t out[4]) {
     return 4;
 }
 
-TEST(utf8_every_code_point) {
+TEST(utf8_every_code_point)
+{
     for (uint32_t cp = 0; cp <= 0x13ffff; cp++) {
         uint8_t b[4];
         size_t n = encode_cp(cp, b);
@@ -207,7 +216,8 @@ TEST(utf8_every_code_point) {
     }
 }
 
-TEST_TIMEOUT(utf8_exhaustive_short_inputs_match_reference, 120) {
+TEST_TIMEOUT(utf8_exhaustive_short_inputs_match_reference, 120)
+{
     uint8_t b[4];
     for (unsigned x = 0; x < 0x10000; x++) { /* every 1- and 2-byte input */
         b[0] = (uint8_t)(x >> 8), b[1] = (uint8_t)x;
@@ -234,7 +244,8 @@ TEST_TIMEOUT(utf8_exhaustive_short_inputs_match_reference, 120) {
                 }
 }
 
-TEST(utf8_fast_path_alignment) {
+TEST(utf8_fast_path_alignment)
+{
     /* A multi-byte character or a bad byte at every position of a long ASCII run, so the
      * 8-byte skip is exercised at every alignment and tail length. */
     uint8_t buf[80];

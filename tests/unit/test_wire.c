@@ -8,9 +8,13 @@
 #include "proto/wire.h"
 
 #define S(lit)                                                                                     \
-    { (const uint8_t *)(lit), sizeof(lit) - 1 }
+    {                                                                                              \
+        (const uint8_t *)(lit), sizeof(lit) - 1                                                    \
+    }
 #define BLOCK(n, lit)                                                                              \
-    { (const uint8_t *)(lit), sizeof(lit) - 1, (n) }
+    {                                                                                              \
+        (const uint8_t *)(lit), sizeof(lit) - 1, (n)                                               \
+    }
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 /* The two LIST_REPLY entries of the "list_reply" golden, as encoded bytes. */
@@ -181,7 +185,8 @@ static const struct decode_case decode_cases[] = {
 };
 
 /* Decodes hex (spaces allowed) into out; returns the byte count. */
-static size_t unhex(const char *hex, uint8_t *out, size_t cap) {
+static size_t unhex(const char *hex, uint8_t *out, size_t cap)
+{
     size_t n = 0;
     for (const char *s = hex; *s; s++) {
         if (*s == ' ')
@@ -195,21 +200,24 @@ static size_t unhex(const char *hex, uint8_t *out, size_t cap) {
 }
 
 /* Encodes m without prefix into buf, which must be big enough; returns the size. */
-static size_t encode_ok(const struct wire_msg *m, uint8_t *buf, size_t cap) {
+static size_t encode_ok(const struct wire_msg *m, uint8_t *buf, size_t cap)
+{
     size_t n = wire_encode(m, buf, cap, false);
     CHECK(n > 0 && n <= cap);
     return n;
 }
 
 /* True when a and b encode to the same bytes (the encoding is injective). */
-static int msg_same(const struct wire_msg *a, const struct wire_msg *b) {
+static int msg_same(const struct wire_msg *a, const struct wire_msg *b)
+{
     static uint8_t ea[4096], eb[4096];
     size_t na = encode_ok(a, ea, sizeof ea), nb = encode_ok(b, eb, sizeof eb);
     return na == nb && memcmp(ea, eb, na) == 0;
 }
 
 /* Returns the golden with this name. */
-static const struct golden *golden_named(const char *name) {
+static const struct golden *golden_named(const char *name)
+{
     for (size_t i = 0; i < COUNT(goldens); i++)
         if (strcmp(goldens[i].name, name) == 0)
             return &goldens[i];
@@ -217,7 +225,8 @@ static const struct golden *golden_named(const char *name) {
 }
 
 /* Size of the fixed part of a type whose payload ends with "rest", or 0. */
-static size_t rest_offset(uint8_t type) {
+static size_t rest_offset(uint8_t type)
+{
     switch (type) {
     case WIRE_INPUT:
         return 5;
@@ -234,7 +243,8 @@ static size_t rest_offset(uint8_t type) {
 
 /* ---- golden layouts ---- */
 
-TEST(wire_encode_matches_golden_bytes) {
+TEST(wire_encode_matches_golden_bytes)
+{
     for (size_t i = 0; i < COUNT(goldens); i++) {
         const struct golden *g = &goldens[i];
         uint8_t want[512], got[520];
@@ -247,7 +257,8 @@ TEST(wire_encode_matches_golden_bytes) {
     }
 }
 
-TEST(wire_decode_golden_round_trips) {
+TEST(wire_decode_golden_round_trips)
+{
     for (size_t i = 0; i < COUNT(goldens); i++) {
         const struct golden *g = &goldens[i];
         uint8_t body[512], again[512];
@@ -262,7 +273,8 @@ TEST(wire_decode_golden_round_trips) {
     }
 }
 
-TEST(wire_decode_fields_point_into_body) {
+TEST(wire_decode_fields_point_into_body)
+{
     uint8_t body[512];
     size_t n = unhex(golden_named("create")->hex, body, sizeof body);
     struct wire_msg m;
@@ -284,7 +296,8 @@ TEST(wire_decode_fields_point_into_body) {
     CHECK(wire_block_next(&m.create.env, &pos) == NULL);
 }
 
-TEST(wire_decode_signed_and_wide_fields) {
+TEST(wire_decode_signed_and_wide_fields)
+{
     uint8_t body[512];
     struct wire_msg m;
     size_t n = unhex("91050000000500000000000000ffffffff09000000", body, sizeof body);
@@ -298,7 +311,8 @@ TEST(wire_decode_signed_and_wide_fields) {
     CHECK_MEM_EQ(m.output.data.p, "\x00\xff\x1b\n", 4);
 }
 
-TEST(wire_list_reply_entries_iterate) {
+TEST(wire_list_reply_entries_iterate)
+{
     uint8_t body[512];
     size_t n = unhex(golden_named("list_reply")->hex, body, sizeof body);
     struct wire_msg m;
@@ -339,7 +353,8 @@ struct feeder {
 };
 
 /* Appends n bytes and consumes every complete frame. */
-static void feed(struct feeder *f, const uint8_t *p, size_t n) {
+static void feed(struct feeder *f, const uint8_t *p, size_t n)
+{
     CHECK(f->have + n <= sizeof f->in);
     if (n)
         memcpy(f->in + f->have, p, n);
@@ -361,7 +376,8 @@ static void feed(struct feeder *f, const uint8_t *p, size_t n) {
 }
 
 /* Checks that the feeder reproduced `stream` as `frames` frames with nothing left over. */
-static void feeder_check(const struct feeder *f, const uint8_t *stream, size_t len, int frames) {
+static void feeder_check(const struct feeder *f, const uint8_t *stream, size_t len, int frames)
+{
     CHECK_EQ(f->frames, frames);
     CHECK_EQ(f->have, 0);
     CHECK_EQ(f->outlen, len);
@@ -369,7 +385,8 @@ static void feeder_check(const struct feeder *f, const uint8_t *stream, size_t l
 }
 
 /* Writes every golden, length-prefixed, into buf; returns the stream length. */
-static size_t golden_stream(uint8_t *buf, size_t cap) {
+static size_t golden_stream(uint8_t *buf, size_t cap)
+{
     size_t len = 0;
     for (size_t i = 0; i < COUNT(goldens); i++) {
         size_t n = wire_encode(&goldens[i].msg, buf + len, cap - len, true);
@@ -379,7 +396,8 @@ static size_t golden_stream(uint8_t *buf, size_t cap) {
     return len;
 }
 
-TEST(wire_stream_whole_and_byte_by_byte) {
+TEST(wire_stream_whole_and_byte_by_byte)
+{
     static uint8_t stream[8192];
     size_t len = golden_stream(stream, sizeof stream);
     static struct feeder whole, bytewise;
@@ -390,7 +408,8 @@ TEST(wire_stream_whole_and_byte_by_byte) {
     feeder_check(&bytewise, stream, len, (int)COUNT(goldens));
 }
 
-TEST(wire_stream_every_split_point) {
+TEST(wire_stream_every_split_point)
+{
     static uint8_t stream[8192];
     size_t len = golden_stream(stream, sizeof stream);
     static struct feeder f;
@@ -402,7 +421,8 @@ TEST(wire_stream_every_split_point) {
     }
 }
 
-TEST(wire_stream_every_split_of_every_pair) {
+TEST(wire_stream_every_split_of_every_pair)
+{
     static struct feeder f;
     uint8_t pair[1024];
     for (size_t a = 0; a < COUNT(goldens); a++) {
@@ -421,7 +441,8 @@ TEST(wire_stream_every_split_of_every_pair) {
 
 /* ---- framing ---- */
 
-TEST(wire_frame_split_edges) {
+TEST(wire_frame_split_edges)
+{
     static const struct {
         const char *hex;
         size_t max;
@@ -458,7 +479,8 @@ TEST(wire_frame_split_edges) {
     }
 }
 
-TEST(wire_max_body_output_round_trips) {
+TEST(wire_max_body_output_round_trips)
+{
     static uint8_t data[WIRE_OUTPUT_MAX + 1];
     static uint8_t buf[WIRE_LEN_PREFIX + WIRE_MAX_BODY];
     for (size_t i = 0; i < sizeof data; i++)
@@ -479,7 +501,8 @@ TEST(wire_max_body_output_round_trips) {
 
 /* ---- malformed input ---- */
 
-TEST(wire_decode_truncated_bodies) {
+TEST(wire_decode_truncated_bodies)
+{
     for (size_t i = 0; i < COUNT(goldens); i++) {
         uint8_t body[512];
         size_t n = unhex(goldens[i].hex, body, sizeof body);
@@ -493,7 +516,8 @@ TEST(wire_decode_truncated_bodies) {
     }
 }
 
-TEST(wire_decode_trailing_bytes) {
+TEST(wire_decode_trailing_bytes)
+{
     for (size_t i = 0; i < COUNT(goldens); i++) {
         uint8_t body[512];
         size_t n = unhex(goldens[i].hex, body, sizeof body);
@@ -505,7 +529,8 @@ TEST(wire_decode_trailing_bytes) {
     }
 }
 
-TEST(wire_decode_unknown_types) {
+TEST(wire_decode_unknown_types)
+{
     const uint8_t known[] = {0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a,
                              0x81, 0x82, 0x83, 0x84, 0x85, 0x90, 0x91, 0x92, 0xe0};
     for (unsigned t = 0; t < 256; t++) {
@@ -525,7 +550,8 @@ TEST(wire_decode_unknown_types) {
     CHECK_EQ(wire_decode((const uint8_t *)"", 0, &m), -EBADMSG);
 }
 
-TEST(wire_decode_table) {
+TEST(wire_decode_table)
+{
     for (size_t i = 0; i < COUNT(decode_cases); i++) {
         const struct decode_case *c = &decode_cases[i];
         uint8_t body[512];
@@ -539,7 +565,8 @@ TEST(wire_decode_table) {
     }
 }
 
-TEST(wire_attach_reserved_ignored_and_encoded_as_zero) {
+TEST(wire_attach_reserved_ignored_and_encoded_as_zero)
+{
     uint8_t body[64], again[64];
     size_t n = unhex("0302000000050000000000efbe000000000000000050001800", body, sizeof body);
     struct wire_msg m;
@@ -555,7 +582,8 @@ TEST(wire_attach_reserved_ignored_and_encoded_as_zero) {
 
 /* ---- encoding ---- */
 
-TEST(wire_encode_too_small_writes_nothing) {
+TEST(wire_encode_too_small_writes_nothing)
+{
     for (size_t i = 0; i < COUNT(goldens); i++) {
         uint8_t buf[600];
         size_t need = wire_encode(&goldens[i].msg, NULL, 0, true);
@@ -568,7 +596,8 @@ TEST(wire_encode_too_small_writes_nothing) {
     }
 }
 
-TEST(wire_encode_rejects_unencodable) {
+TEST(wire_encode_rejects_unencodable)
+{
     static uint8_t big[WIRE_MAX_STR16 + 1];
     uint8_t buf[64];
     struct wire_msg m = {.type = 0x7f};
@@ -586,7 +615,8 @@ TEST(wire_encode_rejects_unencodable) {
     CHECK_EQ(wire_encode(&m, NULL, 0, false), 11 + WIRE_MAX_STR16 + 1); /* rest is not str16 */
 }
 
-TEST(wire_output_header_matches_encode) {
+TEST(wire_output_header_matches_encode)
+{
     static const size_t sizes[] = {0, 1, 5, 4096};
     static uint8_t data[4096];
     for (size_t i = 0; i < COUNT(sizes); i++) {
@@ -604,7 +634,8 @@ TEST(wire_output_header_matches_encode) {
     CHECK_EQ(wire_output_header(hdr, true, 1, 0, WIRE_OUTPUT_MAX + 1), 0);
 }
 
-TEST(wire_block_pack_and_iterate) {
+TEST(wire_block_pack_and_iterate)
+{
     const char *argv[] = {"sh", "-c", "printf hello", ""};
     uint8_t buf[64];
     memset(buf, 0xa5, sizeof buf);
@@ -635,7 +666,8 @@ static const struct wire_list_entry list_entries[] = {
     {6, -1, 0, 4, 0, -1, 9, 132, 43, 1ull << 40, 1, S(""), S("top")},
 };
 
-TEST(wire_list_writer_matches_golden) {
+TEST(wire_list_writer_matches_golden)
+{
     for (int prefix = 0; prefix <= 1; prefix++) {
         uint8_t want[512], buf[512];
         size_t n = unhex(golden_named("list_reply")->hex, want, sizeof want);
@@ -652,7 +684,8 @@ TEST(wire_list_writer_matches_golden) {
     }
 }
 
-TEST(wire_list_writer_stops_when_full) {
+TEST(wire_list_writer_stops_when_full)
+{
     uint8_t buf[WIRE_LEN_PREFIX + WIRE_LIST_HDR + 2 * 52 + 51];
     struct wire_list_writer w;
     CHECK(!wire_list_begin(&w, buf, WIRE_LEN_PREFIX + WIRE_LIST_HDR - 1, true, 1));
@@ -676,7 +709,8 @@ TEST(wire_list_writer_stops_when_full) {
     CHECK_EQ(m.list_reply.flags, WIRE_LIST_F_MORE);
 }
 
-TEST(wire_list_writer_never_exceeds_max_body) {
+TEST(wire_list_writer_never_exceeds_max_body)
+{
     static uint8_t buf[3 * WIRE_MAX_BODY];
     static uint8_t name[60000];
     memset(name, 'n', sizeof name);
@@ -704,7 +738,8 @@ TEST(wire_list_writer_never_exceeds_max_body) {
 
 /* ---- names and codes ---- */
 
-TEST(wire_error_codes_are_stable) {
+TEST(wire_error_codes_are_stable)
+{
     static const struct {
         uint16_t code;
         const char *name;
@@ -730,7 +765,8 @@ TEST(wire_error_codes_are_stable) {
     CHECK_EQ(wire_err_from_errno(-ENOMEM), WIRE_ERR_INTERNAL);
 }
 
-TEST(wire_msg_req_and_type_names) {
+TEST(wire_msg_req_and_type_names)
+{
     static const struct {
         const char *name; /* a golden named after its type */
         uint32_t req;

@@ -35,7 +35,9 @@ static const uint8_t ex_mask64[] = {0x02, 0xff, 0, 0, 0, 0, 0, 1, 0, 0, 1, 2, 3,
 static const uint8_t ex_close[] = {0x88, 0x00};
 
 #define F(n, a, hl, fin, op, m, pl, pay)                                                           \
-    { n, a, sizeof a, hl, fin, op, m, pl, pay }
+    {                                                                                              \
+        n, a, sizeof a, hl, fin, op, m, pl, pay                                                    \
+    }
 static const struct frame_case frame_cases[] = {
     F("unmasked text Hello", ex_text, 2, true, WS_OP_TEXT, false, 5, "Hello"),
     F("masked text Hello", ex_masked, 6, true, WS_OP_TEXT, true, 5, "Hello"),
@@ -51,7 +53,8 @@ static const struct frame_case frame_cases[] = {
     F("empty close", ex_close, 2, true, WS_OP_CLOSE, false, 0, ""),
 };
 
-TEST(ws_frame_rfc_examples) {
+TEST(ws_frame_rfc_examples)
+{
     for (size_t c = 0; c < sizeof frame_cases / sizeof frame_cases[0]; c++) {
         const struct frame_case *tc = &frame_cases[c];
         struct ws_frame_hdr h;
@@ -83,7 +86,8 @@ TEST(ws_frame_rfc_examples) {
     }
 }
 
-TEST(ws_frame_every_split_point) {
+TEST(ws_frame_every_split_point)
+{
     for (size_t c = 0; c < sizeof frame_cases / sizeof frame_cases[0]; c++) {
         const struct frame_case *tc = &frame_cases[c];
         for (size_t cut = 0; cut <= tc->len; cut++) {
@@ -99,7 +103,8 @@ TEST(ws_frame_every_split_point) {
     }
 }
 
-TEST(ws_frame_examples_back_to_back) {
+TEST(ws_frame_examples_back_to_back)
+{
     /* The fragmented "Hel" + "lo" with the masked pong between them, as one stream. */
     uint8_t stream[64];
     size_t n = 0;
@@ -157,7 +162,8 @@ static const struct frame_error_case frame_errors[] = {
      WS_ERR_LENGTH},
 };
 
-TEST(ws_frame_protocol_errors) {
+TEST(ws_frame_protocol_errors)
+{
     for (size_t c = 0; c < sizeof frame_errors / sizeof frame_errors[0]; c++) {
         const struct frame_error_case *tc = &frame_errors[c];
         struct ws_frame_hdr h;
@@ -171,7 +177,8 @@ TEST(ws_frame_protocol_errors) {
     }
 }
 
-TEST(ws_frame_error_codes_are_distinct) {
+TEST(ws_frame_error_codes_are_distinct)
+{
     const int errs[] = {
         WS_ERR_RSV,       WS_ERR_OPCODE,          WS_ERR_CONTROL_TOO_BIG, WS_ERR_CONTROL_FRAGMENTED,
         WS_ERR_LENGTH,    WS_ERR_UNEXPECTED_CONT, WS_ERR_EXPECTED_CONT,   WS_ERR_CLOSE_PAYLOAD,
@@ -187,12 +194,14 @@ TEST(ws_frame_error_codes_are_distinct) {
 }
 
 /* Byte-at-a-time reference for ws_unmask. */
-static void ref_unmask(uint8_t *p, size_t n, const uint8_t key[4], uint64_t offset) {
+static void ref_unmask(uint8_t *p, size_t n, const uint8_t key[4], uint64_t offset)
+{
     for (size_t i = 0; i < n; i++)
         p[i] ^= key[(offset + i) % 4];
 }
 
-TEST(ws_unmask_every_alignment) {
+TEST(ws_unmask_every_alignment)
+{
     static const uint8_t key[4] = {0x37, 0xfa, 0x21, 0x3d};
     static const uint64_t offsets[] = {0,         1, 2, 3, 4, 5, 6, 7, 8, 13, UINT64_C(0x100000003),
                                        UINT64_MAX};
@@ -213,7 +222,8 @@ TEST(ws_unmask_every_alignment) {
     }
 }
 
-TEST(ws_unmask_in_pieces) {
+TEST(ws_unmask_in_pieces)
+{
     static const uint8_t key[4] = {1, 2, 3, 4};
     uint8_t src[100], whole[100], pieces[100];
     for (size_t i = 0; i < sizeof src; i++)
@@ -234,7 +244,8 @@ TEST(ws_unmask_in_pieces) {
     CHECK_MEM_EQ(whole, src, sizeof src);
 }
 
-TEST(ws_frame_header_encode_sizes) {
+TEST(ws_frame_header_encode_sizes)
+{
     static const uint8_t mask[4] = {9, 8, 7, 6};
     struct {
         uint64_t len;
@@ -286,7 +297,8 @@ static const struct seq_case seq_cases[] = {
     {"new fragmented inside fragmented", "bt", WS_ERR_EXPECTED_CONT},
 };
 
-TEST(ws_fragment_sequences) {
+TEST(ws_fragment_sequences)
+{
     for (size_t c = 0; c < sizeof seq_cases / sizeof seq_cases[0]; c++) {
         const struct seq_case *tc = &seq_cases[c];
         bool frag = false;
@@ -321,7 +333,8 @@ TEST(ws_fragment_sequences) {
     }
 }
 
-TEST(ws_close_codes) {
+TEST(ws_close_codes)
+{
     struct {
         unsigned code;
         bool valid;
@@ -343,7 +356,8 @@ TEST(ws_close_codes) {
     }
 }
 
-TEST(ws_close_payloads) {
+TEST(ws_close_payloads)
+{
     uint16_t code = 0;
     const char *reason = NULL;
     size_t rlen = 99;

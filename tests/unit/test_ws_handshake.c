@@ -6,7 +6,8 @@
 
 #include "proto/ws_handshake.h"
 
-TEST(ws_accept_key_rfc_example) {
+TEST(ws_accept_key_rfc_example)
+{
     /* RFC 6455 §1.3 */
     const char *key = "dGhlIHNhbXBsZSBub25jZQ==";
     char out[WS_ACCEPT_KEY_LEN + 1];
@@ -19,7 +20,8 @@ TEST(ws_accept_key_rfc_example) {
     CHECK_STR_EQ(out, "HSmrc0sMlYUkAGmm5OPpG2HaGWk=");
 }
 
-TEST(ws_key_validation) {
+TEST(ws_key_validation)
+{
     struct {
         const char *key;
         size_t len; /* 0: strlen */
@@ -103,7 +105,8 @@ static const struct hs_case hs_cases[] = {
      WS_HS_BAD_KEY, 400},
 };
 
-TEST(ws_handshake_requests) {
+TEST(ws_handshake_requests)
+{
     for (size_t c = 0; c < sizeof hs_cases / sizeof hs_cases[0]; c++) {
         const struct hs_case *tc = &hs_cases[c];
         struct http_request req;
@@ -127,7 +130,8 @@ TEST(ws_handshake_requests) {
     CHECK_EQ(ws_handshake_check(&req, NULL), WS_HS_OK);
 }
 
-TEST(ws_handshake_messages) {
+TEST(ws_handshake_messages)
+{
     for (int r = WS_HS_OK; r <= WS_HS_BAD_KEY; r++) {
         const char *msg = ws_handshake_strerror((enum ws_handshake_result)r);
         CHECK(msg && strlen(msg) > 10);
