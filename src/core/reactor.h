@@ -44,7 +44,7 @@ typedef struct reactor_config {
 /* Counters kept per reactor. Read them from any thread with reactor_stats_get(). */
 typedef struct reactor_stats {
     uint64_t turns;           /* loop iterations */
-    uint64_t wakes;           /* returns from a blocking wait in the kernel */
+    uint64_t wakes;           /* kernel waits allowed to block (timeout != 0) */
     uint64_t completions;     /* kernel events handled (CQEs or epoll events) */
     uint64_t io_events;       /* watcher callbacks invoked */
     uint64_t posts;           /* callbacks posted to this reactor */
