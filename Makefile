@@ -10,7 +10,7 @@ endif
 CPPFLAGS += -Isrc -D_GNU_SOURCE
 LDLIBS   := -luring -lcrypto -lcjson -lpthread
 
-BUILD_DEPS := build-essential liburing-dev libssl-dev libcjson-dev pkg-config
+BUILD_DEPS := build-essential liburing-dev libssl-dev libcjson-dev pkg-config python3
 TEST_DEPS  := $(BUILD_DEPS) python3 procps
 BENCH_DEPS := $(BUILD_DEPS) python3 tmux dtach hyperfine
 FUZZ_DEPS  := $(BUILD_DEPS) clang libclang-rt-14-dev
@@ -79,6 +79,9 @@ test: test-deps build/ptyhub build/asan/ptyhub build/asan/unit build/tsan/unit
 
 unit: build/asan/unit
 	build/asan/unit
+
+e2e: build/ptyhub
+	@tests/e2e/run.sh
 
 run: build/ptyhub
 	build/ptyhub serve $(ARGS)

@@ -4,7 +4,8 @@
 Usage: scripts/embed_assets.py --out OUT.c FILE...
 
 Each FILE is served at "/" + its base name, with a content type chosen by its extension
-and a strong ETag (a SHA-256 prefix of its bytes). "/" and "/s/<anything>" map to
+and a strong ETag value (a SHA-256 prefix of its bytes, without the quotes that the
+ETag header puts around it). "/" and "/s/<anything>" map to
 index.html, which must be among the files. The output depends only on the files' names
 and bytes, in the order given: the same inputs always give the same output, byte for
 byte. It is written to a temporary file and renamed into place.
@@ -20,7 +21,7 @@ CONTENT_TYPES = {
     ".mjs": "text/javascript; charset=utf-8",
     ".css": "text/css; charset=utf-8",
     ".json": "application/json",
-    ".svg": "image/svg+xml",
+    ".svg": "image/svg+xml; charset=utf-8",
     ".png": "image/png",
     ".ico": "image/x-icon",
     ".txt": "text/plain; charset=utf-8",
@@ -107,7 +108,7 @@ def generate(files):
     for i, (path, data) in enumerate(files):
         ext = os.path.splitext(path)[1].lower()
         ctype = CONTENT_TYPES.get(ext, "application/octet-stream")
-        etag = '"sha256-' + hashlib.sha256(data).hexdigest()[:32] + '"'
+        etag = "sha256-" + hashlib.sha256(data).hexdigest()[:32]
         parts.append(f"    {{{c_string(path)}, {c_string(ctype)}, web_asset_{i}, {len(data)},\n"
                      f"     {c_string(etag)}}},\n")
     parts.append("};\n\n")

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds the web UI into OUTDIR: bundles web/src with esbuild into OUTDIR/web/app.js and
-# app.css, copies index.html, and generates OUTDIR/web_assets.c (the files embedded as a
-# C table, see src/server/web_assets.h). `npm ci` runs only when web/node_modules is
-# missing or web/package-lock.json changed since it last ran.
+# app.css, copies index.html and favicon.svg, and generates OUTDIR/web_assets.c (the
+# files embedded as a C table, see src/server/web_assets.h). `npm ci` runs only when
+# web/node_modules is missing or web/package-lock.json changed since it last ran.
 # Usage: web/build.sh OUTDIR
 set -euo pipefail
 if [ $# -ne 1 ]; then
@@ -36,7 +36,7 @@ mkdir -p "$out/web"
 (cd "$web" && node_modules/.bin/esbuild src/main.js --bundle --minify --format=iife \
     --target=es2020 --charset=utf8 --legal-comments=eof --log-level=warning \
     --outfile="$out/web/app.js")
-cp "$web/index.html" "$out/web/index.html"
+cp "$web/index.html" "$web/favicon.svg" "$out/web/"
 
 python3 "$root/scripts/embed_assets.py" --out "$out/web_assets.c" \
-    "$out/web/index.html" "$out/web/app.js" "$out/web/app.css"
+    "$out/web/index.html" "$out/web/app.js" "$out/web/app.css" "$out/web/favicon.svg"

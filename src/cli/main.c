@@ -245,8 +245,10 @@ static int run_daemon(int argc, char **argv, bool stdio_mode)
     config_defaults(&cfg);
     if (!stdio_mode)
         strcpy(cfg.listen, "127.0.0.1:7681");
+    /* Programs in sessions must not see the token: keep a copy, drop it from environ. */
     if (getenv("PTYHUB_TOKEN") && *getenv("PTYHUB_TOKEN"))
-        cfg.token = getenv("PTYHUB_TOKEN");
+        cfg.token = strdup(getenv("PTYHUB_TOKEN"));
+    unsetenv("PTYHUB_TOKEN");
     parse_serve_options(argc, argv, &cfg);
     if (stdio_mode && !cfg.argv)
         cfg.no_session = true;

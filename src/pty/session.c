@@ -678,7 +678,7 @@ void session_free(struct session *s)
     while (s->subs) {
         struct sub *u = s->subs;
         session_detach(u);
-        u->ops->gone(u);
+        u->ops->gone(u, s);
     }
     while (s->waiters) {
         struct session_waiter *w = s->waiters;

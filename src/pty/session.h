@@ -34,8 +34,10 @@ struct sub_ops {
     /* New output, a gap, or the exit is ready for this subscriber. Called at the end of
      * the reactor turn in which it happened. */
     void (*notify)(struct sub *sub);
-    /* The session is being freed: forget the subscription (it is already detached). */
-    void (*gone)(struct sub *sub);
+    /* The session is being freed: forget the subscription (it is already detached).
+     * s is still readable during the call (output, exit status), so the owner can
+     * deliver what this subscriber had not received yet. */
+    void (*gone)(struct sub *sub, struct session *s);
 };
 
 /* A subscriber: caller storage, attached with session_attach(). */

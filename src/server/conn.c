@@ -380,10 +380,44 @@ static void csub_remove(struct conn *c, struct csub *cs)
 }
 
 /* The session was removed while we were attached. */
-static void csub_gone(struct sub *sub)
+static void csub_gone(struct sub *sub, struct session *s)
 {
     struct csub *cs = sub->owner;
-    csub_remove(cs->c, cs);
+    struct conn *c = cs->c;
+    /* Removed while attached (DELETE, eviction): hand over what this client has not
+     * received — at most the ring — and the exit, before the session goes. */
+    uint64_t end = session_end(s);
+    if (sub->cursor < session_start(s)) {
+        struct wire_msg g = {.type = WIRE_GAP};
+        g.gap = (struct wire_gap){cs->sid, sub->cursor, session_start(s)};
+        conn_send(c, &g);
+        sub->cursor = session_start(s);
+    }
+    while (!c->closing && sub->cursor < end) {
+        struct iovec iov[2];
+        int cnt = 0;
+        ssize_t n = session_peek(s, sub->cursor, CONN_FRAME_MAX, iov, &cnt);
+        if (n <= 0)
+            break;
+        uint8_t *p = wbuf_reserve(c, CONN_HDR_MAX + (size_t)n);
+        size_t h = conn_frame_header(c, p, WIRE_OUTPUT_HDR + (size_t)n);
+        h += wire_output_header(p + h, false, cs->sid, sub->cursor, (size_t)n);
+        for (int i = 0; i < cnt; i++) {
+            memcpy(p + h, iov[i].iov_base, iov[i].iov_len);
+            h += iov[i].iov_len;
+        }
+        c->wlen += h;
+        sub->cursor += (uint64_t)n;
+    }
+    if (session_exited(s) && !sub->exit_sent) {
+        int code, sig;
+        session_exit_status(s, &code, &sig);
+        struct wire_msg m = {.type = WIRE_EXIT};
+        m.exit = (struct wire_exit){cs->sid, end, code, sig};
+        conn_send(c, &m);
+    }
+    conn_want_flush(c);
+    csub_remove(c, cs);
 }
 
 static const struct sub_ops csub_ops = {.notify = csub_notify, .gone = csub_gone};

@@ -168,7 +168,9 @@ void http_reply(struct http_conn *hc, int status, const char *ctype, const void 
     bool bodyless = status == 204 || status == 304 || status == 101;
     int n = snprintf(head, sizeof head, "HTTP/1.1 %d %s\r\n%s%s%s", status, http_reason(status),
                      hc->close_after_write ? "Connection: close\r\n" : "", extra ? extra : "",
-                     status == 101 ? "" : "Cache-Control: no-store\r\n");
+                     status == 101 || (extra && strstr(extra, "Cache-Control:"))
+                         ? ""
+                         : "Cache-Control: no-store\r\n");
     if (!bodyless)
         n += snprintf(head + n, sizeof head - (size_t)n,
                       "Content-Type: %s\r\nContent-Length: %zu\r\n"
@@ -290,7 +292,8 @@ static bool http_serve_asset(struct http_conn *hc, const struct http_request *re
     const struct http_slice *inm = http_header_get(req, "If-None-Match");
     char extra[256];
     snprintf(extra, sizeof extra,
-             "ETag: \"%s\"\r\nContent-Security-Policy: default-src 'self'; "
+             "ETag: \"%s\"\r\nCache-Control: no-cache\r\n"
+             "Content-Security-Policy: default-src 'self'; "
              "connect-src 'self' ws: wss:; style-src 'self' 'unsafe-inline'\r\n",
              a->etag);
     if (inm && inm->len == strlen(a->etag) + 2 && memcmp(inm->p + 1, a->etag, inm->len - 2) == 0)

@@ -82,7 +82,8 @@ struct server {
     reactor_io *sig_io;
     reactor_timer deadline;
     bool socket_bound;
-    bool stopping; /* worker 0 only */
+    bool stopping;                    /* worker 0 only */
+    char *ready_pipe, *notify_socket; /* taken out of environ: sessions must not see them */
     int exit_status;
 };
 
@@ -832,6 +833,12 @@ int server_new(server **out, const struct config *cfg)
     pthread_mutex_init(&srv->mu, NULL);
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     srv->nworkers = cfg->threads ? cfg->threads : (unsigned)(cores > 0 ? cores : 1);
+    if (getenv("PTYHUB_READY_PIPE"))
+        srv->ready_pipe = xstrdup(getenv("PTYHUB_READY_PIPE"));
+    if (getenv("NOTIFY_SOCKET"))
+        srv->notify_socket = xstrdup(getenv("NOTIFY_SOCKET"));
+    unsetenv("PTYHUB_READY_PIPE");
+    unsetenv("NOTIFY_SOCKET");
     srv->workers = xcalloc(srv->nworkers, sizeof *srv->workers);
 
     /* Signals go to the signalfd; every thread created later inherits this mask, and
@@ -940,7 +947,7 @@ static int server_notify_ready(struct server *srv)
         }
         close(srv->cfg.ready_fd);
     }
-    const char *pipe_path = getenv("PTYHUB_READY_PIPE");
+    const char *pipe_path = srv->ready_pipe;
     if (pipe_path && *pipe_path) {
         int fd = -1;
         /* A FIFO without a reader yet gives ENXIO: give the parent 5 s to open it. */
@@ -959,7 +966,7 @@ static int server_notify_ready(struct server *srv)
         }
         close(fd);
     }
-    const char *ns = getenv("NOTIFY_SOCKET");
+    const char *ns = srv->notify_socket;
     if (ns && *ns) {
         struct sockaddr_un sa = {.sun_family = AF_UNIX};
         size_t len = strlen(ns);
@@ -1029,5 +1036,7 @@ void server_free(server *srv)
         reactor_free(srv->workers[i].r);
     free(srv->workers);
     pthread_mutex_destroy(&srv->mu);
+    free(srv->ready_pipe);
+    free(srv->notify_socket);
     free(srv);
 }

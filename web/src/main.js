@@ -63,7 +63,6 @@ const st = {
 let term = null;
 let fit = null;
 let ws = null;
-let wsOpen = false;
 let backoff = BACKOFF_MIN;
 let reconnectTimer = 0;
 let failures = 0;
@@ -90,9 +89,15 @@ function notice(text) {
 
 // ---- WebSocket ---------------------------------------------------------------------
 
+// Whether the socket can send now. A socket being closed (CLOSING) cannot: what is
+// typed then is queued for the next connection, not lost.
+function isOpen() {
+  return ws !== null && ws.readyState === WebSocket.OPEN;
+}
+
 // Sends one body if the socket is open.
 function send(bytes) {
-  if (ws && wsOpen) ws.send(bytes);
+  if (isOpen()) ws.send(bytes);
 }
 
 // Opens the WebSocket, says HELLO (ACK-paced) and re-attaches the current session.
@@ -109,10 +114,8 @@ function connect() {
   }
   sock.binaryType = 'arraybuffer';
   ws = sock;
-  wsOpen = false;
   sock.onopen = () => {
     if (ws !== sock) return;
-    wsOpen = true;
     sock.send(wire.encodeHello(wire.HELLO_F_ACK));
     sendAttach();
   };
@@ -124,7 +127,6 @@ function connect() {
   sock.onclose = () => {
     if (ws !== sock) return;
     ws = null;
-    wsOpen = false;
     st.attachSent = false;
     st.attached = false;
     setConn('reconnecting');
@@ -153,7 +155,6 @@ function reconnectNow() {
   if (ws) {
     const old = ws;
     ws = null;
-    wsOpen = false;
     old.close();
   }
   connect();
@@ -166,7 +167,7 @@ function dropConnection() {
 
 // Sends ATTACH for the current session from `offset`, if the socket is open.
 function sendAttach() {
-  if (!wsOpen || !st.sid) return;
+  if (!isOpen() || !st.sid) return;
   st.attachReq = nextReq++;
   let cols = 0;
   let rows = 0;
@@ -251,7 +252,7 @@ function writeTracked(data, end) {
 
 // ACKs the rendered offset every 64 KiB, and when rendering has caught up.
 function maybeAck() {
-  if (!st.attachSent || !wsOpen) return;
+  if (!st.attachSent || !isOpen()) return;
   const ahead = st.rendered - st.acked;
   if (ahead <= 0) return;
   if (ahead >= ACK_EVERY || st.pending === 0) {
@@ -309,7 +310,7 @@ function onError(m) {
 // Sends input to the session, or queues it (bounded) until the next ATTACH.
 function sendInput(bytes) {
   if (st.view || !st.sid || st.exit || bytes.length === 0) return;
-  if (wsOpen && st.attachSent) {
+  if (isOpen() && st.attachSent) {
     send(wire.encodeInput(st.sid, bytes));
     return;
   }
@@ -349,7 +350,6 @@ function newTerminal() {
     disableStdin: st.view,
     fontFamily: 'ui-monospace, "DejaVu Sans Mono", "Liberation Mono", monospace',
     fontSize: 14,
-    theme: { background: '#111318' },
   });
   fit = new FitAddon();
   term.loadAddon(fit);
@@ -362,7 +362,7 @@ function newTerminal() {
     sendInput(b);
   });
   term.onResize(({ cols, rows }) => {
-    if (!st.view && st.sid && wsOpen && st.attachSent && !st.exit) {
+    if (!st.view && st.sid && isOpen() && st.attachSent && !st.exit) {
       send(wire.encodeResize(st.sid, cols, rows));
     }
   });
@@ -386,7 +386,7 @@ function sidFromUrl() {
 // Attaches the page to session sid from offset 0 (its whole retained history).
 function select(sid, push) {
   if (sid === st.sid) return;
-  if (st.sid && wsOpen && st.attachSent) send(wire.encodeDetach(nextReq++, st.sid));
+  if (st.sid && isOpen() && st.attachSent) send(wire.encodeDetach(nextReq++, st.sid));
   st.gen++;
   Object.assign(st, { sid, offset: 0, rendered: 0, renderedBytes: 0, acked: 0, pending: 0,
     attachReq: 0, attachSent: false, attached: false, exit: null, inputQueue: [],
@@ -455,8 +455,16 @@ function stateText(s) {
   return s.level && s.level !== 'none' ? `running · ${s.level}` : 'running';
 }
 
-// Redraws the session list from st.sessions.
+let listKey = '';
+// Redraws the session list from st.sessions, only when something shown has changed (so
+// the 2 s refresh does not take keyboard focus away from a row).
 function renderList() {
+  const key = JSON.stringify([st.sid, st.sessions.map((s) => [s.id, s.name, s.state,
+    s.exit_code, s.exit_signal, s.level, s.command])]);
+  if (key === listKey) return;
+  listKey = key;
+  const focused = document.activeElement && el.list.contains(document.activeElement)
+    ? `${document.activeElement.closest('li').dataset.testid}/${document.activeElement.className}` : '';
   const rows = st.sessions.map((s) => {
     const li = document.createElement('li');
     li.dataset.testid = `session-${s.id}`;
@@ -502,6 +510,11 @@ function renderList() {
   });
   el.list.replaceChildren(...rows);
   el.empty.hidden = st.sessions.length > 0;
+  if (focused) {
+    const [row, cls] = focused.split('/');
+    const again = el.list.querySelector(`[data-testid="${row}"] .${cls}`);
+    if (again) again.focus();
+  }
 }
 
 // ---- create ------------------------------------------------------------------------
