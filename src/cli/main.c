@@ -246,8 +246,9 @@ static int run_daemon(int argc, char **argv, bool stdio_mode)
     if (!stdio_mode)
         strcpy(cfg.listen, "127.0.0.1:7681");
     /* Programs in sessions must not see the token: keep a copy, drop it from environ. */
+    char *env_token = NULL;
     if (getenv("PTYHUB_TOKEN") && *getenv("PTYHUB_TOKEN"))
-        cfg.token = strdup(getenv("PTYHUB_TOKEN"));
+        cfg.token = env_token = strdup(getenv("PTYHUB_TOKEN"));
     unsetenv("PTYHUB_TOKEN");
     parse_serve_options(argc, argv, &cfg);
     if (stdio_mode && !cfg.argv)
@@ -270,15 +271,22 @@ static int run_daemon(int argc, char **argv, bool stdio_mode)
     }
     server *s;
     int rc = server_new(&s, &cfg);
-    if (rc < 0)
+    if (rc < 0) {
+        free(cfg.allow_origins);
+        free(env_token);
         return 1;
+    }
     if (stdio_mode && (rc = server_add_stdio(s, STDIN_FILENO, STDOUT_FILENO)) < 0) {
         log_error("stdio: %s", strerror(-rc));
         server_free(s);
+        free(cfg.allow_origins);
+        free(env_token);
         return 1;
     }
     rc = server_run(s);
     server_free(s);
+    free(cfg.allow_origins);
+    free(env_token);
     return rc < 0 ? 1 : 0;
 }
 

@@ -54,7 +54,7 @@ struct session {
     size_t in_cap, in_head, in_len;
     struct session_waiter *waiters;
     reactor_timer kill_timer, drain_timer;
-    reactor_task notify_task;
+    reactor_task notify_task, input_task;
     session_exit_cb on_exit;
     void *exit_arg;
     uint64_t created_ms;
@@ -75,6 +75,7 @@ static int session_pidfd_cb(reactor_io *io, unsigned events, void *arg);
 static int session_kill_timer_cb(reactor_timer *t, void *arg);
 static int session_drain_timer_cb(reactor_timer *t, void *arg);
 static int session_notify_task(reactor_task *t, void *arg);
+static int session_input_task(reactor_task *t, void *arg);
 
 /* Joins argv with spaces for listings. */
 static char *join_argv(const char *const *argv)
@@ -135,6 +136,7 @@ int session_new(reactor *r, const struct session_opts *o, session_exit_cb on_exi
     reactor_timer_init(&s->kill_timer, session_kill_timer_cb, s);
     reactor_timer_init(&s->drain_timer, session_drain_timer_cb, s);
     reactor_task_init(&s->notify_task, session_notify_task, s);
+    reactor_task_init(&s->input_task, session_input_task, s);
     rc = reactor_io_new(r, s->master, REACTOR_READ, session_master_cb, s, &s->mio);
     if (rc == 0)
         rc = reactor_io_new(r, s->pidfd, REACTOR_READ, session_pidfd_cb, s, &s->pidio);
@@ -566,19 +568,26 @@ ssize_t session_write_input(struct session *s, const uint8_t *p, size_t n)
         return -EPIPE;
     if (!s->in_buf)
         s->in_buf = xmalloc(s->in_cap);
-    size_t room = s->in_cap - s->in_len;
-    if (n > room)
-        n = room;
-    if (n == 0)
-        return 0;
-    if (s->in_head + s->in_len + n > s->in_cap) {
-        memmove(s->in_buf, s->in_buf + s->in_head, s->in_len);
-        s->in_head = 0;
+    /* Keep filling while the PTY takes what is queued: a short return must mean the
+     * queue is full and waiting for the PTY, or a waiter could sleep through the only
+     * flush that would have woken it. */
+    size_t done = 0;
+    while (done < n && !s->eof) {
+        size_t take = n - done, room = s->in_cap - s->in_len;
+        if (take > room)
+            take = room;
+        if (take == 0)
+            break;
+        if (s->in_head + s->in_len + take > s->in_cap) {
+            memmove(s->in_buf, s->in_buf + s->in_head, s->in_len);
+            s->in_head = 0;
+        }
+        memcpy(s->in_buf + s->in_head + s->in_len, p + done, take);
+        s->in_len += take;
+        done += take;
+        session_flush_input(s);
     }
-    memcpy(s->in_buf + s->in_head + s->in_len, p, n);
-    s->in_len += n;
-    session_flush_input(s);
-    return (ssize_t)n;
+    return (ssize_t)done;
 }
 
 /* Adds a waiter for input room. */
@@ -592,6 +601,22 @@ void session_wait_input(struct session *s, struct session_waiter *w)
     if (s->waiters)
         s->waiters->prev = w;
     s->waiters = w;
+    /* Room already (or nothing left to wait for): wake it at the end of this turn. */
+    if (s->in_len <= s->in_cap / 2 || s->eof)
+        reactor_task_schedule(s->r, &s->input_task);
+}
+
+/* Wakes input waiters once there is room (end-of-turn task). */
+static int session_input_task(reactor_task *t, void *arg)
+{
+    (void)t;
+    struct session *s = arg;
+    while (s->waiters && (s->in_len <= s->in_cap / 2 || s->eof)) {
+        struct session_waiter *w = s->waiters;
+        session_waiter_cancel(w);
+        w->ready(w);
+    }
+    return 0;
 }
 
 /* Removes a waiter. */
@@ -688,6 +713,7 @@ void session_free(struct session *s)
     reactor_timer_stop(s->r, &s->kill_timer);
     reactor_timer_stop(s->r, &s->drain_timer);
     reactor_task_cancel(s->r, &s->notify_task);
+    reactor_task_cancel(s->r, &s->input_task);
     reactor_io_free(s->mio);
     reactor_io_free(s->pidio);
     if (s->master >= 0)

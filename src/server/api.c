@@ -369,7 +369,7 @@ bool api_route(struct http_conn *hc, const struct http_request *req, const uint8
     *step = HTTP_DONE;
     if (http_slice_eq(path, "/metrics")) {
         if (!get) {
-            http_reply_error(hc, 405, "method_not_allowed", "use GET");
+            http_reply_405(hc, "GET");
             return true;
         }
         char *text;
@@ -385,7 +385,7 @@ bool api_route(struct http_conn *hc, const struct http_request *req, const uint8
         if (post)
             *step = api_login(hc, body, len);
         else
-            http_reply_error(hc, 405, "method_not_allowed", "use POST");
+            http_reply_405(hc, "POST");
         return true;
     }
     if (http_slice_eq(path, "/api/sessions")) {
@@ -396,7 +396,7 @@ bool api_route(struct http_conn *hc, const struct http_request *req, const uint8
         } else if (post) {
             *step = api_create(hc, body, len);
         } else {
-            http_reply_error(hc, 405, "method_not_allowed", "use GET or POST");
+            http_reply_405(hc, "GET, POST");
         }
         return true;
     }
@@ -435,8 +435,8 @@ bool api_route(struct http_conn *hc, const struct http_request *req, const uint8
         return true;
     }
     if (!routes[which].ok) {
-        static const char *const allowed[] = {"GET or DELETE", "GET", "POST", "POST"};
-        http_reply_error(hc, 405, "method_not_allowed", "use %s", allowed[which]);
+        static const char *const allowed[] = {"GET, DELETE", "GET", "POST", "POST"};
+        http_reply_405(hc, allowed[which]);
         return true;
     }
     struct session *s = api_local(hc, id, step);

@@ -737,26 +737,30 @@ struct list_ctx {
     struct conn *c;
     uint32_t req;
     struct wire_list_writer w;
-    size_t at; /* offset of the reply being built in wbuf */
+    uint8_t *p; /* where the reply being built starts in wbuf */
     bool open;
 };
 
-/* Starts a LIST_REPLY at the end of wbuf. */
+/* Starts a LIST_REPLY body at the end of wbuf, leaving room for the framing in front
+ * (its size depends on the body's, which is known only at the end). */
 static void list_begin(struct list_ctx *lc)
 {
     struct conn *c = lc->c;
     size_t cap = 64 * 1024;
-    uint8_t *p = wbuf_reserve(c, cap);
-    lc->at = c->whead + c->wlen;
-    wire_list_begin(&lc->w, p, cap, true, lc->req);
+    lc->p = wbuf_reserve(c, CONN_HDR_MAX + cap);
+    wire_list_begin(&lc->w, lc->p + CONN_HDR_MAX, cap, false, lc->req);
     lc->open = true;
 }
 
-/* Ends the reply being built. */
+/* Ends the reply being built: framing header, then the body moved up against it. */
 static void list_finish(struct list_ctx *lc, bool more)
 {
     size_t n = wire_list_finish(&lc->w, more);
-    lc->c->wlen += n;
+    uint8_t hdr[CONN_HDR_MAX];
+    size_t h = conn_frame_header(lc->c, hdr, n);
+    memmove(lc->p + h, lc->p + CONN_HDR_MAX, n);
+    memcpy(lc->p, hdr, h);
+    lc->c->wlen += h + n;
     lc->open = false;
 }
 
@@ -837,6 +841,10 @@ static int on_remove(struct conn *c, const struct wire_remove *rm)
 static int conn_dispatch(struct conn *c, const uint8_t *body, size_t len)
 {
     struct wire_msg m;
+    if (len == 0) {
+        conn_error(c, 0, 0, WIRE_ERR_BAD_FRAME, "empty message");
+        return STEP_CLOSE;
+    }
     int rc = wire_decode(body, len, &m);
     if (rc == -EBADMSG) {
         conn_error(c, 0, 0, WIRE_ERR_BAD_FRAME, "malformed %s message", wire_type_name(body[0]));
@@ -1053,7 +1061,8 @@ static size_t ws_process(struct conn *c)
             c->msg_cap = c->msg_len + plen < 4096 ? 4096 : (c->msg_len + plen) * 2;
             c->msg = xrealloc(c->msg, c->msg_cap);
         }
-        memcpy(c->msg + c->msg_len, payload, plen);
+        if (plen)
+            memcpy(c->msg + c->msg_len, payload, plen);
         c->msg_len += plen;
         c->msg_ready = h.fin;
         pos += fsize;

@@ -184,14 +184,12 @@ void http_reply(struct http_conn *hc, int status, const char *ctype, const void 
     hc->olen += (size_t)n + (bodyless ? 0 : len);
 }
 
-/* Queues a JSON error body. */
-void http_reply_error(struct http_conn *hc, int status, const char *code, const char *fmt, ...)
+/* Queues a JSON error body with extra header lines (may be NULL). */
+static void http_reply_error_v(struct http_conn *hc, int status, const char *extra,
+                               const char *code, const char *fmt, va_list ap)
 {
     char msg[512], esc[1100], body[1400];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
     size_t j = 0;
     for (const char *p = msg; *p && j + 7 < sizeof esc; p++) {
         unsigned char ch = (unsigned char)*p;
@@ -207,7 +205,37 @@ void http_reply_error(struct http_conn *hc, int status, const char *code, const 
     esc[j] = '\0';
     int n = snprintf(body, sizeof body, "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}\n", code,
                      esc);
-    http_reply(hc, status, "application/json", body, (size_t)n, NULL);
+    http_reply(hc, status, "application/json", body, (size_t)n, extra);
+}
+
+/* Queues a JSON error body with extra header lines. */
+static void http_reply_error_extra(struct http_conn *hc, int status, const char *extra,
+                                   const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static void http_reply_error_extra(struct http_conn *hc, int status, const char *extra,
+                                   const char *code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    http_reply_error_v(hc, status, extra, code, fmt, ap);
+    va_end(ap);
+}
+
+/* Queues a JSON error body. */
+void http_reply_error(struct http_conn *hc, int status, const char *code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    http_reply_error_v(hc, status, NULL, code, fmt, ap);
+    va_end(ap);
+}
+
+/* Queues 405 naming the allowed methods in the Allow header and the message. */
+void http_reply_405(struct http_conn *hc, const char *allow)
+{
+    char extra[128];
+    snprintf(extra, sizeof extra, "Allow: %s\r\n", allow);
+    http_reply_error_extra(hc, 405, extra, "method_not_allowed", "use %s", allow);
 }
 
 /* Answers and closes: for requests we cannot or will not read further. */
@@ -279,6 +307,37 @@ static bool http_origin_allowed(struct http_conn *hc, const struct http_request 
     if (ohost.len != host->len)
         return false;
     return strncasecmp(ohost.p, host->p, host->len) == 0;
+}
+
+/* Without a token, a loopback server must only answer to loopback host names: otherwise a
+ * page whose domain is re-pointed at 127.0.0.1 (DNS rebinding) would be same-origin with
+ * it and pass the Origin check. */
+static bool http_host_allowed(struct http_conn *hc, const struct http_request *req)
+{
+    const struct config *cfg = hub_config(worker_server(hc->w));
+    char lhost[256], lport[16], host[256];
+    if ((cfg->token && *cfg->token) ||
+        config_split_hostport(cfg->listen, lhost, sizeof lhost, lport, sizeof lport) < 0 ||
+        !config_host_is_loopback(lhost))
+        return true;
+    const struct http_slice *h = http_header_get(req, "Host");
+    if (!h || h->len == 0 || h->len >= sizeof host)
+        return false;
+    const char *p = h->p, *end = h->p + h->len;
+    size_t n;
+    if (*p == '[') {
+        const char *close = memchr(p, ']', h->len);
+        if (!close)
+            return false;
+        n = (size_t)(close - p - 1);
+        memcpy(host, p + 1, n);
+    } else {
+        const char *colon = memchr(p, ':', h->len);
+        n = (size_t)((colon ? colon : end) - p);
+        memcpy(host, p, n);
+    }
+    host[n] = '\0';
+    return config_host_is_loopback(host) || strcasecmp(host, lhost) == 0;
 }
 
 /* ---- routes handled here: static assets, the WebSocket upgrade ---------------------- */
@@ -357,12 +416,26 @@ static enum http_step http_route(struct http_conn *hc, const struct http_request
                                  const uint8_t *body, size_t blen, size_t consumed)
 {
     bool get = http_slice_eq(req->method, "GET") || http_slice_eq(req->method, "HEAD");
+    if (!http_host_allowed(hc, req)) {
+        http_reply_error(hc, 403, "forbidden_host",
+                         "this server answers only to loopback host names without --token");
+        return HTTP_DONE;
+    }
     if (http_slice_eq(req->path, "/healthz")) {
         if (!get) {
-            http_reply_error(hc, 405, "method_not_allowed", "use GET");
+            http_reply_405(hc, "GET, HEAD");
             return HTTP_DONE;
         }
         http_reply(hc, 200, NULL, "ok\n", 3, NULL);
+        return HTTP_DONE;
+    }
+    /* A page of another site must not drive this server through the user's browser: any
+     * request that changes state and carries a foreign Origin is refused, as upgrades
+     * are (the cookie alone would otherwise authenticate it). */
+    if (!get && !http_origin_allowed(hc, req)) {
+        http_reply_error(hc, 403, "forbidden_origin",
+                         "requests from another site's page are refused; allow its origin "
+                         "with --allow-origin");
         return HTTP_DONE;
     }
     bool login = http_slice_eq(req->path, "/api/login");
@@ -374,7 +447,7 @@ static enum http_step http_route(struct http_conn *hc, const struct http_request
     }
     if (http_slice_eq(req->path, "/ws")) {
         if (!http_slice_eq(req->method, "GET")) {
-            http_reply_error(hc, 405, "method_not_allowed", "WebSocket upgrades use GET");
+            http_reply_405(hc, "GET");
             return HTTP_DONE;
         }
         return http_upgrade(hc, req, consumed);
@@ -396,7 +469,7 @@ static int http_timer_cb(reactor_timer *t, void *arg)
     (void)t;
     struct http_conn *hc = arg;
     if (hc->head_started && hc->inlen) {
-        http_reply_close(hc, 408, "request_timeout", "the request head did not arrive in time");
+        http_reply_close(hc, 408, "request_timeout", "the request did not arrive in time");
         http_flush(hc);
         if (!hc->closing)
             http_close(hc, "request timeout");
@@ -409,7 +482,8 @@ static int http_timer_cb(reactor_timer *t, void *arg)
 /* Arms the right timer for the connection's state. */
 static void http_arm_timer(struct http_conn *hc)
 {
-    if (hc->closing || hc->moving)
+    /* A request being handled (waiting for input room) is not late. */
+    if (hc->closing || hc->moving || hc->waiting)
         return;
     if (hc->inlen && !hc->head_started) {
         hc->head_started = true;

@@ -38,6 +38,8 @@ void http_reply(struct http_conn *hc, int status, const char *ctype, const void 
 /* Queues {"error":{"code":code,"message":...}}. */
 void http_reply_error(struct http_conn *hc, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* Queues 405 with the Allow header (RFC 9110 §15.5.6), e.g. allow = "GET, POST". */
+void http_reply_405(struct http_conn *hc, const char *allow);
 /* Moves the connection to `to`, where the current request is handled again. */
 enum http_step http_move(struct http_conn *hc, struct worker *to);
 /* Per-request progress a handler may keep across HTTP_STOP (reset for each request). */

@@ -125,13 +125,13 @@ static ssize_t table_index(struct server *srv, uint32_t id)
 }
 
 /* True for a valid session name: 1..64 of [A-Za-z0-9._-], not all digits (those are ids). */
-static bool name_valid(const uint8_t *p, size_t n)
+static bool name_valid(const char *p, size_t n)
 {
     if (n == 0 || n > 64)
         return false;
     bool digits = true;
     for (size_t i = 0; i < n; i++) {
-        uint8_t c = p[i];
+        unsigned char c = (unsigned char)p[i];
         bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                   c == '.' || c == '_' || c == '-';
         if (!ok)
@@ -161,6 +161,14 @@ int hub_spawn(struct worker *w, const char *name, const char *const *argv, const
               uint16_t *code, char *err, size_t errlen)
 {
     struct server *srv = w->srv;
+    if (name && *name && !name_valid(name, strlen(name))) {
+        *code = WIRE_ERR_BAD_ARGUMENT;
+        snprintf(err, errlen,
+                 "invalid session name '%s': use 1-64 letters, digits, '.', '_' or '-', "
+                 "not only digits",
+                 name);
+        return -EINVAL;
+    }
     pthread_mutex_lock(&srv->mu);
     size_t live = srv->nentries;
     if (live >= srv->cfg.max_sessions) {
@@ -229,7 +237,7 @@ int hub_create(struct worker *w, const struct wire_create *c, struct session **o
                char *err, size_t errlen)
 {
     char name[65] = "", cwd[4096] = "";
-    if (c->name.len && !name_valid(c->name.p, c->name.len)) {
+    if (c->name.len && !name_valid((const char *)c->name.p, c->name.len)) {
         *code = WIRE_ERR_BAD_ARGUMENT;
         snprintf(err, errlen,
                  "invalid session name: use 1-64 letters, digits, '.', '_' or '-', "
