@@ -628,7 +628,10 @@ static int reactor_turn(reactor *r, int64_t limit_ns)
     r->now_ns = monotonic_ns();
     reactor_run_again(r);
     reactor_fire_timers(r);
-    reactor_run_tasks(r);
+    /* The end-of-tick flush: tasks that tasks queue (a session's notify queues its
+     * clients' flushes) still run this turn, in a few bounded passes. */
+    for (int pass = 0; pass < 4 && r->task_head; pass++)
+        reactor_run_tasks(r);
     reactor_sweep_closed(r);
     return 0;
 }

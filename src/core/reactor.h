@@ -131,8 +131,9 @@ bool reactor_timer_active(const reactor_timer *t);
 
 /* Prepares a task. */
 void reactor_task_init(reactor_task *t, reactor_task_cb cb, void *arg);
-/* Queues a task to run at the end of this turn (or the next one if called from a task).
- * Idempotent while queued. */
+/* Queues a task to run at the end of this turn; a task queued by a task runs in a later
+ * pass of the same end-of-turn phase (up to 4 passes, then next turn). Idempotent while
+ * queued. */
 void reactor_task_schedule(reactor *r, reactor_task *t);
 /* Removes a queued task; a no-op when it is not queued. */
 void reactor_task_cancel(reactor *r, reactor_task *t);
