@@ -104,10 +104,13 @@ fuzz: $(FUZZ_BINS)
 	    $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 build/fuzz/corpus-$$name $$([ -d fuzz/corpus/$$name ] && echo fuzz/corpus/$$name) > build/fuzz/$$name.log 2>&1 || { tail -n 40 build/fuzz/$$name.log; exit 1; }; grep -E "stat::(number_of_executed_units|new_units_added|peak_rss_mb)" build/fuzz/$$name.log; \
 	done
 
+FORMAT_FILES = $$(git ls-files 'src/*.[ch]' 'tests/unit/*.[ch]' 'bench/*.c' 'fuzz/*.c')
 format:
-	clang-format -i $$(find src tests/unit bench fuzz -name '*.[ch]')
+	@scripts/deps.sh clang-format
+	clang-format -i $(FORMAT_FILES)
 format-check:
-	clang-format --dry-run --Werror $$(find src tests/unit bench fuzz -name '*.[ch]')
+	@scripts/deps.sh clang-format
+	@clang-format --dry-run --Werror $(FORMAT_FILES) && echo "format-check: clean"
 
 clean:
 	rm -rf build
