@@ -20,7 +20,8 @@ import urllib.request
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 PTYHUB = os.path.join(ROOT, "build", "ptyhub")
 WEB_CLIENT = os.path.join(ROOT, "build", "bench", "web_client")
-WEB_RAWPTY = os.path.join(ROOT, "build", "bench", "web_rawpty")
+# The raw PTY reader is shared with the throughput benchmark (bench/tp_rawpty.c).
+WEB_RAWPTY = os.path.join(ROOT, "build", "bench", "tp_rawpty")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 MiB = 1 << 20
 GiB = 1 << 30

@@ -4,7 +4,7 @@
    one WebSocket client (bench/web_client.c: raw TCP, handshake, HELLO without ACK
    pacing, CREATE, interactive ATTACH from offset 0, only frame headers parsed, counts
    OUTPUT bytes until EXIT), against the raw PTY read rate of a plain reader
-   (bench/web_rawpty.c: the same command on a fresh PTY, blocking reads until EIO).
+   (bench/tp_rawpty.c: the same command on a fresh PTY, blocking reads until EIO).
    Interleaved, five runs each; medians. Both time from the first output byte to the
    end. Also the daemon's CPU seconds per GiB delivered (utime+stime, /proc/PID/stat).
 2. Fan-out. One session writes 32 MiB to 100 WebSocket viewers (one web_client
@@ -81,8 +81,8 @@ def throughput(daemons):
             raise BenchFailure(f"raw reader got {r['bytes']} bytes, expected {TP_BYTES}")
         res["raw"].append({"mbps": TP_BYTES / float(r["seconds"]) / 1e6,
                            "self_cpu_per_gib": float(r["self_cpu"]) / (TP_BYTES / GiB),
-                           "writer_cpu_per_gib": float(r["child_cpu"]) / (TP_BYTES / GiB),
-                           "sleeps_per_mib": int(r["sleeps"]) / (TP_BYTES / MiB),
+                           "writer_cpu_per_gib": float(r["writer_cpu"]) / (TP_BYTES / GiB),
+                           "sleeps_per_mib": int(r["ctxsw"]) / (TP_BYTES / MiB),
                            "read_kib": TP_BYTES / int(r["reads"]) / 1024})
         for io in BACKENDS:
             res[io].append(ws_run(daemons[io], TP_CMD, TP_BYTES))

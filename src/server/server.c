@@ -551,13 +551,28 @@ static int accept_backoff_cb(reactor_timer *t, void *arg)
     return 0;
 }
 
-/* Accepts every pending connection, checks the peer's uid, and hands each to a worker. */
-static int listener_cb(reactor_io *io, unsigned events, void *arg)
+/* Refuses an HTTP client over --max-clients with a 503 it can read. */
+static void http_shed(int fd)
 {
-    (void)events;
-    struct server *srv = arg;
+    static const char body[] = "{\"error\":{\"code\":\"limit\",\"message\":\"too many clients "
+                               "(--max-clients); try again later\"}}\n";
+    char busy[512];
+    int n = snprintf(busy, sizeof busy,
+                     "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n"
+                     "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+                     sizeof body - 1, body);
+    ssize_t w = write(fd, busy, (size_t)n);
+    (void)w;
+    close(fd);
+}
+
+/* Accepts every pending connection on a listener and hands each to a worker, round
+ * robin. Unix peers must have our uid; over --max-clients a client is told why and
+ * closed (shed); on EMFILE and friends the listener backs off on a timer. */
+static int accept_all(struct server *srv, reactor_io *io, int lfd, bool http)
+{
     for (;;) {
-        int fd = accept4(srv->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED)
                 continue;
@@ -568,20 +583,29 @@ static int listener_cb(reactor_io *io, unsigned events, void *arg)
             }
             return 0;
         }
-        struct ucred cred;
-        socklen_t len = sizeof cred;
-        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != getuid()) {
-            log_warn("refusing a connection from uid %d", (int)cred.uid);
-            close(fd);
-            continue;
+        if (!http) {
+            struct ucred cred = {.uid = (uid_t)-1};
+            socklen_t len = sizeof cred;
+            if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != getuid()) {
+                log_warn("refusing a connection from uid %d", (int)cred.uid);
+                close(fd);
+                continue;
+            }
         }
         if (!hub_conn_admit(srv)) {
-            conn_shed(fd, "too many clients (--max-clients); try again later");
+            if (http)
+                http_shed(fd);
+            else
+                conn_shed(fd, "too many clients (--max-clients); try again later");
             continue;
+        }
+        if (http) {
+            int one = 1;
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         }
         unsigned idx = atomic_fetch_add(&srv->next_worker, 1) % srv->nworkers;
         struct accepted *a = xmalloc(sizeof *a);
-        *a = (struct accepted){&srv->workers[idx], fd, false};
+        *a = (struct accepted){&srv->workers[idx], fd, http};
         if (idx == 0)
             accepted_post(a);
         else
@@ -589,47 +613,20 @@ static int listener_cb(reactor_io *io, unsigned events, void *arg)
     }
 }
 
-/* Accepts HTTP connections and spreads them over the workers. */
+/* The Unix socket listener is readable. */
+static int listener_cb(reactor_io *io, unsigned events, void *arg)
+{
+    (void)events;
+    struct server *srv = arg;
+    return accept_all(srv, io, srv->listen_fd, false);
+}
+
+/* The HTTP listener is readable. */
 static int http_listener_cb(reactor_io *io, unsigned events, void *arg)
 {
     (void)events;
     struct server *srv = arg;
-    for (;;) {
-        int fd = accept4(srv->http_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) {
-            if (errno == EINTR || errno == ECONNABORTED)
-                continue;
-            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-                log_warn("accept (http): %s; pausing the listener for 100 ms", strerror(errno));
-                reactor_io_set(io, 0);
-                reactor_timer_start(srv->workers[0].r, &srv->accept_backoff, 100 * 1000000ull);
-            }
-            return 0;
-        }
-        if (!hub_conn_admit(srv)) {
-            static const char body[] =
-                "{\"error\":{\"code\":\"limit\",\"message\":\"too many clients "
-                "(--max-clients); try again later\"}}\n";
-            char busy[512];
-            int n = snprintf(busy, sizeof busy,
-                             "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n"
-                             "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
-                             sizeof body - 1, body);
-            ssize_t w = write(fd, busy, (size_t)n);
-            (void)w;
-            close(fd);
-            continue;
-        }
-        int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        unsigned idx = atomic_fetch_add(&srv->next_worker, 1) % srv->nworkers;
-        struct accepted *a = xmalloc(sizeof *a);
-        *a = (struct accepted){&srv->workers[idx], fd, true};
-        if (idx == 0)
-            accepted_post(a);
-        else
-            reactor_post(srv->workers[idx].r, accepted_post, a);
-    }
+    return accept_all(srv, io, srv->http_fd, true);
 }
 
 /* Binds the HTTP listener on --listen HOST:PORT (IPv4 or IPv6) and records the address
