@@ -340,7 +340,7 @@ void reactor_dispatch(reactor *r, reactor_io *io, unsigned events)
 {
     if (io->closing || !io->want)
         return;
-    events &= io->want | REACTOR_ERR;
+    events &= io->want | REACTOR_ERR | ((io->want & REACTOR_READ) ? REACTOR_RDHUP : 0);
     if (!events)
         return;
     STAT_ADD(r, io_events, 1);

@@ -33,6 +33,10 @@ enum {
     REACTOR_READ = 1u << 0,
     REACTOR_WRITE = 1u << 1,
     REACTOR_ERR = 1u << 2, /* POLLERR/POLLHUP: the next read or write tells what happened */
+    /* With READ: the peer shut down its writing side (POLLRDHUP). A reader that stops at a
+     * short read must read on to see the end of file when this is set: no later edge
+     * will come for it. Reported, never requested. */
+    REACTOR_RDHUP = 1u << 3,
 };
 
 typedef struct reactor_config {

@@ -105,6 +105,8 @@ static int ep_wait(reactor *r, int64_t timeout_ns)
         unsigned ev = 0;
         if (e & (EPOLLIN | EPOLLRDHUP))
             ev |= REACTOR_READ;
+        if (e & EPOLLRDHUP)
+            ev |= REACTOR_RDHUP;
         if (e & EPOLLOUT)
             ev |= REACTOR_WRITE;
         if (e & (EPOLLERR | EPOLLHUP))

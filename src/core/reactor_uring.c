@@ -288,6 +288,8 @@ static void ur_complete(reactor *r, struct io_uring_cqe *cqe)
         unsigned ev = 0;
         if (cqe->res & (POLLIN | POLLRDHUP))
             ev |= REACTOR_READ;
+        if (cqe->res & POLLRDHUP)
+            ev |= REACTOR_RDHUP;
         if (cqe->res & POLLOUT)
             ev |= REACTOR_WRITE;
         if (cqe->res & (POLLERR | POLLHUP | POLLNVAL))

@@ -1082,8 +1082,11 @@ static void conn_process(struct conn *c)
         conn_close(c, "end of input");
 }
 
-/* Reads requests until EAGAIN, a quantum, a full reply buffer, or blocked input. */
-static void conn_read(struct conn *c)
+/* Reads requests until EAGAIN, a quantum, a full reply buffer, or blocked input. A
+ * short read means the fd was drained and a later arrival raises a new edge, so the
+ * read that would only say EAGAIN is skipped — unless the peer has hung up (drain),
+ * which raises no later edge: then read on to see the end of file. */
+static void conn_read(struct conn *c, bool drain)
 {
     size_t budget = CONN_READ_QUANTUM;
     while (budget && !c->closing && !c->moving && !c->input_blocked && !c->eof &&
@@ -1096,12 +1099,15 @@ static void conn_read(struct conn *c)
                 c->rcap = CONN_RBUF_MAX;
             c->rbuf = xrealloc(c->rbuf, c->rcap);
         }
-        ssize_t n = read(c->rfd, c->rbuf + c->rlen, c->rcap - c->rlen);
+        size_t space = c->rcap - c->rlen;
+        ssize_t n = read(c->rfd, c->rbuf + c->rlen, space);
         if (n > 0) {
             c->rlen += (size_t)n;
             budget -= (size_t)n < budget ? (size_t)n : budget;
             hub_count_bytes(c->w, (uint64_t)n, 0);
             conn_process(c);
+            if ((size_t)n < space && !drain)
+                return;
             continue;
         }
         if (n < 0 && errno == EINTR)
@@ -1143,7 +1149,7 @@ static int conn_io_cb(reactor_io *io, unsigned events, void *arg)
 {
     struct conn *c = arg;
     if (io == c->rio && (events & (REACTOR_READ | REACTOR_ERR)))
-        conn_read(c);
+        conn_read(c, events & (REACTOR_RDHUP | REACTOR_ERR));
     if (!c->closing && !c->moving && (events & (REACTOR_WRITE | REACTOR_ERR)) &&
         (io == c->wio || !c->wio))
         conn_flush(c);

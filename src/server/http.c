@@ -558,8 +558,9 @@ static void http_process(struct http_conn *hc)
     http_arm_timer(hc);
 }
 
-/* Reads requests until EAGAIN or a quantum. */
-static void http_read(struct http_conn *hc)
+/* Reads requests until EAGAIN or a quantum; stops at a short read unless the peer has
+ * hung up (see conn_read). */
+static void http_read(struct http_conn *hc, bool drain)
 {
     size_t budget = HTTP_READ_QUANTUM;
     while (budget && !hc->closing && !hc->moving && !hc->eof && !hc->close_after_write &&
@@ -570,11 +571,14 @@ static void http_read(struct http_conn *hc)
             hc->incap = hc->incap ? hc->incap * 2 : 8192;
             hc->in = xrealloc(hc->in, hc->incap);
         }
-        ssize_t n = read(hc->fd, hc->in + hc->inlen, hc->incap - hc->inlen);
+        size_t space = hc->incap - hc->inlen;
+        ssize_t n = read(hc->fd, hc->in + hc->inlen, space);
         if (n > 0) {
             hc->inlen += (size_t)n;
             budget -= (size_t)n < budget ? (size_t)n : budget;
             http_process(hc);
+            if ((size_t)n < space && !drain)
+                return;
             continue;
         }
         if (n < 0 && errno == EINTR)
@@ -631,7 +635,7 @@ static int http_io_cb(reactor_io *io, unsigned events, void *arg)
     (void)io;
     struct http_conn *hc = arg;
     if (events & (REACTOR_READ | REACTOR_ERR))
-        http_read(hc);
+        http_read(hc, events & (REACTOR_RDHUP | REACTOR_ERR));
     if (!hc->closing && !hc->moving)
         http_process(hc);
     if (!hc->closing && !hc->moving)

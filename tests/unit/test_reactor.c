@@ -491,3 +491,25 @@ TEST(reactor_auto_prefers_uring_here)
     CHECK_EQ(reactor_backend_parse("epoll", &k), 0);
     CHECK_EQ(k, REACTOR_EPOLL);
 }
+
+TEST_BACKENDS(reactor_reports_peer_shutdown_with_the_data)
+{
+    /* Data and the peer's FIN arrive before the reactor looks: one event must say both,
+     * since no later edge will come for the end of file. */
+    reactor *r = make_reactor(backend, 0, 0);
+    int sv[2];
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == 0);
+    CHECK_EQ(write(sv[1], "bye", 3), 3);
+    CHECK(shutdown(sv[1], SHUT_WR) == 0);
+    struct seen s = {0};
+    reactor_io *io;
+    CHECK_EQ(reactor_io_new(r, sv[0], REACTOR_READ, record_cb, &s, &io), 0);
+    RUN_UNTIL(r, s.calls > 0);
+    CHECK(s.events & REACTOR_READ);
+    CHECK(s.events & REACTOR_RDHUP);
+    CHECK_EQ(s.len, 3);
+    reactor_io_free(io);
+    close(sv[0]);
+    close(sv[1]);
+    reactor_free(r);
+}
