@@ -5,11 +5,12 @@
  * queue — the socket is then not read until the queue drains — or when the connection
  * must move to the reactor that owns the session it addressed (hand-over).
  *
- * Output: replies go to wbuf (owned bytes). Session output is never copied on the way
- * out: at the end of a turn, one writev sends wbuf, then for each subscription an OUTPUT
- * header followed by the ring segments. Only when the socket takes part of a frame is
- * the rest of that one frame copied to wbuf, so a subscription's cursor can advance and
- * the memory held per stalled client stays bounded by one frame. */
+ * Output: replies are queued in `out` (a bytebuf of owned bytes). Session output is
+ * never copied on the way out: at the end of a turn, one writev sends `out`, then for
+ * each subscription an OUTPUT header followed by the ring segments. Only when the socket
+ * takes part of a frame is the rest of that one frame copied to `out`, so a
+ * subscription's cursor can advance and the memory held per stalled client stays
+ * bounded by one frame. */
 #include "server/conn.h"
 
 #include <errno.h>
@@ -24,6 +25,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "core/bytebuf.h"
 #include "core/log.h"
 #include "core/xalloc.h"
 #include "proto/utf8.h"
@@ -72,9 +74,8 @@ struct conn {
     reactor_timer coalesce_timer;
     uint8_t *rbuf;
     size_t rlen, rcap;
-    size_t input_done; /* bytes of the head INPUT frame already queued */
-    uint8_t *wbuf;
-    size_t whead, wlen, wcap;
+    size_t input_done;  /* bytes of the head INPUT frame already queued */
+    struct bytebuf out; /* replies, and the rest of a partly written frame */
     struct csub *subs;
     unsigned nsubs;
     struct session_waiter waiter;
@@ -117,23 +118,6 @@ void conn_unlink(struct conn *c, struct conn **head)
 }
 
 /* ---- output ------------------------------------------------------------------------ */
-
-/* Makes room for n more bytes in wbuf. */
-static uint8_t *wbuf_reserve(struct conn *c, size_t n)
-{
-    if (c->whead && c->whead + c->wlen + n > c->wcap) {
-        memmove(c->wbuf, c->wbuf + c->whead, c->wlen);
-        c->whead = 0;
-    }
-    if (c->whead + c->wlen + n > c->wcap) {
-        size_t cap = c->wcap ? c->wcap : 4096;
-        while (cap < c->whead + c->wlen + n)
-            cap *= 2;
-        c->wbuf = xrealloc(c->wbuf, cap);
-        c->wcap = cap;
-    }
-    return c->wbuf + c->whead + c->wlen;
-}
 
 /* Writes the framing in front of a body of n bytes — a u32 length on byte streams, a
  * WebSocket binary frame header (unmasked, server to client) — and returns its size. */
@@ -182,10 +166,10 @@ static void conn_send(struct conn *c, const struct wire_msg *m)
         log_error("cannot encode a %s message", wire_type_name(m->type));
         return;
     }
-    uint8_t *p = wbuf_reserve(c, WS_FRAME_HEADER_MAX + n);
+    uint8_t *p = bytebuf_reserve(&c->out, WS_FRAME_HEADER_MAX + n);
     size_t h = conn_frame_header(c, p, n);
     wire_encode(m, p + h, n, false);
-    c->wlen += h + n;
+    c->out.len += h + n;
     conn_want_flush(c);
 }
 
@@ -261,7 +245,7 @@ static size_t csub_prepare(struct conn *c, struct csub *cs)
     return avail > CONN_FRAME_MAX ? CONN_FRAME_MAX : (size_t)avail;
 }
 
-/* Writes replies and output until done or the fd is full. One writev per round: wbuf,
+/* Writes replies and output until done or the fd is full. One writev per round: `out`,
  * then OUTPUT header + ring segments for each subscription with data. */
 static void conn_flush(struct conn *c)
 {
@@ -293,8 +277,8 @@ static void conn_flush(struct conn *c)
             niov += 1 + cnt;
             nframes++;
         }
-        iov[0] = (struct iovec){c->wbuf + c->whead, c->wlen};
-        if (c->wlen == 0 && nframes == 0)
+        iov[0] = (struct iovec){c->out.data + c->out.head, c->out.len};
+        if (c->out.len == 0 && nframes == 0)
             break;
         ssize_t w = writev(c->wfd, iov, niov);
         if (w < 0) {
@@ -306,12 +290,9 @@ static void conn_flush(struct conn *c)
             return;
         }
         size_t left = (size_t)w, total = (size_t)w;
-        size_t from_wbuf = left < c->wlen ? left : c->wlen;
-        c->whead += from_wbuf;
-        c->wlen -= from_wbuf;
-        left -= from_wbuf;
-        if (c->wlen == 0)
-            c->whead = 0;
+        size_t from_out = left < c->out.len ? left : c->out.len;
+        bytebuf_consume(&c->out, from_out);
+        left -= from_out;
         bool short_write = false;
         for (int i = 0; i < nframes; i++) {
             struct frame *f = &frames[i];
@@ -323,7 +304,7 @@ static void conn_flush(struct conn *c)
             if (left < size) {
                 /* The fd took part of this frame: keep the rest ourselves. */
                 size_t skip = left;
-                uint8_t *p = wbuf_reserve(c, size - skip);
+                uint8_t *p = bytebuf_reserve(&c->out, size - skip);
                 for (int k = 0; k < f->iov_count; k++) {
                     struct iovec *v = &iov[f->iov_first + k];
                     if (skip >= v->iov_len) {
@@ -332,7 +313,7 @@ static void conn_flush(struct conn *c)
                     }
                     memcpy(p, (uint8_t *)v->iov_base + skip, v->iov_len - skip);
                     p += v->iov_len - skip;
-                    c->wlen += v->iov_len - skip;
+                    c->out.len += v->iov_len - skip;
                     skip = 0;
                 }
                 left = 0;
@@ -343,7 +324,7 @@ static void conn_flush(struct conn *c)
             sub_consumed(&f->cs->sub, f->offset + f->n);
         }
         hub_count_bytes(c->w, 0, total);
-        if (short_write || c->wlen)
+        if (short_write || c->out.len)
             break;
     }
     if (round == 64)
@@ -399,14 +380,14 @@ static void csub_gone(struct sub *sub, struct session *s)
         ssize_t n = session_peek(s, sub->cursor, CONN_FRAME_MAX, iov, &cnt);
         if (n <= 0)
             break;
-        uint8_t *p = wbuf_reserve(c, CONN_HDR_MAX + (size_t)n);
+        uint8_t *p = bytebuf_reserve(&c->out, CONN_HDR_MAX + (size_t)n);
         size_t h = conn_frame_header(c, p, WIRE_OUTPUT_HDR + (size_t)n);
         h += wire_output_header(p + h, false, cs->sid, sub->cursor, (size_t)n);
         for (int i = 0; i < cnt; i++) {
             memcpy(p + h, iov[i].iov_base, iov[i].iov_len);
             h += iov[i].iov_len;
         }
-        c->wlen += h;
+        c->out.len += h;
         sub->cursor += (uint64_t)n;
     }
     if (session_exited(s) && !sub->exit_sent) {
@@ -737,17 +718,17 @@ struct list_ctx {
     struct conn *c;
     uint32_t req;
     struct wire_list_writer w;
-    uint8_t *p; /* where the reply being built starts in wbuf */
+    uint8_t *p; /* where the reply being built starts in out */
     bool open;
 };
 
-/* Starts a LIST_REPLY body at the end of wbuf, leaving room for the framing in front
+/* Starts a LIST_REPLY body at the end of out, leaving room for the framing in front
  * (its size depends on the body's, which is known only at the end). */
 static void list_begin(struct list_ctx *lc)
 {
     struct conn *c = lc->c;
     size_t cap = 64 * 1024;
-    lc->p = wbuf_reserve(c, CONN_HDR_MAX + cap);
+    lc->p = bytebuf_reserve(&c->out, CONN_HDR_MAX + cap);
     wire_list_begin(&lc->w, lc->p + CONN_HDR_MAX, cap, false, lc->req);
     lc->open = true;
 }
@@ -760,7 +741,7 @@ static void list_finish(struct list_ctx *lc, bool more)
     size_t h = conn_frame_header(lc->c, hdr, n);
     memmove(lc->p + h, lc->p + CONN_HDR_MAX, n);
     memcpy(lc->p, hdr, h);
-    lc->c->wlen += h + n;
+    lc->c->out.len += h + n;
     lc->open = false;
 }
 
@@ -937,13 +918,13 @@ static size_t stream_process(struct conn *c)
 /* Queues a WebSocket control frame (server frames are unmasked). */
 static void ws_send_control(struct conn *c, int op, const uint8_t *p, size_t n)
 {
-    uint8_t *q = wbuf_reserve(c, WS_FRAME_HEADER_MAX + n);
+    uint8_t *q = bytebuf_reserve(&c->out, WS_FRAME_HEADER_MAX + n);
     int h = ws_frame_header_encode(q, true, op, n, NULL);
     if (h < 0)
         return;
     if (n)
         memcpy(q + h, p, n);
-    c->wlen += (size_t)h + n;
+    c->out.len += (size_t)h + n;
     conn_want_flush(c);
 }
 
@@ -1090,7 +1071,7 @@ static void conn_read(struct conn *c, bool drain)
 {
     size_t budget = CONN_READ_QUANTUM;
     while (budget && !c->closing && !c->moving && !c->input_blocked && !c->eof &&
-           c->wlen < CONN_WBUF_HIGH) {
+           c->out.len < CONN_WBUF_HIGH) {
         if (c->rlen == c->rcap) {
             if (c->rcap >= CONN_RBUF_MAX)
                 break; /* a whole max frame is buffered: process will take it */
@@ -1127,8 +1108,8 @@ static void conn_update_interest(struct conn *c)
 {
     if (c->closing || c->moving)
         return;
-    bool want_read = !c->input_blocked && !c->eof && c->wlen < CONN_WBUF_HIGH;
-    bool want_write = c->wlen > 0;
+    bool want_read = !c->input_blocked && !c->eof && c->out.len < CONN_WBUF_HIGH;
+    bool want_write = c->out.len > 0;
     if (!want_write) {
         /* Subscriptions with bytes the fd did not take also need a write edge. */
         for (struct csub *cs = c->subs; cs; cs = cs->next)
@@ -1206,8 +1187,8 @@ int conn_start_ws(struct worker *w, int fd, const uint8_t *in, size_t inlen, con
     c->ws = true;
     c->coalesce_ns = (uint64_t)coalesce_ms * 1000000;
     if (outlen) {
-        memcpy(wbuf_reserve(c, outlen), out, outlen);
-        c->wlen = outlen;
+        memcpy(bytebuf_reserve(&c->out, outlen), out, outlen);
+        c->out.len = outlen;
     }
     if (inlen) {
         c->rcap = inlen > CONN_RBUF_INITIAL ? inlen : CONN_RBUF_INITIAL;
@@ -1240,8 +1221,8 @@ static void conn_close(struct conn *c, const char *why)
     c->closing = true;
     log_debug("connection closed: %s", why);
     /* Best effort: get queued replies (the ERROR that explains the close) out. */
-    if (c->wlen) {
-        ssize_t w = write(c->wfd, c->wbuf + c->whead, c->wlen);
+    if (c->out.len) {
+        ssize_t w = write(c->wfd, c->out.data + c->out.head, c->out.len);
         (void)w;
     }
     while (c->subs) {
@@ -1274,7 +1255,7 @@ static void conn_destroy(struct conn *c)
     hub_conn_release(worker_server(c->w));
     free(c->rbuf);
     free(c->msg);
-    free(c->wbuf);
+    bytebuf_free(&c->out);
     free(c->owned);
     free(c);
 }

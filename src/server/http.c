@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/bytebuf.h"
 #include "core/log.h"
 #include "core/xalloc.h"
 #include "proto/ws_handshake.h"
@@ -38,8 +39,7 @@ struct http_conn {
     reactor_io *io;
     char *in;
     size_t inlen, incap;
-    uint8_t *out;
-    size_t ohead, olen, ocap;
+    struct bytebuf out; /* queued responses */
     reactor_timer timer;
     reactor_task free_task, move_task;
     bool closing;
@@ -143,23 +143,6 @@ static const char *http_reason(int status)
     }
 }
 
-/* Makes room for n more output bytes. */
-static uint8_t *out_reserve(struct http_conn *hc, size_t n)
-{
-    if (hc->ohead && hc->ohead + hc->olen + n > hc->ocap) {
-        memmove(hc->out, hc->out + hc->ohead, hc->olen);
-        hc->ohead = 0;
-    }
-    if (hc->ohead + hc->olen + n > hc->ocap) {
-        size_t cap = hc->ocap ? hc->ocap : 4096;
-        while (cap < hc->ohead + hc->olen + n)
-            cap *= 2;
-        hc->out = xrealloc(hc->out, cap);
-        hc->ocap = cap;
-    }
-    return hc->out + hc->ohead + hc->olen;
-}
-
 /* Queues a whole response. 204 and 304 carry no body and no Content-Length. */
 void http_reply(struct http_conn *hc, int status, const char *ctype, const void *body, size_t len,
                 const char *extra)
@@ -177,11 +160,11 @@ void http_reply(struct http_conn *hc, int status, const char *ctype, const void 
                       "X-Content-Type-Options: nosniff\r\n",
                       ctype ? ctype : "text/plain; charset=utf-8", len);
     n += snprintf(head + n, sizeof head - (size_t)n, "\r\n");
-    uint8_t *p = out_reserve(hc, (size_t)n + (bodyless ? 0 : len));
+    uint8_t *p = bytebuf_reserve(&hc->out, (size_t)n + (bodyless ? 0 : len));
     memcpy(p, head, (size_t)n);
     if (!bodyless && len)
         memcpy(p + n, body, len);
-    hc->olen += (size_t)n + (bodyless ? 0 : len);
+    hc->out.len += (size_t)n + (bodyless ? 0 : len);
 }
 
 /* Queues a JSON error body with extra header lines (may be NULL). */
@@ -393,19 +376,19 @@ static enum http_step http_upgrade(struct http_conn *hc, const struct http_reque
                      "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
                      accept);
     /* Responses to earlier pipelined requests go first, then the 101. */
-    memcpy(out_reserve(hc, (size_t)n), resp, (size_t)n);
-    hc->olen += (size_t)n;
+    memcpy(bytebuf_reserve(&hc->out, (size_t)n), resp, (size_t)n);
+    hc->out.len += (size_t)n;
     reactor_io_free(hc->io);
     hc->io = NULL;
-    int rc =
-        conn_start_ws(hc->w, hc->fd, (const uint8_t *)hc->in + consumed, hc->inlen - consumed,
-                      hc->out + hc->ohead, hc->olen, hub_config(worker_server(hc->w))->coalesce_ms);
+    int rc = conn_start_ws(hc->w, hc->fd, (const uint8_t *)hc->in + consumed, hc->inlen - consumed,
+                           hc->out.data + hc->out.head, hc->out.len,
+                           hub_config(worker_server(hc->w))->coalesce_ms);
     if (rc < 0) {
         http_close(hc, "cannot start the WebSocket connection");
         return HTTP_STOP;
     }
     hc->fd = -1; /* now the WebSocket connection's, and so is the client slot */
-    hc->olen = 0;
+    hc->out.len = 0;
     hc->inlen = 0;
     http_close(hc, "upgraded");
     return HTTP_STOP;
@@ -498,7 +481,7 @@ static void http_arm_timer(struct http_conn *hc)
 static void http_process(struct http_conn *hc)
 {
     while (!hc->closing && !hc->moving && !hc->waiting && !hc->close_after_write && hc->inlen &&
-           hc->olen < HTTP_OUT_HIGH) {
+           hc->out.len < HTTP_OUT_HIGH) {
         struct http_request req;
         int n = http_parse_request_max(hc->in, hc->inlen, &req, HTTP_MAX_HEADERS, HTTP_MAX_HEAD);
         if (n == 0)
@@ -564,7 +547,7 @@ static void http_read(struct http_conn *hc, bool drain)
 {
     size_t budget = HTTP_READ_QUANTUM;
     while (budget && !hc->closing && !hc->moving && !hc->eof && !hc->close_after_write &&
-           hc->olen < HTTP_OUT_HIGH) {
+           hc->out.len < HTTP_OUT_HIGH) {
         if (hc->inlen == hc->incap) {
             if (hc->incap >= HTTP_MAX_HEAD + HTTP_MAX_BODY)
                 break;
@@ -595,11 +578,10 @@ static void http_read(struct http_conn *hc, bool drain)
 /* Writes queued responses; closes when asked to once they are out. */
 static void http_flush(struct http_conn *hc)
 {
-    while (hc->olen && !hc->closing) {
-        ssize_t n = write(hc->fd, hc->out + hc->ohead, hc->olen);
+    while (hc->out.len && !hc->closing) {
+        ssize_t n = write(hc->fd, hc->out.data + hc->out.head, hc->out.len);
         if (n > 0) {
-            hc->ohead += (size_t)n;
-            hc->olen -= (size_t)n;
+            bytebuf_consume(&hc->out, (size_t)n);
             continue;
         }
         if (n < 0 && errno == EINTR)
@@ -609,7 +591,6 @@ static void http_flush(struct http_conn *hc)
         http_close(hc, "write failed");
         return;
     }
-    hc->ohead = 0;
     if (!hc->closing && hc->close_after_write && !hc->moving && !hc->waiting)
         http_close(hc, "Connection: close");
     else if (!hc->closing && hc->eof && !hc->waiting && !hc->moving)
@@ -622,9 +603,9 @@ static void http_update_interest(struct http_conn *hc)
     if (hc->closing || hc->moving || !hc->io)
         return;
     unsigned ev = 0;
-    if (!hc->eof && !hc->close_after_write && !hc->waiting && hc->olen < HTTP_OUT_HIGH)
+    if (!hc->eof && !hc->close_after_write && !hc->waiting && hc->out.len < HTTP_OUT_HIGH)
         ev |= REACTOR_READ;
-    if (hc->olen)
+    if (hc->out.len)
         ev |= REACTOR_WRITE;
     reactor_io_set(hc->io, ev);
 }
@@ -734,7 +715,7 @@ static int http_free_task(reactor_task *t, void *arg)
         hub_conn_release(worker_server(hc->w));
     }
     free(hc->in);
-    free(hc->out);
+    bytebuf_free(&hc->out);
     free(hc);
     return 0;
 }
@@ -746,8 +727,8 @@ static void http_close(struct http_conn *hc, const char *why)
         return;
     hc->closing = true;
     log_debug("http connection closed: %s", why);
-    if (hc->olen && hc->fd >= 0) {
-        ssize_t n = write(hc->fd, hc->out + hc->ohead, hc->olen);
+    if (hc->out.len && hc->fd >= 0) {
+        ssize_t n = write(hc->fd, hc->out.data + hc->out.head, hc->out.len);
         (void)n;
     }
     session_waiter_cancel(&hc->waiter);
