@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "core/bytebuf.h"
+#include "core/list.h"
 #include "core/log.h"
 #include "core/xalloc.h"
 #include "proto/utf8.h"
@@ -82,7 +83,7 @@ struct conn {
     uint32_t *owned; /* stdio: sessions this client created, ended with it */
     size_t nowned, capowned;
     reactor_task flush_task, free_task, move_task;
-    struct conn *prev, *next;
+    struct list_node track; /* in its worker's list, for teardown */
 };
 
 enum { STEP_NEXT, STEP_STOP, STEP_CLOSE };
@@ -94,28 +95,6 @@ static int conn_free_task(reactor_task *t, void *arg);
 static int conn_move_task(reactor_task *t, void *arg);
 static int conn_io_cb(reactor_io *io, unsigned events, void *arg);
 static void conn_process(struct conn *c);
-
-/* ---- list plumbing ----------------------------------------------------------------- */
-
-void conn_link(struct conn *c, struct conn **head)
-{
-    c->prev = NULL;
-    c->next = *head;
-    if (*head)
-        (*head)->prev = c;
-    *head = c;
-}
-
-void conn_unlink(struct conn *c, struct conn **head)
-{
-    if (c->prev)
-        c->prev->next = c->next;
-    else if (*head == c)
-        *head = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    c->prev = c->next = NULL;
-}
 
 /* ---- output ------------------------------------------------------------------------ */
 
@@ -1268,11 +1247,17 @@ static int conn_free_task(reactor_task *t, void *arg)
     return 0;
 }
 
+/* The connection's node in its worker's list. */
+struct list_node *conn_track_node(struct conn *c)
+{
+    return &c->track;
+}
+
 /* Frees every connection of a stopped worker. */
-void conn_free_all(struct conn **head)
+void conn_free_all(struct list_node **head)
 {
     while (*head) {
-        struct conn *c = *head;
+        struct conn *c = list_entry(*head, struct conn, track);
         c->flags &= ~(unsigned)CONN_STDIO; /* already shutting down; keep fds 0-2 */
         conn_close(c, "shutdown");
         reactor_task_cancel(c->r, &c->free_task);

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/list.h"
+
 struct worker;
 struct conn;
 
@@ -26,10 +28,9 @@ int conn_start_ws(struct worker *w, int fd, const uint8_t *in, size_t inlen, con
                   size_t outlen, unsigned coalesce_ms);
 /* Tells a connection we cannot serve why (ERROR limit, best effort) and closes it. */
 void conn_shed(int fd, const char *why);
-/* Worker list maintenance (hub.c). */
-void conn_link(struct conn *c, struct conn **head);
-void conn_unlink(struct conn *c, struct conn **head);
-/* Frees every connection on the list at teardown (reactors stopped). */
-void conn_free_all(struct conn **head);
+/* The node that keeps the connection in its worker's list (hub.h: hub_conn_track). */
+struct list_node *conn_track_node(struct conn *c);
+/* Frees every connection of a stopped worker's list. */
+void conn_free_all(struct list_node **head);
 
 #endif

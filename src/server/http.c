@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "core/bytebuf.h"
+#include "core/list.h"
 #include "core/log.h"
 #include "core/xalloc.h"
 #include "proto/ws_handshake.h"
@@ -50,7 +51,7 @@ struct http_conn {
     bool head_started; /* the header timer runs for the request being received */
     size_t progress;
     struct session_waiter waiter;
-    struct http_conn *prev, *next;
+    struct list_node track; /* in its worker's list, for teardown */
 };
 
 static void http_process(struct http_conn *hc);
@@ -59,26 +60,6 @@ static void http_close(struct http_conn *hc, const char *why);
 static int http_io_cb(reactor_io *io, unsigned events, void *arg);
 static int http_move_task(reactor_task *t, void *arg);
 static void http_update_interest(struct http_conn *hc);
-
-void http_link(struct http_conn *hc, struct http_conn **head)
-{
-    hc->prev = NULL;
-    hc->next = *head;
-    if (*head)
-        (*head)->prev = hc;
-    *head = hc;
-}
-
-void http_unlink(struct http_conn *hc, struct http_conn **head)
-{
-    if (hc->prev)
-        hc->prev->next = hc->next;
-    else if (*head == hc)
-        *head = hc->next;
-    if (hc->next)
-        hc->next->prev = hc->prev;
-    hc->prev = hc->next = NULL;
-}
 
 struct worker *http_worker(struct http_conn *hc)
 {
@@ -739,11 +720,17 @@ static void http_close(struct http_conn *hc, const char *why)
     reactor_task_schedule(hc->r, &hc->free_task);
 }
 
+/* The connection's node in its worker's list. */
+struct list_node *http_track_node(struct http_conn *hc)
+{
+    return &hc->track;
+}
+
 /* Frees every connection of a stopped worker. */
-void http_free_all(struct http_conn **head)
+void http_free_all(struct list_node **head)
 {
     while (*head) {
-        struct http_conn *hc = *head;
+        struct http_conn *hc = list_entry(*head, struct http_conn, track);
         http_close(hc, "shutdown");
         reactor_task_cancel(hc->r, &hc->free_task);
         http_free_task(&hc->free_task, hc);

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/list.h"
 #include "proto/http_parse.h"
 
 struct worker;
@@ -25,10 +26,10 @@ enum http_step {
 
 /* Starts serving HTTP on an accepted socket, on the calling worker's reactor. */
 int http_start(struct worker *w, int fd);
-/* Worker list maintenance and teardown. */
-void http_link(struct http_conn *hc, struct http_conn **head);
-void http_unlink(struct http_conn *hc, struct http_conn **head);
-void http_free_all(struct http_conn **head);
+/* The node that keeps the connection in its worker's list (hub.h: hub_http_track). */
+struct list_node *http_track_node(struct http_conn *hc);
+/* Frees every connection of a stopped worker's list. */
+void http_free_all(struct list_node **head);
 
 /* For route handlers (api.c). */
 struct worker *http_worker(struct http_conn *hc);

@@ -40,8 +40,7 @@ struct worker {
     unsigned idx;
     reactor *r;
     pthread_t thread;
-    struct conn *conns; /* every connection living here, for teardown */
-    struct http_conn *https;
+    struct list_node *conns, *https; /* every connection living here, for teardown */
     _Atomic uint64_t bytes_in, bytes_out;
 };
 
@@ -419,18 +418,18 @@ void hub_conn_release(struct server *srv)
 void hub_conn_track(struct worker *w, struct conn *c, bool add)
 {
     if (add)
-        conn_link(c, &w->conns);
+        list_push(&w->conns, conn_track_node(c));
     else
-        conn_unlink(c, &w->conns);
+        list_remove(&w->conns, conn_track_node(c));
 }
 
 /* Keeps the worker's HTTP connection list for teardown. */
 void hub_http_track(struct worker *w, struct http_conn *hc, bool add)
 {
     if (add)
-        http_link(hc, &w->https);
+        list_push(&w->https, http_track_node(hc));
     else
-        http_unlink(hc, &w->https);
+        list_remove(&w->https, http_track_node(hc));
 }
 
 struct metrics_acc {
