@@ -80,6 +80,7 @@ struct spawn_child {
     char *const *argv;
     char *const *envp;
     char *const *paths; /* NULL-terminated candidates for argv[0], tried in order */
+    char **sh_argv;     /* for ENOEXEC; the child fills slot 1 (see spawn_sh_argv) */
     bool fd_walk;
     volatile int stage; /* written by the child just before it exits 127 */
     volatile int err;
@@ -189,12 +190,18 @@ SPAWN_CHILD static int spawn_child_main(void *arg)
 
     syscall(SYS_rt_sigprocmask, SIG_SETMASK, spawn_empty_mask, NULL, KSIGSET_BYTES);
 
-    /* execvp(3)'s rules: keep looking past "not here"; remember EACCES. */
+    /* execvp(3)'s rules: a file without a #! line that the kernel will not run (ENOEXEC)
+     * is run as a script by /bin/sh; keep looking past "not here"; remember EACCES. */
     int err = ENOENT;
     bool eacces = false;
     for (char *const *p = c->paths; *p; p++) {
         syscall(SYS_execve, *p, c->argv, c->envp);
         err = errno;
+        if (err == ENOEXEC) {
+            c->sh_argv[1] = *p; /* the parent's memory, prepared for this; not an allocation */
+            syscall(SYS_execve, c->sh_argv[0], c->sh_argv, c->envp);
+            err = errno;
+        }
         if (err == EACCES)
             eacces = true;
         else if (err != ENOENT && err != ENOTDIR && err != ESTALE && err != ENODEV &&
@@ -217,10 +224,18 @@ __attribute__((format(printf, 4, 5))) static int spawn_error(char *err, size_t e
     return rc;
 }
 
-/* A growing NULL-terminated "K=V" vector. */
+/* The most env_extra entries, and bytes (each string with its NUL), one spawn accepts. */
+#define SPAWN_ENV_MAX_ENTRIES 65535
+#define SPAWN_ENV_MAX_BYTES ((size_t)4 << 20)
+
+/* A NULL-terminated "K=V" vector sized once for its most entries, with an open-addressing
+ * hash of key -> index + 1 (0: empty slot) so a put or get costs O(1), not O(n). Every
+ * entry contains '=', so two keys are equal when the bytes up to it are. */
 struct spawn_env {
     const char **v;
-    size_t n, cap;
+    size_t n;
+    size_t *slots;
+    size_t mask; /* slot count - 1; the count is a power of two, at least twice the max */
 };
 
 /* Length of the key in "K=V" (the whole string if there is no '='). */
@@ -230,33 +245,61 @@ static size_t spawn_env_keylen(const char *kv)
     return eq ? (size_t)(eq - kv) : strlen(kv);
 }
 
-/* Sets kv in the vector, replacing an entry with the same key. */
+/* Sizes an empty vector and its hash for at most max distinct keys. */
+static void spawn_env_init(struct spawn_env *e, size_t max)
+{
+    size_t nslots = 16;
+    while (nslots < 2 * max)
+        nslots *= 2;
+    e->v = xcalloc(max + 1, sizeof *e->v);
+    e->n = 0;
+    e->slots = xcalloc(nslots, sizeof *e->slots);
+    e->mask = nslots - 1;
+}
+
+/* Frees what spawn_env_init allocated (the strings are borrowed). */
+static void spawn_env_deinit(struct spawn_env *e)
+{
+    free(e->v);
+    free(e->slots);
+    memset(e, 0, sizeof *e);
+}
+
+/* Returns the slot holding key (klen bytes, no '=' or NUL), or the empty slot for it. */
+static size_t *spawn_env_slot(const struct spawn_env *e, const char *key, size_t klen)
+{
+    uint64_t h = 14695981039346656037ULL; /* FNV-1a */
+    for (size_t i = 0; i < klen; i++)
+        h = (h ^ (unsigned char)key[i]) * 1099511628211ULL;
+    for (size_t i = (size_t)h & e->mask;; i = (i + 1) & e->mask) {
+        size_t idx = e->slots[i];
+        if (idx == 0)
+            return &e->slots[i];
+        const char *kv = e->v[idx - 1];
+        if (strncmp(kv, key, klen) == 0 && kv[klen] == '=')
+            return &e->slots[i];
+    }
+}
+
+/* Sets kv ("K=V") in the vector, replacing in place an entry with the same key. */
 static void spawn_env_put(struct spawn_env *e, const char *kv)
 {
-    size_t klen = spawn_env_keylen(kv);
-    for (size_t i = 0; i < e->n; i++) {
-        if (spawn_env_keylen(e->v[i]) == klen && memcmp(e->v[i], kv, klen) == 0) {
-            e->v[i] = kv;
-            return;
-        }
-    }
-    if (e->n + 2 > e->cap) {
-        e->cap = e->cap ? e->cap * 2 : 64;
-        e->v = xrealloc(e->v, e->cap * sizeof *e->v);
+    size_t *slot = spawn_env_slot(e, kv, spawn_env_keylen(kv));
+    if (*slot) {
+        e->v[*slot - 1] = kv;
+        return;
     }
     e->v[e->n++] = kv;
     e->v[e->n] = NULL;
+    *slot = e->n;
 }
 
 /* Returns the value of key in the vector, or NULL. */
 static const char *spawn_env_get(const struct spawn_env *e, const char *key)
 {
     size_t klen = strlen(key);
-    for (size_t i = 0; i < e->n; i++)
-        if (spawn_env_keylen(e->v[i]) == klen && memcmp(e->v[i], key, klen) == 0 &&
-            e->v[i][klen] == '=')
-            return e->v[i] + klen + 1;
-    return NULL;
+    size_t idx = *spawn_env_slot(e, key, klen);
+    return idx ? e->v[idx - 1] + klen + 1 : NULL;
 }
 
 /* Builds the NULL-terminated list of paths to exec for prog, searching path like
@@ -353,11 +396,24 @@ fail:
 }
 
 /* Builds the child's environment: environ, TERM, the overrides, PTYHUB_SESSION. The
- * strings are borrowed, except *owned, which the caller frees. */
+ * strings are borrowed, except *owned, which the caller frees; env starts zeroed and the
+ * caller deinitializes it, even on failure. */
 static int spawn_build_env(const struct spawn_opts *o, struct spawn_env *env, char **owned,
                            char *err, size_t errlen)
 {
     static const char session_key[] = "PTYHUB_SESSION";
+    size_t n_environ = 0, n_extra = 0, bytes = 0;
+    for (char **p = environ; p && *p; p++)
+        n_environ++;
+    /* Bound the caller's input before any work proportional to it. */
+    for (const char *const *p = o->env_extra; p && *p; p++) {
+        if (++n_extra > SPAWN_ENV_MAX_ENTRIES || (bytes += strlen(*p) + 1) > SPAWN_ENV_MAX_BYTES)
+            return spawn_error(err, errlen, -E2BIG,
+                               "too many environment entries (at most %d, %zu MiB)",
+                               SPAWN_ENV_MAX_ENTRIES, SPAWN_ENV_MAX_BYTES >> 20);
+    }
+    spawn_env_init(env, n_environ + 1 + n_extra + 1);
+
     for (char **p = environ; p && *p; p++) {
         if (!strchr(*p, '='))
             continue;
@@ -381,6 +437,21 @@ static int spawn_build_env(const struct spawn_opts *o, struct spawn_env *env, ch
         spawn_env_put(env, *owned);
     }
     return 0;
+}
+
+/* Builds the argv execvp(3) gives /bin/sh for a file the kernel cannot run (ENOEXEC):
+ * {"/bin/sh", <the candidate path>, argv[1], ..., NULL}. Slot 1 is left NULL; the child
+ * stores each candidate there before it execs, so it needs no allocation. */
+static char **spawn_sh_argv(const char *const *argv)
+{
+    size_t argc = 0;
+    while (argv[argc])
+        argc++;
+    char **v = xcalloc(argc + 2, sizeof *v);
+    v[0] = (char *)"/bin/sh";
+    for (size_t i = 1; i < argc; i++)
+        v[i + 1] = (char *)argv[i];
+    return v;
 }
 
 /* Explains a failure the child reported. */
@@ -460,12 +531,13 @@ int spawn_pty(const struct spawn_opts *o, struct spawn_result *out, char *err, s
     const char *prog = o->argv[0];
 
     struct spawn_env env = {0};
-    char *owned = NULL, **paths = NULL;
+    char *owned = NULL, **paths = NULL, **sh_argv = NULL;
     int master = -1, slave = -1;
     int rc = spawn_build_env(o, &env, &owned, err, errlen);
     if (rc < 0)
         goto done;
     paths = spawn_paths(prog, spawn_env_get(&env, "PATH"));
+    sh_argv = spawn_sh_argv(o->argv);
     rc = spawn_open_pty(o->cols, o->rows, &master, &slave, err, errlen);
     if (rc < 0)
         goto done;
@@ -476,6 +548,7 @@ int spawn_pty(const struct spawn_opts *o, struct spawn_result *out, char *err, s
         .argv = (char *const *)o->argv,
         .envp = (char *const *)env.v,
         .paths = paths,
+        .sh_argv = sh_argv,
         .fd_walk = spawn_force_fd_walk,
     };
     pid_t pid = spawn_clone(&c);
@@ -511,7 +584,8 @@ done:
     if (master >= 0)
         close(master);
     spawn_paths_free(paths);
-    free(env.v);
+    free(sh_argv);
+    spawn_env_deinit(&env);
     free(owned);
     return rc;
 }

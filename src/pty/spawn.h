@@ -5,8 +5,9 @@
  * is started with clone(CLONE_VM|CLONE_VFORK) so the cost does not grow with the
  * daemon's memory; everything the child needs (envp, PATH candidates) is built here
  * beforehand, and a failed chdir or exec is reported back as an error, never as a
- * session that exits 127. Nothing here touches the reactor: the caller watches the
- * non-blocking master and the pidfd.
+ * session that exits 127. As with execvp(3), a file without a #! line that the kernel
+ * will not run (ENOEXEC) is run by /bin/sh. Nothing here touches the reactor: the caller
+ * watches the non-blocking master and the pidfd.
  */
 #ifndef PTYHUB_SPAWN_H
 #define PTYHUB_SPAWN_H
@@ -21,7 +22,9 @@ struct spawn_opts {
                                      it has no '/' */
     const char *cwd;              /* NULL: inherit */
     const char *const *env_extra; /* NULL-terminated "K=V" overrides added to the daemon's environ
-                                     (may be NULL); they may override TERM, not PTYHUB_SESSION */
+                                     (may be NULL); they may override TERM, not PTYHUB_SESSION; a
+                                     later one replaces an earlier one with the same key in place.
+                                     At most 65535 entries and 4 MiB (with NULs), else -E2BIG */
     uint16_t cols, rows;          /* initial size (0 → 80x24) */
     const char *session_id;       /* exported as PTYHUB_SESSION (NULL: not exported, and an
                                      inherited PTYHUB_SESSION is removed) */
