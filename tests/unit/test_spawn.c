@@ -531,3 +531,139 @@ TEST(spawn_from_threads)
     check_no_children();
     CHECK_EQ(count_fds(), fds);
 }
+
+/* A NULL-terminated env_extra of n entries "K<i>=x", the first "K0=first" and the last
+ * "K<n-1>=last"; free with free_env. */
+static char **make_env(size_t n)
+{
+    char **env = calloc(n + 1, sizeof *env);
+    CHECK(env != NULL);
+    for (size_t i = 0; i < n; i++) {
+        env[i] = malloc(32);
+        CHECK(env[i] != NULL);
+        snprintf(env[i], 32, "K%zu=%s", i, i == 0 ? "first" : i == n - 1 ? "last" : "x");
+    }
+    return env;
+}
+
+/* Frees a vector from make_env. */
+static void free_env(char **env)
+{
+    for (char **p = env; *p; p++)
+        free(*p);
+    free(env);
+}
+
+TEST(spawn_many_env_entries)
+{
+    /* 65,535 distinct keys: the most accepted; the child sees the first and the last. */
+    char **env = make_env(65535);
+    const char *argv[] = {"sh", "-c", "echo \"$K0 $K65534\"", NULL};
+    struct spawn_opts o = {.argv = argv, .env_extra = (const char *const *)env};
+    int code;
+    char *out = run(&o, &code, NULL);
+    CHECK_STR_EQ(out, "first last\n");
+    CHECK_EQ(code, 0);
+    free(out);
+    free_env(env);
+}
+
+TEST(spawn_too_many_env_entries_is_e2big)
+{
+    int fds = count_fds();
+    const char *argv[] = {"true", NULL};
+    char **env = make_env(65536);
+    struct spawn_opts o = {.argv = argv, .env_extra = (const char *const *)env};
+    struct spawn_result r;
+    char err[256];
+    CHECK_EQ(spawn_pty(&o, &r, err, sizeof err), -E2BIG);
+    CHECK_STR_EQ(err, "too many environment entries (at most 65535, 4 MiB)");
+    CHECK_EQ(r.master, -1);
+    CHECK_EQ(r.pidfd, -1);
+    free_env(env);
+
+    /* Few entries but more than 4 MiB of them. */
+    size_t big = (size_t)4 << 20;
+    char *huge = malloc(big + 1);
+    CHECK(huge != NULL);
+    memset(huge, 'v', big);
+    memcpy(huge, "BIG=", 4);
+    huge[big] = '\0';
+    const char *env2[] = {huge, NULL};
+    o.env_extra = env2;
+    CHECK_EQ(spawn_pty(&o, &r, err, sizeof err), -E2BIG);
+    CHECK_STR_EQ(err, "too many environment entries (at most 65535, 4 MiB)");
+    free(huge);
+    check_no_children();
+    CHECK_EQ(count_fds(), fds);
+}
+
+/* Number of lines of out that start with prefix. */
+static int count_lines_with_prefix(const char *out, const char *prefix)
+{
+    int n = 0;
+    size_t len = strlen(prefix);
+    for (const char *p = out; *p;) {
+        n += strncmp(p, prefix, len) == 0;
+        const char *nl = strchr(p, '\n');
+        if (!nl)
+            break;
+        p = nl + 1;
+    }
+    return n;
+}
+
+TEST(spawn_later_env_entry_wins_in_place)
+{
+    unsetenv("PTYHUB_TEST_DUP");
+    const char *argv[] = {"env", NULL};
+    const char *extra[] = {"PTYHUB_TEST_DUP=first", "PTYHUB_TEST_AFTER=x", "PTYHUB_TEST_DUP=second",
+                           "TERM=vt100", NULL};
+    struct spawn_opts o = {.argv = argv, .env_extra = extra};
+    char *out = run(&o, NULL, NULL);
+    CHECK_EQ(count_lines_with_prefix(out, "PTYHUB_TEST_DUP="), 1);
+    CHECK(has_line(out, "PTYHUB_TEST_DUP=second"));
+    CHECK_EQ(count_lines_with_prefix(out, "TERM="), 1);
+    CHECK(has_line(out, "TERM=vt100"));
+    /* Replaced where the first one was, before the entry that followed it. */
+    const char *dup = strstr(out, "PTYHUB_TEST_DUP=second");
+    const char *after = strstr(out, "PTYHUB_TEST_AFTER=x");
+    CHECK(dup != NULL && after != NULL && dup < after);
+    free(out);
+}
+
+TEST(spawn_script_without_shebang_runs_in_sh)
+{
+    char dir[] = "/tmp/ptyhub-spawn-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char path[64];
+    snprintf(path, sizeof path, "%s/noshebang", dir);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755);
+    CHECK(fd >= 0);
+    static const char script[] = "echo from-sh-$((6*7)) \"$@\"\n";
+    CHECK_EQ(write(fd, script, sizeof script - 1), (ssize_t)(sizeof script - 1));
+    close(fd);
+
+    /* By path, with arguments passed on as execvp's /bin/sh fallback does. */
+    const char *argv[] = {path, "a b", "c", NULL};
+    struct spawn_opts o = {.argv = argv};
+    int code;
+    char *out = run(&o, &code, NULL);
+    CHECK_STR_EQ(out, "from-sh-42 a b c\n");
+    CHECK_EQ(code, 0);
+    free(out);
+
+    /* Found through PATH after a candidate that does not exist. */
+    char pathvar[128];
+    snprintf(pathvar, sizeof pathvar, "PATH=/nonexistent-ptyhub:%s:/usr/bin:/bin", dir);
+    const char *extra[] = {pathvar, NULL};
+    const char *argv2[] = {"noshebang", NULL};
+    o = (struct spawn_opts){.argv = argv2, .env_extra = extra};
+    out = run(&o, &code, NULL);
+    CHECK_STR_EQ(out, "from-sh-42\n");
+    CHECK_EQ(code, 0);
+    free(out);
+
+    unlink(path);
+    rmdir(dir);
+}
