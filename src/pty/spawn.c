@@ -211,6 +211,10 @@ SPAWN_CHILD static int spawn_child_main(void *arg)
     spawn_child_fail(c, STAGE_EXEC, eacces ? EACCES : err);
 }
 
+/* The most env_extra entries, and bytes (each string with its NUL), one spawn accepts. */
+#define SPAWN_ENV_MAX_ENTRIES 65535
+#define SPAWN_ENV_MAX_BYTES ((size_t)4 << 20)
+
 /* Writes a formatted reason into err (if any) and returns rc. */
 __attribute__((format(printf, 4, 5))) static int spawn_error(char *err, size_t errlen, int rc,
                                                              const char *fmt, ...)
@@ -224,18 +228,20 @@ __attribute__((format(printf, 4, 5))) static int spawn_error(char *err, size_t e
     return rc;
 }
 
-/* The most env_extra entries, and bytes (each string with its NUL), one spawn accepts. */
-#define SPAWN_ENV_MAX_ENTRIES 65535
-#define SPAWN_ENV_MAX_BYTES ((size_t)4 << 20)
+/* One "K=V" added to the child's environment, and when: later ones win. */
+struct spawn_env_ent {
+    const char *kv;
+    size_t klen; /* bytes before the '=' */
+    size_t seq;
+};
 
-/* A NULL-terminated "K=V" vector sized once for its most entries, with an open-addressing
- * hash of key -> index + 1 (0: empty slot) so a put or get costs O(1), not O(n). Every
- * entry contains '=', so two keys are equal when the bytes up to it are. */
+/* The child's environment, built in O(n log n) with no input-dependent worst case (a hash
+ * keyed by client-chosen names could be flooded): entries are appended, then sorted by key
+ * and collapsed so each key keeps the place of its first entry and the value of its last. */
 struct spawn_env {
-    const char **v;
-    size_t n;
-    size_t *slots;
-    size_t mask; /* slot count - 1; the count is a power of two, at least twice the max */
+    struct spawn_env_ent *ents; /* in order added; after spawn_env_finish, one per key, sorted */
+    size_t nents, max;
+    const char **v; /* after spawn_env_finish: the NULL-terminated envp */
 };
 
 /* Length of the key in "K=V" (the whole string if there is no '='). */
@@ -245,61 +251,90 @@ static size_t spawn_env_keylen(const char *kv)
     return eq ? (size_t)(eq - kv) : strlen(kv);
 }
 
-/* Sizes an empty vector and its hash for at most max distinct keys. */
+/* Sizes an empty environment for at most max entries. */
 static void spawn_env_init(struct spawn_env *e, size_t max)
 {
-    size_t nslots = 16;
-    while (nslots < 2 * max)
-        nslots *= 2;
+    e->ents = xcalloc(max ? max : 1, sizeof *e->ents);
+    e->nents = 0;
+    e->max = max;
     e->v = xcalloc(max + 1, sizeof *e->v);
-    e->n = 0;
-    e->slots = xcalloc(nslots, sizeof *e->slots);
-    e->mask = nslots - 1;
 }
 
-/* Frees what spawn_env_init allocated (the strings are borrowed). */
+/* Frees what spawn_env_init allocated (the strings are borrowed); accepts a zeroed env. */
 static void spawn_env_deinit(struct spawn_env *e)
 {
+    free(e->ents);
     free(e->v);
-    free(e->slots);
     memset(e, 0, sizeof *e);
 }
 
-/* Returns the slot holding key (klen bytes, no '=' or NUL), or the empty slot for it. */
-static size_t *spawn_env_slot(const struct spawn_env *e, const char *key, size_t klen)
-{
-    uint64_t h = 14695981039346656037ULL; /* FNV-1a */
-    for (size_t i = 0; i < klen; i++)
-        h = (h ^ (unsigned char)key[i]) * 1099511628211ULL;
-    for (size_t i = (size_t)h & e->mask;; i = (i + 1) & e->mask) {
-        size_t idx = e->slots[i];
-        if (idx == 0)
-            return &e->slots[i];
-        const char *kv = e->v[idx - 1];
-        if (strncmp(kv, key, klen) == 0 && kv[klen] == '=')
-            return &e->slots[i];
-    }
-}
-
-/* Sets kv ("K=V") in the vector, replacing in place an entry with the same key. */
+/* Appends kv ("K=V"); a later entry with the same key replaces it in spawn_env_finish. */
 static void spawn_env_put(struct spawn_env *e, const char *kv)
 {
-    size_t *slot = spawn_env_slot(e, kv, spawn_env_keylen(kv));
-    if (*slot) {
-        e->v[*slot - 1] = kv;
-        return;
-    }
-    e->v[e->n++] = kv;
-    e->v[e->n] = NULL;
-    *slot = e->n;
+    if (e->nents == e->max)
+        abort(); /* spawn_build_env sizes it for every entry it adds */
+    e->ents[e->nents] = (struct spawn_env_ent){kv, spawn_env_keylen(kv), e->nents};
+    e->nents++;
 }
 
-/* Returns the value of key in the vector, or NULL. */
+/* Orders two keys given with their lengths: bytewise, then shorter first. */
+static int spawn_env_keycmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+    int c = memcmp(a, b, alen < blen ? alen : blen);
+    if (c)
+        return c;
+    return alen < blen ? -1 : alen > blen;
+}
+
+/* qsort comparator: by key, then in the order added. */
+static int spawn_env_entcmp(const void *pa, const void *pb)
+{
+    const struct spawn_env_ent *a = pa, *b = pb;
+    int c = spawn_env_keycmp(a->kv, a->klen, b->kv, b->klen);
+    if (c)
+        return c;
+    return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+/* Resolves duplicates and fills e->v: each key once, at its first entry's place, with its
+ * last entry's value. */
+static void spawn_env_finish(struct spawn_env *e)
+{
+    qsort(e->ents, e->nents, sizeof *e->ents, spawn_env_entcmp);
+    size_t nkeys = 0;
+    for (size_t i = 0; i < e->nents;) {
+        size_t j = i + 1;
+        while (j < e->nents && spawn_env_keycmp(e->ents[i].kv, e->ents[i].klen, e->ents[j].kv,
+                                                e->ents[j].klen) == 0)
+            j++;
+        /* ents[i] is the first of this key, ents[j - 1] the last. */
+        e->v[e->ents[i].seq] = e->ents[j - 1].kv;
+        e->ents[nkeys++] = (struct spawn_env_ent){e->ents[j - 1].kv, e->ents[i].klen, 0};
+        i = j;
+    }
+    e->nents = nkeys;
+    size_t n = 0;
+    for (size_t i = 0; i < e->max; i++)
+        if (e->v[i])
+            e->v[n++] = e->v[i];
+    e->v[n] = NULL;
+}
+
+/* Returns the value of key in a finished environment, or NULL; O(log n). */
 static const char *spawn_env_get(const struct spawn_env *e, const char *key)
 {
-    size_t klen = strlen(key);
-    size_t idx = *spawn_env_slot(e, key, klen);
-    return idx ? e->v[idx - 1] + klen + 1 : NULL;
+    size_t klen = strlen(key), lo = 0, hi = e->nents;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = spawn_env_keycmp(e->ents[mid].kv, e->ents[mid].klen, key, klen);
+        if (c == 0)
+            return e->ents[mid].kv + klen + 1;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
 }
 
 /* Builds the NULL-terminated list of paths to exec for prog, searching path like
@@ -436,6 +471,7 @@ static int spawn_build_env(const struct spawn_opts *o, struct spawn_env *env, ch
         snprintf(*owned, n, "%s=%s", session_key, o->session_id);
         spawn_env_put(env, *owned);
     }
+    spawn_env_finish(env);
     return 0;
 }
 
