@@ -4,7 +4,8 @@
  * stream of length-prefixed frames (Unix socket, stdio). Every body that decodes is
  * re-encoded; the encoding must reproduce the body byte for byte (except ATTACH's
  * reserved field, which is always encoded as 0) and decode to the same result. LIST_REPLY
- * entries and argv/env blocks are also rebuilt through their own writers.
+ * entries and argv/env blocks are also rebuilt through their own writers; WRITE's data and
+ * HELLO's version are checked against their offsets in the body.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -76,6 +77,12 @@ static void check_helpers(const struct wire_msg *m, const uint8_t *body, size_t 
             wire_output_header(hdr, false, m->output.sid, m->output.offset, m->output.data.len);
         FUZZ_CHECK(h == WIRE_OUTPUT_HDR && memcmp(hdr, body, h) == 0);
     }
+    if (m->type == WIRE_WRITE) /* req, sid, flags, then the data is the rest of the body */
+        FUZZ_CHECK(len >= 10 && m->write.data.len == len - 10 &&
+                   (m->write.data.len == 0 || m->write.data.p == body + 10) &&
+                   wire_msg_req(m) == m->write.req);
+    if (m->type == WIRE_HELLO) /* any version decodes: the server negotiates */
+        FUZZ_CHECK(m->hello.version == (body[5] | body[6] << 8));
     (void)wire_msg_req(m);
     FUZZ_CHECK(strcmp(wire_type_name(m->type), "unknown") != 0);
 }

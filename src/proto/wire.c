@@ -290,7 +290,8 @@ static int check_signal(const struct wire_msg *m)
 
 /* ---- per-message decoders and encoders ---- */
 
-/* HELLO: u32 magic, u16 version, u16 flags. A wrong magic is not our protocol. */
+/* HELLO: u32 magic, u16 version, u16 flags. A wrong magic is not our protocol. Any
+ * version decodes: the server negotiates (docs/protocol.md, "Versions"). */
 static int dec_hello(struct wire_rd *r, struct wire_msg *m)
 {
     uint32_t magic = rd_u32(r);
@@ -468,6 +469,25 @@ static void enc_remove(struct wire_wr *w, const struct wire_msg *m)
 {
     wr_u32(w, m->remove.req);
     wr_u32(w, m->remove.sid);
+}
+
+/* WRITE: req, sid, u8 flags, rest = bytes to type. */
+static int dec_write(struct wire_rd *r, struct wire_msg *m)
+{
+    m->write.req = rd_u32(r);
+    m->write.sid = rd_u32(r);
+    m->write.flags = rd_u8(r);
+    m->write.data = rd_rest(r);
+    return 0;
+}
+
+/* Writes the payload of WRITE. */
+static void enc_write(struct wire_wr *w, const struct wire_msg *m)
+{
+    wr_u32(w, m->write.req);
+    wr_u32(w, m->write.sid);
+    wr_u8(w, m->write.flags);
+    wr_put(w, m->write.data.p, m->write.data.len);
 }
 
 /* WELCOME: u16 version, u16 flags, u32 server_pid, rest = server version string. */
@@ -654,6 +674,7 @@ static const struct wire_codec codecs[] = {
     {WIRE_LIST, "list", dec_list, enc_list, NULL},
     {WIRE_ACK, "ack", dec_ack, enc_ack, NULL},
     {WIRE_REMOVE, "remove", dec_remove, enc_remove, NULL},
+    {WIRE_WRITE, "write", dec_write, enc_write, NULL},
     {WIRE_WELCOME, "welcome", dec_welcome, enc_welcome, NULL},
     {WIRE_CREATED, "created", dec_created, enc_created, NULL},
     {WIRE_ATTACHED, "attached", dec_attached, enc_attached, NULL},
@@ -860,6 +881,8 @@ uint32_t wire_msg_req(const struct wire_msg *m)
         return m->list.req;
     case WIRE_REMOVE:
         return m->remove.req;
+    case WIRE_WRITE:
+        return m->write.req;
     case WIRE_CREATED:
         return m->created.req;
     case WIRE_ATTACHED:

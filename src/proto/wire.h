@@ -1,4 +1,4 @@
-/* wire: the ptyhub session protocol, version 1, as a pure codec (docs/protocol.md).
+/* wire: the ptyhub session protocol, versions 1 and 2, as a pure codec (docs/protocol.md).
  *
  * One protocol runs over the Unix socket, stdio and WebSocket. On byte streams a body is
  * framed as `u32 body_len` + body; a WebSocket binary message is one body. A body is
@@ -15,7 +15,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define WIRE_VERSION 1
+#define WIRE_VERSION 2           /* highest protocol version this codec and server speak */
+#define WIRE_VERSION_MIN 1       /* lowest still served */
 #define WIRE_MAGIC 0x48595450u   /* "PTYH" on the wire */
 #define WIRE_MAX_BODY (1u << 20) /* largest body; a longer declared length is -EMSGSIZE */
 #define WIRE_LEN_PREFIX 4        /* the u32 body_len in front of a body on byte streams */
@@ -38,6 +39,7 @@ enum wire_type {
     WIRE_LIST = 0x08,
     WIRE_ACK = 0x09,
     WIRE_REMOVE = 0x0A,
+    WIRE_WRITE = 0x0B,   /* version 2: acknowledged input */
     WIRE_WELCOME = 0x81, /* server → client */
     WIRE_CREATED = 0x82,
     WIRE_ATTACHED = 0x83,
@@ -68,7 +70,9 @@ enum wire_err {
 };
 
 enum { WIRE_HELLO_F_ACK = 1u << 0 }; /* HELLO flags: this client paces OUTPUT with ACK */
-enum { WIRE_LIST_F_MORE = 1u << 0 }; /* LIST_REPLY flags: more replies follow for this req */
+/* WELCOME flags: capabilities of this server (clients ignore unknown bits). */
+enum { WIRE_WELCOME_F_WRITE = 1u << 0 }; /* WRITE (acknowledged input) is accepted */
+enum { WIRE_LIST_F_MORE = 1u << 0 };     /* LIST_REPLY flags: more replies follow for this req */
 enum wire_attach_mode { WIRE_MODE_INTERACTIVE = 0, WIRE_MODE_READ_ONLY = 1 };
 enum wire_from_kind { WIRE_FROM_OFFSET = 0, WIRE_FROM_TAIL = 1, WIRE_FROM_LIVE = 2 };
 enum wire_state { WIRE_STATE_RUNNING = 0, WIRE_STATE_EXITED = 1 };
@@ -145,6 +149,13 @@ struct wire_ack {
 
 struct wire_remove {
     uint32_t req, sid;
+};
+
+/* WRITE: input queued as one unit, all or nothing; answered OK once it reached the PTY. */
+struct wire_write {
+    uint32_t req, sid;
+    uint8_t flags;          /* 0; unknown bits are ignored */
+    struct wire_bytes data; /* rest */
 };
 
 struct wire_welcome {
@@ -233,6 +244,7 @@ struct wire_msg {
         struct wire_list list;
         struct wire_ack ack;
         struct wire_remove remove;
+        struct wire_write write;
         struct wire_welcome welcome;
         struct wire_created created;
         struct wire_attached attached;

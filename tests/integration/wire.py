@@ -14,18 +14,20 @@ import socket
 import struct
 import time
 
-VERSION = 1
+VERSION = 2  # the highest version this client speaks, sent in HELLO by default
+VERSION_MIN = 1  # the lowest version a server still serves
 MAGIC = 0x48595450
 MAX_BODY = 1 << 20
 
 # Message types.
-HELLO, CREATE, ATTACH, DETACH, INPUT, RESIZE, SIGNAL, LIST, ACK, REMOVE = range(1, 11)
+HELLO, CREATE, ATTACH, DETACH, INPUT, RESIZE, SIGNAL, LIST, ACK, REMOVE, WRITE = range(1, 12)
 WELCOME, CREATED, ATTACHED, OK, LIST_REPLY = 0x81, 0x82, 0x83, 0x84, 0x85
 OUTPUT, EXIT, GAP, ERROR = 0x90, 0x91, 0x92, 0xE0
 
 TYPE_NAMES = {
     HELLO: "hello", CREATE: "create", ATTACH: "attach", DETACH: "detach", INPUT: "input",
     RESIZE: "resize", SIGNAL: "signal", LIST: "list", ACK: "ack", REMOVE: "remove",
+    WRITE: "write",
     WELCOME: "welcome", CREATED: "created", ATTACHED: "attached", OK: "ok",
     LIST_REPLY: "list_reply", OUTPUT: "output", EXIT: "exit", GAP: "gap", ERROR: "error",
 }
@@ -50,6 +52,7 @@ ERR_AUTH = 14
 CLOSING_ERRORS = {ERR_BAD_FRAME, ERR_TOO_LARGE, ERR_VERSION, ERR_NOT_HELLO, ERR_AUTH}
 
 HELLO_F_ACK = 1
+WELCOME_F_WRITE = 1  # WELCOME flags: the server accepts WRITE
 LIST_F_MORE = 1
 MODE_INTERACTIVE, MODE_READ_ONLY = 0, 1
 FROM_OFFSET, FROM_TAIL, FROM_LIVE = 0, 1, 2
@@ -86,6 +89,7 @@ def _block(strs):
 
 
 def hello(version=VERSION, flags=0):
+    """HELLO offering `version` (any u16: hello(version=1) speaks as a version 1 client)."""
     return struct.pack("<BIHH", HELLO, MAGIC, version, flags)
 
 
@@ -104,6 +108,11 @@ def detach(req, sid):
 
 def input_(sid, data):
     return struct.pack("<BI", INPUT, sid) + _bytes(data)
+
+
+def write(req, sid, data, flags=0):
+    """WRITE: acknowledged input, queued all or nothing, answered OK once it reached the PTY."""
+    return struct.pack("<BIIB", WRITE, req, sid, flags) + _bytes(data)
 
 
 def resize(sid, cols, rows):
@@ -210,6 +219,9 @@ def decode(body):
     elif t == GAP:
         sid, from_, to = r.take("<IQQ")
         m = Msg(t, sid=sid, from_=from_, to=to)
+    elif t == WRITE:
+        req, sid, flags = r.take("<IIB")
+        m = Msg(t, req=req, sid=sid, flags=flags, data=r.rest())
     elif t == ERROR:
         req, sid, code = r.take("<IIH")
         m = Msg(t, req=req, sid=sid, code=code, message=r.rest().decode("utf-8", "replace"))
@@ -234,14 +246,14 @@ class Conn:
         self.welcome = None
 
     @classmethod
-    def unix(cls, path, handshake=True, timeout=30):
+    def unix(cls, path, handshake=True, timeout=30, version=VERSION):
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         s.settimeout(timeout)
         s.connect(path)
         s.setblocking(True)
         c = cls(s.fileno(), s.fileno(), owner=s)
         if handshake:
-            c.handshake(timeout=timeout)
+            c.handshake(timeout=timeout, version=version)
         return c
 
     def close(self):
@@ -351,8 +363,8 @@ class Conn:
 
     # -- requests --
 
-    def handshake(self, flags=0, timeout=30):
-        self.send(hello(flags=flags))
+    def handshake(self, flags=0, timeout=30, version=VERSION):
+        self.send(hello(version=version, flags=flags))
         m = self.recv(timeout)
         if m.type != WELCOME:
             raise ProtocolError("expected WELCOME, got %r" % m)
@@ -378,6 +390,11 @@ class Conn:
         if m.type != ATTACHED:
             raise ProtocolError("ATTACH %d failed: %r" % (sid, m))
         return m
+
+    def write(self, sid, data, timeout=60, keep=None):
+        """Sends WRITE and returns its reply: OK once every byte reached the PTY, or ERROR
+        (`limit` when the input queue could not take all of it; nothing was queued)."""
+        return self.call(lambda req: write(req, sid, data), OK, timeout, keep)
 
     def list(self, timeout=60):
         req = self.req()

@@ -56,9 +56,17 @@ static const struct golden goldens[] = {
     {"list", {.type = WIRE_LIST, .list = {9}}, "0809000000"},
     {"ack", {.type = WIRE_ACK, .ack = {5, 4096}}, "09050000000010000000000000"},
     {"remove", {.type = WIRE_REMOVE, .remove = {10, 5}}, "0a0a00000005000000"},
+    {"write", {.type = WIRE_WRITE, .write = {9, 1, 0, S("ls\r")}}, "0b0900000001000000006c730d"},
+    {"write_empty", {.type = WIRE_WRITE, .write = {9, 1, 0, S("")}}, "0b090000000100000000"},
+    {"write_flags",
+     {.type = WIRE_WRITE, .write = {3, 5, 0xff, S("\x00")}},
+     "0b0300000005000000ff00"},
     {"welcome",
      {.type = WIRE_WELCOME, .welcome = {1, 0, 4242, S("0.1.0")}},
      "810100000092100000302e312e30"},
+    {"welcome_v2",
+     {.type = WIRE_WELCOME, .welcome = {2, WIRE_WELCOME_F_WRITE, 4242, S("0.1.0")}},
+     "810200010092100000302e312e30"},
     {"created", {.type = WIRE_CREATED, .created = {7, 5, 4243}}, "82070000000500000093100000"},
     {"attached",
      {.type = WIRE_ATTACHED, .attached = {2, 5, 0, 5, 80, 24, WIRE_STATE_RUNNING}},
@@ -177,6 +185,12 @@ static const struct decode_case decode_cases[] = {
     {"signal_kill", "07040000000500000000", 0},
     {"signal_64", "07040000000500000040", 0},
     {"hello_v2_flags", "01505459480200ffff", 0},
+    {"hello_v0", "01505459480000 0000", 0},
+    {"hello_v7", "01505459480700 0000", 0},
+    {"hello_v65535", "0150545948ffff 0000", 0},
+    {"write_short", "0b09000000010000 00", -EBADMSG},
+    {"write_no_flags", "0b0900000001000000", -EBADMSG},
+    {"write_flags_unknown", "0b090000000100000080 6c", 0},
     {"list_reply_state_level_any",
      "8509000000ff010001000000010000000709000000000000000000000000000000000000000000000000000000000"
      "00000000000",
@@ -230,6 +244,8 @@ static size_t rest_offset(uint8_t type)
     switch (type) {
     case WIRE_INPUT:
         return 5;
+    case WIRE_WRITE:
+        return 10;
     case WIRE_WELCOME:
         return 9;
     case WIRE_ERROR:
@@ -309,6 +325,51 @@ TEST(wire_decode_signed_and_wide_fields)
     CHECK_U64_EQ(m.output.offset, 0xfffffffffffffff0ull);
     CHECK_EQ(m.output.data.len, 4);
     CHECK_MEM_EQ(m.output.data.p, "\x00\xff\x1b\n", 4);
+}
+
+TEST(wire_write_layout_and_fields)
+{
+    /* The docs/protocol.md example: WRITE req 9, sid 1, "ls\r", as a prefixed frame. */
+    static const uint8_t want[] = {0x0d, 0x00, 0x00, 0x00, 0x0b, 0x09, 0x00, 0x00, 0x00,
+                                   0x01, 0x00, 0x00, 0x00, 0x00, 0x6c, 0x73, 0x0d};
+    struct wire_msg w = {.type = WIRE_WRITE, .write = {9, 1, 0, S("ls\r")}};
+    uint8_t buf[64];
+    CHECK_EQ(wire_encode(&w, buf, sizeof buf, true), sizeof want);
+    CHECK_MEM_EQ(buf, want, sizeof want);
+    struct wire_msg m;
+    CHECK_EQ(wire_decode(buf + 4, sizeof want - 4, &m), 0);
+    CHECK_EQ(m.type, WIRE_WRITE);
+    CHECK_EQ(m.write.req, 9);
+    CHECK_EQ(m.write.sid, 1);
+    CHECK_EQ(m.write.flags, 0);
+    CHECK_EQ(m.write.data.len, 3);
+    CHECK(m.write.data.p == buf + 14);
+    CHECK_EQ(wire_msg_req(&m), 9);
+    CHECK_STR_EQ(wire_type_name(WIRE_WRITE), "write");
+    /* Empty data is a valid WRITE of 10 bytes; every shorter body is malformed. */
+    CHECK_EQ(wire_decode(buf + 4, 10, &m), 0);
+    CHECK_EQ(m.write.data.len, 0);
+    for (size_t cut = 0; cut < 10; cut++)
+        CHECK_MSG(wire_decode(buf + 4, cut, &m) == -EBADMSG, "WRITE cut at %zu", cut);
+}
+
+TEST(wire_hello_any_version_decodes)
+{
+    /* Version negotiation is the server's job: the codec accepts every version. */
+    static const uint16_t versions[] = {0, WIRE_VERSION_MIN, WIRE_VERSION, 7, 0xffff};
+    for (size_t i = 0; i < COUNT(versions); i++) {
+        struct wire_msg h = {.type = WIRE_HELLO, .hello = {versions[i], WIRE_HELLO_F_ACK}}, m;
+        uint8_t buf[16];
+        size_t n = encode_ok(&h, buf, sizeof buf);
+        CHECK_EQ(n, 9);
+        CHECK_EQ(buf[5] | buf[6] << 8, versions[i]);
+        CHECK_EQ(wire_decode(buf, n, &m), 0);
+        CHECK_EQ(m.hello.version, versions[i]);
+        CHECK_EQ(m.hello.flags, WIRE_HELLO_F_ACK);
+    }
+    CHECK_EQ(WIRE_VERSION, 2);
+    CHECK_EQ(WIRE_VERSION_MIN, 1);
+    CHECK_EQ(WIRE_WELCOME_F_WRITE, 1);
 }
 
 TEST(wire_list_reply_entries_iterate)
@@ -532,7 +593,7 @@ TEST(wire_decode_trailing_bytes)
 TEST(wire_decode_unknown_types)
 {
     const uint8_t known[] = {0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a,
-                             0x81, 0x82, 0x83, 0x84, 0x85, 0x90, 0x91, 0x92, 0xe0};
+                             0x0b, 0x81, 0x82, 0x83, 0x84, 0x85, 0x90, 0x91, 0x92, 0xe0};
     for (unsigned t = 0; t < 256; t++) {
         uint8_t body[16] = {(uint8_t)t, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
         struct wire_msg m;
@@ -771,10 +832,10 @@ TEST(wire_msg_req_and_type_names)
         const char *name; /* a golden named after its type */
         uint32_t req;
     } cases[] = {
-        {"hello", 0},   {"create", 7},  {"attach", 2},   {"detach", 3}, {"input", 0},
-        {"resize", 0},  {"signal", 4},  {"list", 9},     {"ack", 0},    {"remove", 10},
-        {"welcome", 0}, {"created", 7}, {"attached", 2}, {"ok", 3},     {"list_reply", 9},
-        {"output", 0},  {"exit", 0},    {"gap", 0},      {"error", 2},
+        {"hello", 0},      {"create", 7},  {"attach", 2},  {"detach", 3},   {"input", 0},
+        {"resize", 0},     {"signal", 4},  {"list", 9},    {"ack", 0},      {"remove", 10},
+        {"write", 9},      {"welcome", 0}, {"created", 7}, {"attached", 2}, {"ok", 3},
+        {"list_reply", 9}, {"output", 0},  {"exit", 0},    {"gap", 0},      {"error", 2},
     };
     for (size_t i = 0; i < COUNT(cases); i++) {
         const struct wire_msg *m = &golden_named(cases[i].name)->msg;
