@@ -258,6 +258,12 @@ int log_init_output(void)
     log_out_inited = true;
     if (fstat(STDERR_FILENO, &st) < 0) {
         rc = -errno;
+        /* fd 2 closed: a descriptor opened later may take number 2, and log lines must
+         * not go into it; -1 makes each write fail with EBADF, counted as dropped. */
+        if (rc == -EBADF) {
+            log_out_fd = -1;
+            log_out_mode = LOG_OUT_PLAIN;
+        }
     } else if (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode)) {
         int fd = log_reopen_stderr();
         if (fd >= 0) {

@@ -34,8 +34,8 @@ int log_level_parse(const char *s, enum log_level *out);
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Chooses how fd 2 is written without blocking; call once before starting threads.
- * Returns 0, or a negative errno when fd 2 is unusable (logging then falls back to
- * poll-checked writes to fd 2). */
+ * Returns 0 (also when the reopen fails and poll-checked writes to fd 2 are used), or
+ * -errno from fstat(2): with fd 2 closed (-EBADF) log lines are counted as dropped. */
 int log_init_output(void);
 /* Writes as much of the queue as the output accepts right now; never blocks. */
 void log_flush(void);
@@ -45,7 +45,8 @@ bool log_pending(void);
 uint64_t log_dropped_total(void);
 /* Lines accepted into the queue by log_msg, since start (drop notices not counted). */
 uint64_t log_lines_total(void);
-/* The fd the logger writes to; watch it for POLLOUT and call log_flush. */
+/* The fd the logger writes to (-1 if fd 2 was closed at log_init_output); watch it
+ * for POLLOUT and call log_flush. */
 int log_output_fd(void);
 
 #define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)

@@ -4,7 +4,9 @@
  * reads must return (a blocking write would trip the case's alarm), count its drops, and
  * once the pipe is drained announce them in one warning line. With a reader that keeps
  * up, every line arrives complete and in order, also from several threads at once.
- * log_init_output must not set O_NONBLOCK on the description fd 2 shares with the parent.
+ * log_init_output must not set O_NONBLOCK on the description fd 2 shares with the parent;
+ * a socket on fd 2 is flooded the same way, and a closed fd 2 is never written once its
+ * number is reused.
  * While fd 2 is redirected the cases collect results first and CHECK only after fd 2 is
  * restored, so a failure message cannot itself block on the full pipe. */
 #include <errno.h>
@@ -360,4 +362,31 @@ TEST(log_unread_socket_drops_and_counts)
     CHECK_U64_EQ(noticed, dropped);
     CHECK_U64_EQ(tagged, accepted);
     free(got.p);
+}
+
+TEST(log_closed_stderr_counts_and_never_reuses_fd2)
+{
+    int p[2];
+    make_pipe(p);
+    int saved = dup(STDERR_FILENO);
+    CHECK(saved >= 0);
+    close(STDERR_FILENO);
+    int rc = log_init_output();
+    int out = log_output_fd();
+    int reused = dup(p[1]); /* the lowest free number: an unrelated pipe is now fd 2 */
+    errno = EDOM;
+    log_info("must not reach the new fd 2");
+    int err = errno;
+    char buf[64];
+    ssize_t n = read(p[0], buf, sizeof buf);
+    restore_stderr(saved);
+
+    CHECK_EQ(reused, STDERR_FILENO);
+    CHECK_EQ(rc, -EBADF);
+    CHECK_EQ(out, -1);
+    CHECK_EQ(err, EDOM);
+    CHECK_EQ(n, -1);
+    CHECK_U64_EQ(log_lines_total(), 1);
+    CHECK_U64_EQ(log_dropped_total(), 1);
+    CHECK(!log_pending());
 }
