@@ -204,6 +204,9 @@ static void log_flush_locked(void)
     }
 }
 
+static void (*_Atomic log_hook)(void *);
+static void *log_hook_arg;
+
 /* Formats one line "ptyhub[pid] level: message", queues it and tries to write it. */
 void log_msg(enum log_level level, const char *fmt, ...)
 {
@@ -226,8 +229,19 @@ void log_msg(enum log_level level, const char *fmt, ...)
         log_owed++;
         atomic_fetch_add_explicit(&log_dropped, 1, memory_order_relaxed);
     }
+    bool left = log_q_len > 0 || log_owed > 0;
     pthread_mutex_unlock(&log_mu);
+    void (*hook)(void *) = log_hook;
+    if (left && hook)
+        hook(log_hook_arg);
     errno = saved;
+}
+
+/* Sets the function told that lines are left queued (see log.h). */
+void log_set_pending_hook(void (*fn)(void *arg), void *arg)
+{
+    log_hook_arg = arg;
+    log_hook = fn;
 }
 
 /* Reopens fd 2 through /proc for a private non-blocking description; returns fd or -errno.

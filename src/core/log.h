@@ -54,4 +54,9 @@ int log_output_fd(void);
 #define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)
 #define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
 
+/* Registers fn(arg), called (from any thread, outside the logger's lock, so it may post
+ * to a reactor) after a log_msg that left lines queued because stderr was full: the
+ * daemon then flushes from a timer until they are out. Set once, before threads. */
+void log_set_pending_hook(void (*fn)(void *arg), void *arg);
+
 #endif

@@ -44,6 +44,7 @@ struct reactor {
     uint64_t timer_seq;
 
     reactor_task *task_head, *task_tail;
+    reactor_task *defer_head, *defer_tail;
     reactor_io *again_head, *again_tail;
     reactor_io *closing_head;
     reactor_io *all_ios;
@@ -510,24 +511,62 @@ void reactor_task_schedule(reactor *r, reactor_task *t)
     r->task_tail = t;
 }
 
-/* Unqueues a task. */
-void reactor_task_cancel(reactor *r, reactor_task *t)
+/* Takes t out of one task list; true when it was there. */
+static bool task_unlink(reactor_task **head, reactor_task **tail, reactor_task *t)
 {
-    if (!t->queued)
-        return;
     reactor_task *prev = NULL;
-    for (reactor_task *p = r->task_head; p; prev = p, p = p->next) {
+    for (reactor_task *p = *head; p; prev = p, p = p->next) {
         if (p != t)
             continue;
         if (prev)
             prev->next = p->next;
         else
-            r->task_head = p->next;
-        if (r->task_tail == p)
-            r->task_tail = prev;
-        break;
+            *head = p->next;
+        if (*tail == p)
+            *tail = prev;
+        return true;
     }
+    return false;
+}
+
+/* Unqueues a task (normal or deferred). */
+void reactor_task_cancel(reactor *r, reactor_task *t)
+{
+    if (!t->queued)
+        return;
+    if (!task_unlink(&r->task_head, &r->task_tail, t))
+        task_unlink(&r->defer_head, &r->defer_tail, t);
     t->queued = false;
+}
+
+/* Queues a task for the end of the turn, after the task passes. */
+void reactor_defer(reactor *r, reactor_task *t)
+{
+    if (t->queued)
+        return;
+    t->queued = true;
+    t->next = NULL;
+    if (r->defer_tail)
+        r->defer_tail->next = t;
+    else
+        r->defer_head = t;
+    r->defer_tail = t;
+}
+
+/* Runs the deferred tasks (frees); ones they defer run at the end of the next turn. */
+static void reactor_run_deferred(reactor *r)
+{
+    reactor_task *t = r->defer_head;
+    r->defer_head = r->defer_tail = NULL;
+    while (t) {
+        reactor_task *next = t->next;
+        t->queued = false;
+        STAT_ADD(r, tasks_run, 1);
+        int rc = t->cb(t, t->arg);
+        if (rc < 0)
+            reactor_callback_failed(r, "deferred task", rc);
+        t = next;
+    }
 }
 
 /* Runs the tasks queued so far; tasks they queue run in the next pass. */
@@ -596,7 +635,7 @@ static void reactor_drain_posts(reactor *r)
  * (capped by limit_ns when that is >= 0), else forever (-1). */
 static int64_t reactor_wait_budget(reactor *r, int64_t limit_ns)
 {
-    if (r->again_head || r->task_head || atomic_load(&r->wake_pending) ||
+    if (r->again_head || r->task_head || r->defer_head || atomic_load(&r->wake_pending) ||
         atomic_load_explicit(&r->stop, memory_order_relaxed))
         return 0;
     int64_t t = -1;
@@ -632,6 +671,8 @@ static int reactor_turn(reactor *r, int64_t limit_ns)
      * clients' flushes) still run this turn, in a few bounded passes. */
     for (int pass = 0; pass < 4 && r->task_head; pass++)
         reactor_run_tasks(r);
+    /* Frees last: nothing this turn ran can still be holding what they free. */
+    reactor_run_deferred(r);
     reactor_sweep_closed(r);
     return 0;
 }
@@ -650,6 +691,7 @@ int reactor_run(reactor *r)
     /* Whatever was posted before the stop still runs. */
     reactor_drain_posts(r);
     reactor_run_tasks(r);
+    reactor_run_deferred(r);
     atomic_store(&r->stop, false);
     return rc;
 }

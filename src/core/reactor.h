@@ -141,6 +141,12 @@ void reactor_task_init(reactor_task *t, reactor_task_cb cb, void *arg);
 void reactor_task_schedule(reactor *r, reactor_task *t);
 /* Removes a queued task; a no-op when it is not queued. */
 void reactor_task_cancel(reactor *r, reactor_task *t);
+/* Queues a task for the very end of the turn, after every end-of-turn pass: the place
+ * to free an object that this turn's tasks, timers or callbacks may still name (a
+ * closed connection, a removed session). Deferred tasks must not schedule tasks for
+ * objects they free; tasks they schedule run next turn. Shares `queued` with
+ * reactor_task_schedule: a task is either a normal task or a deferred one. */
+void reactor_defer(reactor *r, reactor_task *t);
 
 /* Queues cb(arg) to run on r's thread before r next waits. Thread-safe. Only the first
  * poster after the reactor drained its queue writes the eventfd. Returns 0 or -errno. */

@@ -47,14 +47,17 @@ struct session {
     bool paused;       /* reading suspended for a lossless subscriber */
     bool hup;          /* the master reported hang-up: the next empty read gives EIO */
     bool killing;
+    bool removed;    /* forgotten by the table: freed once no subscriber is left */
+    bool group_gone; /* kill(-pgid) said ESRCH after the leader exited */
     unsigned kill_grace_ms;
     int exit_code, exit_signal;
     struct sub *subs;
     uint8_t *in_buf;
-    size_t in_cap, in_head, in_len;
+    size_t in_alloc, in_cap, in_head, in_len;
+    uint64_t in_queued, in_written; /* input offsets: accepted, and written to the PTY */
     struct session_waiter *waiters;
     reactor_timer kill_timer, drain_timer;
-    reactor_task notify_task, input_task;
+    reactor_task notify_task, input_task, free_task, exit_task;
     session_exit_cb on_exit;
     void *exit_arg;
     uint64_t created_ms;
@@ -76,6 +79,9 @@ static int session_kill_timer_cb(reactor_timer *t, void *arg);
 static int session_drain_timer_cb(reactor_timer *t, void *arg);
 static int session_notify_task(reactor_task *t, void *arg);
 static int session_input_task(reactor_task *t, void *arg);
+static int session_free_task(reactor_task *t, void *arg);
+static int session_exit_task(reactor_task *t, void *arg);
+static void session_reaper_start(reactor *r, pid_t pid, int pidfd);
 
 /* Joins argv with spaces for listings. */
 static char *join_argv(const char *const *argv)
@@ -124,7 +130,7 @@ int session_new(reactor *r, const struct session_opts *o, session_exit_cb on_exi
     s->pidfd = sr.pidfd;
     s->kill_grace_ms = o->kill_grace_ms;
     s->exit_code = -1;
-    s->in_cap = o->input_queue ? o->input_queue : 64 * 1024;
+    s->in_cap = o->input_queue ? o->input_queue : 1u << 20;
     s->on_exit = on_exit;
     s->exit_arg = arg;
     struct timespec now;
@@ -137,17 +143,18 @@ int session_new(reactor *r, const struct session_opts *o, session_exit_cb on_exi
     reactor_timer_init(&s->drain_timer, session_drain_timer_cb, s);
     reactor_task_init(&s->notify_task, session_notify_task, s);
     reactor_task_init(&s->input_task, session_input_task, s);
+    reactor_task_init(&s->free_task, session_free_task, s);
+    reactor_task_init(&s->exit_task, session_exit_task, s);
     rc = reactor_io_new(r, s->master, REACTOR_READ, session_master_cb, s, &s->mio);
     if (rc == 0)
         rc = reactor_io_new(r, s->pidfd, REACTOR_READ, session_pidfd_cb, s, &s->pidio);
     if (rc < 0) {
         snprintf(err, errlen, "cannot watch the new session: %s", strerror(-rc));
         kill(-s->pid, SIGKILL);
-        siginfo_t si;
-        waitid((idtype_t)P_PIDFD, (id_t)s->pidfd, &si, WEXITED);
         reactor_io_free(s->mio);
         close(s->master);
-        close(s->pidfd);
+        /* Reaped when it is gone, without waiting here. */
+        session_reaper_start(r, s->pid, s->pidfd);
         ring_deinit(&s->ring);
         free(s->name);
         free(s->command);
@@ -391,6 +398,7 @@ static void session_flush_input(struct session *s)
         if (n > 0) {
             s->in_head += (size_t)n;
             s->in_len -= (size_t)n;
+            s->in_written += (uint64_t)n;
             continue;
         }
         if (n < 0 && errno == EINTR)
@@ -401,14 +409,18 @@ static void session_flush_input(struct session *s)
         s->in_len = 0;
         break;
     }
-    if (!s->in_len)
+    if (!s->in_len) {
         s->in_head = 0;
-    session_update_interest(s);
-    while (s->waiters && (s->in_len <= s->in_cap / 2 || s->eof)) {
-        struct session_waiter *w = s->waiters;
-        session_waiter_cancel(w);
-        w->ready(w);
+        /* A drained queue gives its memory back beyond a small buffer. */
+        if (s->in_alloc > 4096) {
+            free(s->in_buf);
+            s->in_buf = NULL;
+            s->in_alloc = 0;
+        }
     }
+    session_update_interest(s);
+    if (s->waiters)
+        reactor_task_schedule(s->r, &s->input_task);
 }
 
 /* Master readiness: output to read, input to write, or hang-up. */
@@ -446,7 +458,10 @@ static int session_pidfd_cb(reactor_io *io, unsigned events, void *arg)
     s->pidio = NULL;
     close(s->pidfd);
     s->pidfd = -1;
-    reactor_timer_stop(s->r, &s->kill_timer);
+    /* A kill in progress goes on: members of the group that ignore SIGHUP still get the
+     * SIGKILL when the grace period is over. */
+    if (!s->killing)
+        reactor_timer_stop(s->r, &s->kill_timer);
     if (!s->eof) {
         /* Read what is left now; EIO normally follows at once. */
         if (!s->paused)
@@ -479,20 +494,28 @@ static void session_finish_if_done(struct session *s)
         return;
     s->finished = true;
     reactor_timer_stop(s->r, &s->drain_timer);
-    reactor_timer_stop(s->r, &s->kill_timer);
+    if (!s->killing)
+        reactor_timer_stop(s->r, &s->kill_timer);
     SUM_SET(s, exit_code, s->exit_code);
     SUM_SET(s, exit_signal, s->exit_signal);
     SUM_SET(s, exited, true);
     s->paused = false;
     session_update_level(s, 0);
-    while (s->waiters) {
-        struct session_waiter *w = s->waiters;
-        session_waiter_cancel(w);
-        w->ready(w);
-    }
+    /* Everyone learns of the end from tasks at the end of this turn, never from inside
+     * the call that noticed it (a waiter or the exit report may remove the session). */
+    reactor_task_schedule(s->r, &s->input_task);
     session_schedule_notify(s);
+    reactor_task_schedule(s->r, &s->exit_task);
+}
+
+/* Reports the exit to the owner (the table), from a task. */
+static int session_exit_task(reactor_task *t, void *arg)
+{
+    (void)t;
+    struct session *s = arg;
     if (s->on_exit)
         s->on_exit(s, s->exit_arg);
+    return 0;
 }
 
 /* ---- subscribers ------------------------------------------------------------------- */
@@ -536,6 +559,8 @@ void session_detach(struct sub *sub)
     uint64_t backlog = session_backlog(s);
     session_maybe_resume(s, backlog);
     session_update_level(s, backlog);
+    if (s->removed && !s->subs)
+        reactor_defer(s->r, &s->free_task);
 }
 
 /* Describes retained bytes from `from`. */
@@ -561,36 +586,69 @@ void sub_consumed(struct sub *sub, uint64_t cursor)
 
 /* ---- input, size, signals ---------------------------------------------------------- */
 
-/* Queues input, as much as fits. */
-ssize_t session_write_input(struct session *s, const uint8_t *p, size_t n)
+/* Bytes the queue can take now. */
+size_t session_input_room(const struct session *s)
+{
+    return s->finished || s->eof ? 0 : s->in_cap - s->in_len;
+}
+
+size_t session_input_capacity(const struct session *s)
+{
+    return s->in_cap;
+}
+
+uint64_t session_input_queued(const struct session *s)
+{
+    return s->in_queued;
+}
+
+uint64_t session_input_written(const struct session *s)
+{
+    return s->in_written;
+}
+
+/* Queues input, all or nothing, and writes what the PTY takes right away. */
+int session_write_input(struct session *s, const uint8_t *p, size_t n)
 {
     if (s->finished || s->eof)
         return -EPIPE;
-    if (!s->in_buf)
-        s->in_buf = xmalloc(s->in_cap);
-    /* Keep filling while the PTY takes what is queued: a short return must mean the
-     * queue is full and waiting for the PTY, or a waiter could sleep through the only
-     * flush that would have woken it. */
-    size_t done = 0;
-    while (done < n && !s->eof) {
-        size_t take = n - done, room = s->in_cap - s->in_len;
-        if (take > room)
-            take = room;
-        if (take == 0)
-            break;
-        if (s->in_head + s->in_len + take > s->in_cap) {
+    if (n > s->in_cap - s->in_len)
+        return -EAGAIN;
+    if (n == 0)
+        return 0;
+    if (s->in_head + s->in_len + n > s->in_alloc) {
+        if (s->in_head) {
             memmove(s->in_buf, s->in_buf + s->in_head, s->in_len);
             s->in_head = 0;
         }
-        memcpy(s->in_buf + s->in_head + s->in_len, p + done, take);
-        s->in_len += take;
-        done += take;
-        session_flush_input(s);
+        if (s->in_len + n > s->in_alloc) {
+            size_t a = s->in_alloc ? s->in_alloc : 4096;
+            while (a < s->in_len + n)
+                a *= 2;
+            if (a > s->in_cap)
+                a = s->in_cap;
+            s->in_buf = xrealloc(s->in_buf, a);
+            s->in_alloc = a;
+        }
     }
-    return (ssize_t)done;
+    memcpy(s->in_buf + s->in_head + s->in_len, p, n);
+    s->in_len += n;
+    s->in_queued += n;
+    session_flush_input(s);
+    return 0;
 }
 
-/* Adds a waiter for input room. */
+/* True when w's condition holds (or can no longer change). */
+static bool waiter_ready(const struct session *s, const struct session_waiter *w)
+{
+    if (s->finished || s->eof)
+        return true;
+    if (w->kind == SESSION_WAIT_ROOM)
+        return s->in_cap - s->in_len >= w->amount;
+    return s->in_written >= w->amount;
+}
+
+/* Adds a waiter; it is woken from a task, even when its condition holds already. */
 void session_wait_input(struct session *s, struct session_waiter *w)
 {
     if (w->s)
@@ -601,19 +659,39 @@ void session_wait_input(struct session *s, struct session_waiter *w)
     if (s->waiters)
         s->waiters->prev = w;
     s->waiters = w;
-    /* Room already (or nothing left to wait for): wake it at the end of this turn. */
-    if (s->in_len <= s->in_cap / 2 || s->eof)
+    if (waiter_ready(s, w))
         reactor_task_schedule(s->r, &s->input_task);
 }
 
-/* Wakes input waiters once there is room (end-of-turn task). */
+/* Wakes the waiters whose condition holds (end-of-turn task). They are unlinked first,
+ * so a ready() that adds or cancels waiters cannot upset the walk. */
 static int session_input_task(reactor_task *t, void *arg)
 {
     (void)t;
     struct session *s = arg;
-    while (s->waiters && (s->in_len <= s->in_cap / 2 || s->eof)) {
-        struct session_waiter *w = s->waiters;
+    struct session_waiter *woken = NULL, **tail = &woken;
+    for (struct session_waiter *w = s->waiters, *next; w; w = next) {
+        next = w->next;
+        if (!waiter_ready(s, w))
+            continue;
         session_waiter_cancel(w);
+        w->s = s; /* still names its session while being woken */
+        *tail = w;
+        tail = &w->next;
+    }
+    /* Oldest first: waiters were pushed at the front. */
+    struct session_waiter *rev = NULL;
+    while (woken) {
+        struct session_waiter *w = woken;
+        woken = w->next;
+        w->next = rev;
+        rev = w;
+    }
+    while (rev) {
+        struct session_waiter *w = rev;
+        rev = w->next;
+        w->next = NULL;
+        w->s = NULL;
         w->ready(w);
     }
     return 0;
@@ -648,47 +726,123 @@ int session_resize(struct session *s, uint16_t cols, uint16_t rows)
     return rc;
 }
 
-/* Signals the session's process group (the child leads its own session). */
+/* Signals the session's process group (the child leads its own session). After the
+ * leader exited, the group may still have members (a grandchild ignoring SIGHUP): they
+ * are reached through the group id, which the kernel does not reuse while it exists. */
 int session_signal(struct session *s, int sig)
 {
-    if (s->child_exited)
+    if (s->group_gone)
         return -ESRCH;
-    if (kill(-s->pid, sig) < 0 && kill(s->pid, sig) < 0)
-        return -errno;
-    return 0;
+    if (kill(-s->pid, sig) == 0)
+        return 0;
+    int err = errno;
+    if (!s->child_exited && kill(s->pid, sig) == 0)
+        return 0;
+    if (s->child_exited && err == ESRCH)
+        s->group_gone = true;
+    return -err;
 }
 
-/* SIGKILL once the grace period is over. */
+/* SIGKILL to the whole group once the grace period is over. */
 static int session_kill_timer_cb(reactor_timer *t, void *arg)
 {
     (void)t;
     struct session *s = arg;
-    if (!s->child_exited) {
-        log_info("session %u: still running %u ms after SIGHUP, sending SIGKILL", s->id,
+    if (session_signal(s, 0) == 0) {
+        log_info("session %u: processes left %u ms after SIGHUP, sending SIGKILL", s->id,
                  s->kill_grace_ms);
-        kill(-s->pid, SIGKILL);
-        kill(s->pid, SIGKILL);
+        session_signal(s, SIGKILL);
     }
     return 0;
 }
 
-/* SIGHUP now, SIGKILL after the grace period. */
-void session_kill(struct session *s)
+/* SIGHUP now, SIGKILL to the group after the grace period. */
+int session_kill(struct session *s)
 {
-    if (s->child_exited || s->killing)
-        return;
-    s->killing = true;
-    if (s->kill_grace_ms == 0) {
-        kill(-s->pid, SIGKILL);
-        kill(s->pid, SIGKILL);
-        return;
+    if (session_signal(s, 0) < 0)
+        return -ESRCH;
+    if (s->kill_grace_ms == 0 || s->killing) {
+        if (s->killing && reactor_timer_active(&s->kill_timer))
+            return 0;
+        s->killing = true;
+        session_signal(s, SIGKILL);
+        return 0;
     }
-    kill(-s->pid, SIGHUP);
-    kill(s->pid, SIGHUP);
+    s->killing = true;
+    session_signal(s, SIGHUP);
+    session_signal(s, SIGCONT); /* a stopped job must run to see the hang-up */
     reactor_timer_start(s->r, &s->kill_timer, (uint64_t)s->kill_grace_ms * 1000000);
+    return 0;
 }
 
-/* Frees the session; a running child is killed and reaped first (teardown only). */
+/* ---- removal, reaping, freeing ------------------------------------------------------ */
+
+struct reaper {
+    pid_t pid;
+    int pidfd;
+    reactor_io *io;
+};
+
+/* A killed child is gone: reap it, free the watcher. */
+static int reaper_cb(reactor_io *io, unsigned events, void *arg)
+{
+    (void)events;
+    struct reaper *rp = arg;
+    int code, sig;
+    if (spawn_reap(rp->pidfd, &code, &sig) == -EAGAIN)
+        return 0;
+    reactor_io_free(io);
+    close(rp->pidfd);
+    free(rp);
+    return 0;
+}
+
+/* Reaps a SIGKILLed child asynchronously: a reactor thread never waits for a process. */
+static void session_reaper_start(reactor *r, pid_t pid, int pidfd)
+{
+    struct reaper *rp = xcalloc(1, sizeof *rp);
+    rp->pid = pid;
+    rp->pidfd = pidfd;
+    if (reactor_io_new(r, pidfd, REACTOR_READ, reaper_cb, rp, &rp->io) < 0) {
+        /* Cannot watch it: leave the pidfd open rather than block; it is reaped at exit. */
+        log_warn("cannot watch pid %d to reap it", (int)pid);
+        free(rp);
+    }
+}
+
+/* Frees a removed session whose last subscriber left (deferred to the turn's end). */
+static int session_free_task(reactor_task *t, void *arg)
+{
+    (void)t;
+    struct session *s = arg;
+    if (s->subs)
+        return 0; /* someone attached again in between: freed when it leaves */
+    session_free(s);
+    return 0;
+}
+
+bool session_removed(const struct session *s)
+{
+    return s->removed;
+}
+
+/* Forgets the session: subscribers drain, then it is freed at the end of a turn. */
+void session_remove(struct session *s)
+{
+    if (s->removed)
+        return;
+    s->removed = true;
+    if (s->killing || !s->finished)
+        session_signal(s, SIGKILL);
+    reactor_timer_stop(s->r, &s->kill_timer);
+    if (!s->subs)
+        reactor_defer(s->r, &s->free_task);
+    else
+        session_schedule_notify(s);
+}
+
+/* Frees the session. A running child is killed; it is reaped by a watcher when the
+ * session was removed at run time, or waited for at teardown. */
 void session_free(struct session *s)
 {
     if (!s)
@@ -696,24 +850,33 @@ void session_free(struct session *s)
     if (!s->child_exited && s->pidfd >= 0) {
         kill(-s->pid, SIGKILL);
         kill(s->pid, SIGKILL);
-        siginfo_t si;
-        while (waitid((idtype_t)P_PIDFD, (id_t)s->pidfd, &si, WEXITED) < 0 && errno == EINTR)
-            ;
+        if (s->removed) {
+            /* On a running reactor: reap it later, never wait here. */
+            reactor_io_free(s->pidio);
+            s->pidio = NULL;
+            session_reaper_start(s->r, s->pid, s->pidfd);
+            s->pidfd = -1;
+        } else {
+            /* Teardown: the reactors have stopped, so waiting blocks nobody. */
+            siginfo_t si;
+            while (waitid((idtype_t)P_PIDFD, (id_t)s->pidfd, &si, WEXITED) < 0 &&
+                   errno == EINTR)
+                ;
+        }
     }
     while (s->subs) {
         struct sub *u = s->subs;
         session_detach(u);
         u->ops->gone(u, s);
     }
-    while (s->waiters) {
-        struct session_waiter *w = s->waiters;
-        session_waiter_cancel(w);
-        w->ready(w);
-    }
+    while (s->waiters)
+        session_waiter_cancel(s->waiters);
     reactor_timer_stop(s->r, &s->kill_timer);
     reactor_timer_stop(s->r, &s->drain_timer);
     reactor_task_cancel(s->r, &s->notify_task);
     reactor_task_cancel(s->r, &s->input_task);
+    reactor_task_cancel(s->r, &s->free_task);
+    reactor_task_cancel(s->r, &s->exit_task);
     reactor_io_free(s->mio);
     reactor_io_free(s->pidio);
     if (s->master >= 0)

@@ -53,11 +53,18 @@ struct sub {
     struct sub *prev, *next;
 };
 
-/* Someone waiting for room in the input queue. */
+/* Someone waiting on the input queue: for room (SESSION_WAIT_ROOM: `amount` bytes free)
+ * or for queued input to reach the PTY (SESSION_WAIT_WRITTEN: session_input_written()
+ * >= `amount`). ready() is called from an end-of-turn task, never from inside another
+ * session call, and also when the session ends (check session_exited/the counters). It
+ * must not run a request loop inline: schedule a task. */
+enum session_wait_kind { SESSION_WAIT_ROOM, SESSION_WAIT_WRITTEN };
 struct session_waiter {
     void (*ready)(struct session_waiter *w);
     struct session_waiter *prev, *next;
     struct session *s;
+    enum session_wait_kind kind;
+    uint64_t amount;
 };
 
 struct session_opts {
@@ -69,7 +76,7 @@ struct session_opts {
     uint16_t cols, rows;          /* 0: 80x24 */
     size_t scrollback;            /* ring capacity in bytes */
     unsigned kill_grace_ms;       /* SIGHUP → SIGKILL */
-    size_t input_queue;           /* bytes of input queued at most (0: 64 KiB) */
+    size_t input_queue;           /* bytes of input queued at most (0: 1 MiB) */
 };
 
 /* Called on the session's reactor when the session has exited (after its output). */
@@ -94,9 +101,15 @@ struct session_summary {
  * with a one-line reason in err (the program could not be started). */
 int session_new(reactor *r, const struct session_opts *o, session_exit_cb on_exit, void *arg,
                 struct session **out, char *err, size_t errlen);
-/* Frees an exited session (or kills a running one first, without waiting). Every
- * subscriber gets ops->gone. */
+/* Teardown only (the reactors have stopped): kills a running child and waits for it,
+ * then frees. Every subscriber still attached gets ops->gone. */
 void session_free(struct session *s);
+/* Forgets an exited session: it is freed at the end of the turn once no subscriber is
+ * attached. Subscribers attached now keep draining what they had not received (then
+ * the EXIT) and detach; nothing is copied. Survivors of its process group are killed. */
+void session_remove(struct session *s);
+/* True once session_remove was called. */
+bool session_removed(const struct session *s);
 
 uint32_t session_id(const struct session *s);
 const char *session_name(const struct session *s);
@@ -124,19 +137,31 @@ ssize_t session_peek(const struct session *s, uint64_t from, size_t max, struct 
 /* The subscriber has taken everything below `cursor`. */
 void sub_consumed(struct sub *sub, uint64_t cursor);
 
-/* Queues input for the PTY. Returns the bytes accepted (less than n when the queue is
- * full: wait with session_wait_input), or -EPIPE when the session has exited. Input is
- * never reordered or dropped once accepted. */
-ssize_t session_write_input(struct session *s, const uint8_t *p, size_t n);
-/* Calls w->ready once the input queue has room again. */
+/* Queues n bytes of input for the PTY, all or nothing. Returns 0 when queued, -EAGAIN
+ * when the queue cannot take all of it now (nothing queued; see session_input_room),
+ * or -EPIPE when the session has exited. Input is never reordered or dropped once
+ * accepted. */
+int session_write_input(struct session *s, const uint8_t *p, size_t n);
+/* Bytes the input queue can take now. */
+size_t session_input_room(const struct session *s);
+/* The queue's capacity (--input-queue). */
+size_t session_input_capacity(const struct session *s);
+/* Bytes queued so far in the session's life (the input offset after the last accepted
+ * byte) and bytes written to the PTY so far. Written catches up with queued. */
+uint64_t session_input_queued(const struct session *s);
+uint64_t session_input_written(const struct session *s);
+/* Calls w->ready (from a task) once w's condition holds or the session ends. */
 void session_wait_input(struct session *s, struct session_waiter *w);
 /* Cancels a wait. Accepts a waiter that is not waiting. */
 void session_waiter_cancel(struct session_waiter *w);
 /* TIOCSWINSZ; the most recent resize wins. */
 int session_resize(struct session *s, uint16_t cols, uint16_t rows);
-/* Sends a signal to the process group. */
+/* Sends a signal to the process group (also after the leader exited, while members of
+ * its group remain). -ESRCH when no process is left. */
 int session_signal(struct session *s, int sig);
-/* SIGHUP to the process group now, SIGKILL after the grace period if still running. */
-void session_kill(struct session *s);
+/* SIGHUP to the process group now, SIGKILL to the whole group after the grace period
+ * (even when the leader exited and a member ignoring SIGHUP remains). Returns 0, or
+ * -ESRCH when no process of the session is left. */
+int session_kill(struct session *s);
 
 #endif

@@ -9,10 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <time.h>
+
 #include <cjson/cJSON.h>
 
 #include "core/xalloc.h"
 #include "pty/session.h"
+#include "server/api_json.h"
+#include "server/auth.h"
 #include "server/http.h"
 #include "server/hub.h"
 
@@ -105,90 +109,27 @@ static int wire_status(uint16_t code)
     }
 }
 
-/* Reads an optional integer field within [lo, hi]. Returns false when present but bad. */
-static bool json_uint(const cJSON *o, const char *key, int lo, int hi, int *out)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!v || cJSON_IsNull(v))
-        return true;
-    if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int)v->valuedouble || v->valueint < lo ||
-        v->valueint > hi)
-        return false;
-    *out = v->valueint;
-    return true;
-}
-
-/* POST /api/sessions: {"argv":[...],"cwd","env":{K:V}|["K=V"],"cols","rows","name"}. */
+/* POST /api/sessions: {"argv":[...],"cwd","env":{K:V}|["K=V"],"cols","rows","name"}.
+ * The body is parsed by api_json in linear time; spawning is bounded by its limits. */
 static enum http_step api_create(struct http_conn *hc, const uint8_t *body, size_t len)
 {
-    cJSON *doc = cJSON_ParseWithLength((const char *)body, len);
-    if (!doc || !cJSON_IsObject(doc)) {
-        cJSON_Delete(doc);
-        http_reply_error(hc, 400, "bad_json", "the body must be a JSON object");
+    struct api_create_req cr;
+    char err[512];
+    if (api_parse_create((const char *)body, len, &cr, err, sizeof err) < 0) {
+        bool not_object = strcmp(err, "the body must be a JSON object") == 0;
+        http_reply_error(hc, 400, not_object ? "bad_json" : "bad_argument", "%s", err);
         return HTTP_DONE;
     }
-    const cJSON *argv = cJSON_GetObjectItemCaseSensitive(doc, "argv");
-    const cJSON *cwd = cJSON_GetObjectItemCaseSensitive(doc, "cwd");
-    const cJSON *env = cJSON_GetObjectItemCaseSensitive(doc, "env");
-    const cJSON *name = cJSON_GetObjectItemCaseSensitive(doc, "name");
-    int cols = 0, rows = 0, argc = cJSON_IsArray(argv) ? cJSON_GetArraySize(argv) : 0;
-    const char *err = NULL;
-    if (argc < 1 || argc > 4096)
-        err = "\"argv\" must be a non-empty array of strings";
-    else if (cwd && !cJSON_IsNull(cwd) && !cJSON_IsString(cwd))
-        err = "\"cwd\" must be a string";
-    else if (name && !cJSON_IsNull(name) && !cJSON_IsString(name))
-        err = "\"name\" must be a string";
-    else if (env && !cJSON_IsNull(env) && !cJSON_IsObject(env) && !cJSON_IsArray(env))
-        err = "\"env\" must be an object of strings or an array of \"K=V\" strings";
-    else if (!json_uint(doc, "cols", 1, 10000, &cols) || !json_uint(doc, "rows", 1, 10000, &rows))
-        err = "\"cols\" and \"rows\" must be integers from 1 to 10000";
-    const char **av = xcalloc((size_t)argc + 1, sizeof *av);
-    int nenv = env && !cJSON_IsNull(env) ? cJSON_GetArraySize(env) : 0;
-    char **ev = xcalloc((size_t)nenv + 1, sizeof *ev);
-    for (int i = 0; !err && i < argc; i++) {
-        const cJSON *a = cJSON_GetArrayItem(argv, i);
-        if (!cJSON_IsString(a))
-            err = "\"argv\" must be a non-empty array of strings";
-        else
-            av[i] = a->valuestring;
-    }
-    for (int i = 0; !err && i < nenv; i++) {
-        const cJSON *e = cJSON_GetArrayItem(env, i);
-        if (!cJSON_IsString(e)) {
-            err = "every \"env\" value must be a string";
-        } else if (cJSON_IsObject(env)) {
-            if (!e->string[0] || strchr(e->string, '='))
-                err = "\"env\" keys must be non-empty and without '='";
-            else if (asprintf(&ev[i], "%s=%s", e->string, e->valuestring) < 0)
-                abort();
-        } else {
-            const char *eq = strchr(e->valuestring, '=');
-            if (!eq || eq == e->valuestring)
-                err = "\"env\" entries must look like \"KEY=value\"";
-            else
-                ev[i] = xstrdup(e->valuestring);
-        }
-    }
-    if (err) {
-        http_reply_error(hc, 400, "bad_argument", "%s", err);
-    } else {
-        struct session *s;
-        uint16_t code = 0;
-        char msg[512];
-        int rc = hub_spawn(http_worker(hc), cJSON_IsString(name) ? name->valuestring : NULL, av,
-                           cJSON_IsString(cwd) ? cwd->valuestring : NULL, (const char *const *)ev,
-                           (uint16_t)cols, (uint16_t)rows, &s, &code, msg, sizeof msg);
-        if (rc < 0)
-            http_reply_error(hc, wire_status(code), wire_err_name(code), "%s", msg);
-        else
-            reply_json(hc, 201, local_session_json(s));
-    }
-    for (int i = 0; i < nenv; i++)
-        free(ev[i]);
-    free(ev);
-    free(av);
-    cJSON_Delete(doc);
+    struct session *s;
+    uint16_t code = 0;
+    char msg[512];
+    int rc = hub_spawn(http_worker(hc), cr.name, cr.argv, cr.cwd, (const char *const *)cr.env,
+                       (uint16_t)cr.cols, (uint16_t)cr.rows, &s, &code, msg, sizeof msg);
+    if (rc < 0)
+        http_reply_error(hc, wire_status(code), wire_err_name(code), "%s", msg);
+    else
+        reply_json(hc, 201, local_session_json(s));
+    api_create_req_free(&cr);
     return HTTP_DONE;
 }
 
@@ -261,19 +202,31 @@ static enum http_step api_output(struct http_conn *hc, struct session *s,
     return HTTP_DONE;
 }
 
-/* POST /api/sessions/{id}/input: the body is typed in as is; waits for queue room. */
+/* POST /api/sessions/{id}/input: the body is typed in as is. What does not fit in the
+ * input queue waits for room (never blocking the reactor; a client that goes away
+ * abandons the rest); 204 once all of it is queued. */
 static enum http_step api_input(struct http_conn *hc, struct session *s, const uint8_t *body,
                                 size_t len)
 {
     size_t *done = http_progress(hc);
-    ssize_t n = session_write_input(s, body + *done, len - *done);
-    if (n < 0) {
-        http_reply_error(hc, 409, "exited", "session %u has exited", session_id(s));
-        return HTTP_DONE;
+    while (*done < len) {
+        size_t room = session_input_room(s), n = len - *done;
+        if (session_exited(s)) {
+            http_reply_error(hc, 409, "exited", "session %u has exited", session_id(s));
+            return HTTP_DONE;
+        }
+        if (n > room)
+            n = room;
+        if (n == 0) {
+            size_t want = len - *done, cap = session_input_capacity(s) / 2;
+            return http_wait_input(hc, s, want < cap ? want : cap);
+        }
+        if (session_write_input(s, body + *done, n) < 0) {
+            http_reply_error(hc, 409, "exited", "session %u has exited", session_id(s));
+            return HTTP_DONE;
+        }
+        *done += n;
     }
-    *done += (size_t)n;
-    if (*done < len)
-        return http_wait_input(hc, s);
     http_reply(hc, 204, NULL, NULL, 0, NULL);
     return HTTP_DONE;
 }
@@ -282,16 +235,12 @@ static enum http_step api_input(struct http_conn *hc, struct session *s, const u
 static enum http_step api_resize(struct http_conn *hc, struct session *s, const uint8_t *body,
                                  size_t len)
 {
-    cJSON *doc = cJSON_ParseWithLength((const char *)body, len);
-    int cols = 0, rows = 0;
-    if (!doc || !cJSON_IsObject(doc) || !json_uint(doc, "cols", 1, 10000, &cols) ||
-        !json_uint(doc, "rows", 1, 10000, &rows) || !cols || !rows) {
-        cJSON_Delete(doc);
-        http_reply_error(hc, 400, "bad_argument",
-                         "send {\"cols\":C,\"rows\":R} with integers from 1 to 10000");
+    unsigned cols, rows;
+    char err[256];
+    if (api_parse_resize((const char *)body, len, &cols, &rows, err, sizeof err) < 0) {
+        http_reply_error(hc, 400, "bad_argument", "%s", err);
         return HTTP_DONE;
     }
-    cJSON_Delete(doc);
     if (session_exited(s)) {
         http_reply_error(hc, 409, "exited", "session %u has exited", session_id(s));
         return HTTP_DONE;
@@ -319,20 +268,36 @@ static enum http_step api_delete(struct http_conn *hc, struct session *s)
     return HTTP_DONE;
 }
 
-/* POST /api/login {"token":"..."}: sets the HttpOnly cookie the page authenticates with. */
+/* Milliseconds on the monotonic clock, for the login limiter. */
+static uint64_t monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* POST /api/login {"token":"..."}: sets the HttpOnly cookie the page authenticates with.
+ * Compared in constant time; wrong guesses are rate-limited server-wide (429). */
 static enum http_step api_login(struct http_conn *hc, const uint8_t *body, size_t len)
 {
-    const char *want = hub_config(worker_server(http_worker(hc)))->token;
-    cJSON *doc = cJSON_ParseWithLength((const char *)body, len);
-    const cJSON *tok = doc ? cJSON_GetObjectItemCaseSensitive(doc, "token") : NULL;
-    if (!cJSON_IsString(tok)) {
-        cJSON_Delete(doc);
-        http_reply_error(hc, 400, "bad_argument", "send {\"token\":\"...\"}");
+    const struct config *cfg = hub_config(worker_server(http_worker(hc)));
+    const char *want = cfg->token;
+    char token[512], err[256];
+    if (api_parse_login((const char *)body, len, token, sizeof token, err, sizeof err) < 0) {
+        http_reply_error(hc, 400, "bad_argument", "%s", err);
         return HTTP_DONE;
     }
-    bool ok = !want || !*want || strcmp(tok->valuestring, want) == 0;
+    uint64_t now = monotonic_ms();
+    if (!auth_login_allowed(now)) {
+        http_reply_error(hc, 429, "too_many_attempts",
+                         "too many wrong tokens; wait a second and try again");
+        return HTTP_DONE;
+    }
+    bool open = cfg->no_auth && !(want && *want);
+    bool ok = open || (want && auth_secret_equal(token, strlen(token), want, strlen(want)));
+    explicit_bzero(token, sizeof token);
     if (!ok) {
-        cJSON_Delete(doc);
+        auth_login_failed(now);
         http_reply_error(hc, 401, "unauthorized", "wrong token");
         return HTTP_DONE;
     }
@@ -340,8 +305,8 @@ static enum http_step api_login(struct http_conn *hc, const uint8_t *body, size_
     snprintf(extra, sizeof extra,
              "Set-Cookie: ptyhub_token=%s; Path=/; HttpOnly; SameSite=Strict\r\n",
              want && *want ? want : "");
-    cJSON_Delete(doc);
     http_reply(hc, 204, NULL, NULL, 0, extra);
+    explicit_bzero(extra, sizeof extra);
     return HTTP_DONE;
 }
 

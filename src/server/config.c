@@ -16,7 +16,7 @@ void config_defaults(struct config *c)
     c->scrollback = 1u << 20;
     c->kill_grace_ms = 2000;
     c->max_sessions = 4096;
-    c->max_clients = 16384;
+    c->max_clients = 1024;
     c->keep_exited = 256;
     c->log_level = LOG_INFO;
     c->max_session_clients = 64;

@@ -39,7 +39,9 @@
 #define CONN_RBUF_MAX (WS_FRAME_HEADER_MAX + WIRE_MAX_BODY)
 #define CONN_HDR_MAX (WS_FRAME_HEADER_MAX + WIRE_OUTPUT_HDR) /* framing + OUTPUT header */
 #define CONN_FRAME_MAX (256u * 1024)                         /* output bytes per OUTPUT frame */
-#define CONN_WBUF_HIGH (4u * 1024 * 1024) /* stop reading requests above this much reply */
+#define CONN_WBUF_HIGH (256u * 1024) /* stop reading requests above this much reply */
+#define CONN_GAP_ROOM (64u * 1024)   /* a viewer's GAP is queued only below this much */
+#define CONN_MAX_ACKS 4096           /* WRITEs waiting for their OK, per connection */
 #define CONN_READ_QUANTUM (256u * 1024)
 #define CONN_MAX_FRAMES 32
 #define CONN_ACK_WINDOW (2u * 1024 * 1024) /* unacknowledged bytes for ACK-paced clients */
@@ -49,7 +51,18 @@ struct csub {
     struct conn *c;
     uint32_t sid;
     uint64_t acked;
+    bool drained; /* its removed session delivered everything: dropped after the flush */
     struct csub *next;
+};
+
+/* A WRITE waiting for its bytes to reach the PTY. */
+struct write_ack {
+    struct session_waiter w;
+    struct conn *c;
+    struct session *s; /* alive while the wait is: it is woken before the session goes */
+    uint32_t req, sid;
+    size_t len;
+    struct write_ack *next;
 };
 
 struct conn {
@@ -58,12 +71,15 @@ struct conn {
     int rfd, wfd;
     reactor_io *rio, *wio; /* wio is NULL when rfd == wfd */
     unsigned flags;
+    int cls; /* its budget class (enum hub_class), -1 for the stdio client */
     bool hello;
     bool ack_paced;
     bool closing;
     bool moving;
-    bool input_blocked;
     bool eof;
+    bool peer_hup;     /* the peer hung up (it may still read, after a half close) */
+    bool read_skipped; /* readable data was left unread while replies piled up */
+    uint16_t version; /* negotiated protocol version */
     bool ws;               /* WebSocket framing instead of u32 length prefixes */
     bool ws_fragmented;    /* inside a fragmented message */
     bool ws_head_unmasked; /* the frame at the head of rbuf was unmasked already */
@@ -75,14 +91,14 @@ struct conn {
     reactor_timer coalesce_timer;
     uint8_t *rbuf;
     size_t rlen, rcap;
-    size_t input_done;  /* bytes of the head INPUT frame already queued */
     struct bytebuf out; /* replies, and the rest of a partly written frame */
     struct csub *subs;
     unsigned nsubs;
-    struct session_waiter waiter;
+    struct write_ack *acks; /* WRITEs waiting for their OK */
+    unsigned nacks;
     uint32_t *owned; /* stdio: sessions this client created, ended with it */
     size_t nowned, capowned;
-    reactor_task flush_task, free_task, move_task;
+    reactor_task flush_task, free_task, move_task, process_task;
     struct list_node track; /* in its worker's list, for teardown */
 };
 
@@ -93,8 +109,10 @@ static void conn_update_interest(struct conn *c);
 static int conn_flush_task(reactor_task *t, void *arg);
 static int conn_free_task(reactor_task *t, void *arg);
 static int conn_move_task(reactor_task *t, void *arg);
+static int conn_process_task(reactor_task *t, void *arg);
 static int conn_io_cb(reactor_io *io, unsigned events, void *arg);
 static void conn_process(struct conn *c);
+static void csub_remove(struct conn *c, struct csub *cs);
 
 /* ---- output ------------------------------------------------------------------------ */
 
@@ -194,13 +212,18 @@ static size_t csub_prepare(struct conn *c, struct csub *cs)
     struct session *s = cs->sub.s;
     uint64_t start = session_start(s), end = session_end(s);
     if (cs->sub.cursor < start) {
-        /* A viewer fell out of the ring: tell it what it missed, jump to the live edge. */
+        /* A viewer fell out of the ring. Being behind is a state, not a queue entry: one
+         * GAP [cursor, start) is queued only when the client is reading (little queued),
+         * then it goes on from the oldest retained byte. However long it stalls, at most
+         * one GAP is waiting. */
+        if (c->out.len >= CONN_GAP_ROOM)
+            return 0;
         struct wire_msg m = {.type = WIRE_GAP};
-        m.gap = (struct wire_gap){cs->sid, cs->sub.cursor, end};
+        m.gap = (struct wire_gap){cs->sid, cs->sub.cursor, start};
         conn_send(c, &m);
-        cs->sub.cursor = end;
-        cs->acked = end;
-        return 0;
+        cs->acked += start - cs->sub.cursor;
+        sub_consumed(&cs->sub, start);
+        cs->sub.cursor = start;
     }
     if (cs->sub.cursor == end) {
         if (session_exited(s) && !cs->sub.exit_sent) {
@@ -210,6 +233,12 @@ static size_t csub_prepare(struct conn *c, struct csub *cs)
             m.exit = (struct wire_exit){cs->sid, end, code, sig};
             conn_send(c, &m);
             cs->sub.exit_sent = true;
+        }
+        /* A removed session lives on only for subscribers still draining it: this one
+         * has everything now, so let go (the session is freed after its last one). */
+        if (cs->sub.exit_sent && session_removed(s)) {
+            session_detach(&cs->sub);
+            cs->drained = true;
         }
         return 0;
     }
@@ -308,6 +337,11 @@ static void conn_flush(struct conn *c)
     }
     if (round == 64)
         conn_want_flush(c); /* more to send but the fd is not full: go on next turn */
+    for (struct csub *cs = c->subs, *next; cs; cs = next) {
+        next = cs->next;
+        if (cs->drained)
+            csub_remove(c, cs);
+    }
     conn_update_interest(c);
 }
 
@@ -339,45 +373,13 @@ static void csub_remove(struct conn *c, struct csub *cs)
     free(cs);
 }
 
-/* The session was removed while we were attached. */
+/* The session is being freed at teardown: forget the subscription (a removal at run
+ * time never calls this: the session waits for its subscribers to drain). */
 static void csub_gone(struct sub *sub, struct session *s)
 {
+    (void)s;
     struct csub *cs = sub->owner;
-    struct conn *c = cs->c;
-    /* Removed while attached (DELETE, eviction): hand over what this client has not
-     * received — at most the ring — and the exit, before the session goes. */
-    uint64_t end = session_end(s);
-    if (sub->cursor < session_start(s)) {
-        struct wire_msg g = {.type = WIRE_GAP};
-        g.gap = (struct wire_gap){cs->sid, sub->cursor, session_start(s)};
-        conn_send(c, &g);
-        sub->cursor = session_start(s);
-    }
-    while (!c->closing && sub->cursor < end) {
-        struct iovec iov[2];
-        int cnt = 0;
-        ssize_t n = session_peek(s, sub->cursor, CONN_FRAME_MAX, iov, &cnt);
-        if (n <= 0)
-            break;
-        uint8_t *p = bytebuf_reserve(&c->out, CONN_HDR_MAX + (size_t)n);
-        size_t h = conn_frame_header(c, p, WIRE_OUTPUT_HDR + (size_t)n);
-        h += wire_output_header(p + h, false, cs->sid, sub->cursor, (size_t)n);
-        for (int i = 0; i < cnt; i++) {
-            memcpy(p + h, iov[i].iov_base, iov[i].iov_len);
-            h += iov[i].iov_len;
-        }
-        c->out.len += h;
-        sub->cursor += (uint64_t)n;
-    }
-    if (session_exited(s) && !sub->exit_sent) {
-        int code, sig;
-        session_exit_status(s, &code, &sig);
-        struct wire_msg m = {.type = WIRE_EXIT};
-        m.exit = (struct wire_exit){cs->sid, end, code, sig};
-        conn_send(c, &m);
-    }
-    conn_want_flush(c);
-    csub_remove(c, cs);
+    csub_remove(cs->c, cs);
 }
 
 static const struct sub_ops csub_ops = {.notify = csub_notify, .gone = csub_gone};
@@ -418,7 +420,7 @@ static int conn_adopt_post(void *arg)
  * possible while it holds no subscription (they are pinned to this reactor). */
 static int conn_move(struct conn *c, struct worker *to)
 {
-    if (c->nsubs)
+    if (c->nsubs || c->nacks)
         return -EBUSY;
     reactor_io_free(c->rio);
     reactor_io_free(c->wio);
@@ -447,6 +449,10 @@ static int conn_move_task(reactor_task *t, void *arg)
  * the connection is moving). */
 static struct session *conn_local_session(struct conn *c, uint32_t req, uint32_t sid, int *step)
 {
+    /* An attached session is at hand: a keystroke does not take the table's lock. */
+    struct csub *cs = conn_find_sub(c, sid);
+    if (cs && cs->sub.s && !session_removed(cs->sub.s))
+        return cs->sub.s;
     struct session *s;
     struct worker *owner;
     if (hub_find(worker_server(c->w), sid, &s, &owner) < 0) {
@@ -470,19 +476,23 @@ static struct session *conn_local_session(struct conn *c, uint32_t req, uint32_t
 
 /* ---- requests ---------------------------------------------------------------------- */
 
-/* HELLO: version check, then WELCOME. */
+/* HELLO: the client names the highest version it speaks; the answer is the highest
+ * version both speak (docs/protocol.md), so newer clients can fall back. */
 static int on_hello(struct conn *c, const struct wire_hello *h)
 {
-    if (h->version != WIRE_VERSION) {
+    if (h->version < WIRE_VERSION_MIN) {
         conn_error(c, 0, 0, WIRE_ERR_VERSION,
-                   "protocol version %u is not supported; this server speaks version %u",
-                   h->version, WIRE_VERSION);
+                   "protocol version %u is not supported; this server speaks versions %u to %u",
+                   h->version, WIRE_VERSION_MIN, WIRE_VERSION);
         return STEP_CLOSE;
     }
     c->hello = true;
+    c->version = h->version < WIRE_VERSION ? h->version : WIRE_VERSION;
     c->ack_paced = h->flags & WIRE_HELLO_F_ACK;
     struct wire_msg m = {.type = WIRE_WELCOME};
-    m.welcome = (struct wire_welcome){.version = WIRE_VERSION, .server_pid = (uint32_t)getpid()};
+    m.welcome = (struct wire_welcome){.version = c->version,
+                                      .flags = c->version >= 2 ? WIRE_WELCOME_F_WRITE : 0,
+                                      .server_pid = (uint32_t)getpid()};
     m.welcome.server_version = (struct wire_bytes){(const uint8_t *)"ptyhub " PTYHUB_VERSION,
                                                    strlen("ptyhub " PTYHUB_VERSION)};
     conn_send(c, &m);
@@ -603,45 +613,96 @@ static int on_detach(struct conn *c, const struct wire_detach *d)
     return STEP_NEXT;
 }
 
-/* Input queue has room again: continue with the blocked INPUT. */
-static void conn_input_ready(struct session_waiter *w)
+/* Queues input for a session, all or nothing. Returns true when queued; otherwise an
+ * ERROR naming req and sid has been queued. The connection never waits for a session's
+ * input queue: a full one is the sender's error to handle, so one stuck program cannot
+ * hold up this connection's other sessions or its control requests. */
+static bool conn_queue_input(struct conn *c, uint32_t req, uint32_t sid, const char *what,
+                             const struct wire_bytes *data, struct session **sp, int *step)
 {
-    struct conn *c = (struct conn *)((char *)w - offsetof(struct conn, waiter));
-    c->input_blocked = false;
-    conn_process(c);
-    conn_update_interest(c);
+    *sp = NULL;
+    struct session *s = conn_local_session(c, req, sid, step);
+    if (!s)
+        return false;
+    struct csub *cs = conn_find_sub(c, sid);
+    if (cs && !cs->sub.interactive) {
+        conn_error(c, req, sid, WIRE_ERR_READ_ONLY, "attached to session %u read-only", sid);
+        return false;
+    }
+    int rc = session_write_input(s, data->p, data->len);
+    if (rc == -EPIPE) {
+        conn_error(c, req, sid, WIRE_ERR_EXITED, "session %u has exited", sid);
+        return false;
+    }
+    if (rc == -EAGAIN) {
+        size_t cap = session_input_capacity(s), room = session_input_room(s);
+        conn_error(c, req, sid, WIRE_ERR_LIMIT,
+                   "session %u's input queue is full (%zu bytes waiting for the program to "
+                   "read them): none of this %s's %zu bytes were queued; retry once it drains",
+                   sid, cap - room, what, data->len);
+        return false;
+    }
+    *sp = s;
+    return true;
 }
 
-/* INPUT: queue keystrokes; if the queue is full, stop reading until it drains. */
+/* INPUT: queue keystrokes, all or nothing. */
 static int on_input(struct conn *c, const struct wire_input *in)
 {
-    int step;
-    struct session *s = conn_local_session(c, 0, in->sid, &step);
-    if (!s) {
-        if (step == STEP_NEXT)
-            c->input_done = 0;
+    int step = STEP_NEXT;
+    struct session *s;
+    conn_queue_input(c, 0, in->sid, "INPUT", &in->data, &s, &step);
+    return step;
+}
+
+/* A WRITE's bytes reached the PTY (or the session ended first): answer it. */
+static void write_ack_ready(struct session_waiter *w)
+{
+    struct write_ack *a = (struct write_ack *)((char *)w - offsetof(struct write_ack, w));
+    struct conn *c = a->c;
+    for (struct write_ack **pp = &c->acks; *pp; pp = &(*pp)->next) {
+        if (*pp == a) {
+            *pp = a->next;
+            break;
+        }
+    }
+    c->nacks--;
+    if (session_input_written(a->s) >= a->w.amount)
+        conn_ok(c, a->req);
+    else
+        conn_error(c, a->req, a->sid, WIRE_ERR_EXITED,
+                   "session %u ended before all %zu bytes of this WRITE reached it", a->sid,
+                   a->len);
+    free(a);
+}
+
+/* WRITE: acknowledged input; OK once every byte was written to the PTY. */
+static int on_write(struct conn *c, const struct wire_write *wr)
+{
+    if (c->nacks >= CONN_MAX_ACKS) {
+        conn_error(c, wr->req, wr->sid, WIRE_ERR_LIMIT,
+                   "%u WRITEs are already waiting for their OK on this connection; wait for "
+                   "some before sending more",
+                   c->nacks);
+        return STEP_NEXT;
+    }
+    int step = STEP_NEXT;
+    struct session *s;
+    if (!conn_queue_input(c, wr->req, wr->sid, "WRITE", &wr->data, &s, &step))
         return step;
-    }
-    struct csub *cs = conn_find_sub(c, in->sid);
-    if (cs && !cs->sub.interactive) {
-        c->input_done = 0;
-        conn_error(c, 0, in->sid, WIRE_ERR_READ_ONLY, "attached to session %u read-only", in->sid);
-        return STEP_NEXT;
-    }
-    ssize_t n = session_write_input(s, in->data.p + c->input_done, in->data.len - c->input_done);
-    if (n < 0) {
-        c->input_done = 0;
-        conn_error(c, 0, in->sid, WIRE_ERR_EXITED, "session %u has exited", in->sid);
-        return STEP_NEXT;
-    }
-    c->input_done += (size_t)n;
-    if (c->input_done < in->data.len) {
-        c->input_blocked = true;
-        c->waiter.ready = conn_input_ready;
-        session_wait_input(s, &c->waiter);
-        return STEP_STOP;
-    }
-    c->input_done = 0;
+    struct write_ack *a = xcalloc(1, sizeof *a);
+    a->c = c;
+    a->s = s;
+    a->req = wr->req;
+    a->sid = wr->sid;
+    a->len = wr->data.len;
+    a->w.ready = write_ack_ready;
+    a->w.kind = SESSION_WAIT_WRITTEN;
+    a->w.amount = session_input_queued(s);
+    a->next = c->acks;
+    c->acks = a;
+    c->nacks++;
+    session_wait_input(s, &a->w);
     return STEP_NEXT;
 }
 
@@ -653,7 +714,13 @@ static int on_resize(struct conn *c, const struct wire_resize *rz)
     if (!s)
         return step;
     struct csub *cs = conn_find_sub(c, rz->sid);
-    if (cs && !cs->sub.interactive) {
+    if (!cs || !cs->sub.s) {
+        conn_error(c, 0, rz->sid, WIRE_ERR_NOT_ATTACHED,
+                   "RESIZE needs an interactive attachment to session %u: ATTACH first",
+                   rz->sid);
+        return STEP_NEXT;
+    }
+    if (!cs->sub.interactive) {
         conn_error(c, 0, rz->sid, WIRE_ERR_READ_ONLY, "attached to session %u read-only", rz->sid);
         return STEP_NEXT;
     }
@@ -675,19 +742,17 @@ static int on_signal(struct conn *c, const struct wire_signal *sg)
     struct session *s = conn_local_session(c, sg->req, sg->sid, &step);
     if (!s)
         return step;
-    if (session_exited(s)) {
+    /* An exited session may still have processes in its group (a grandchild ignoring
+     * SIGHUP): a signal reaches them; only when none is left is it `exited`. */
+    int rc = sg->signo == 0 ? session_kill(s) : session_signal(s, sg->signo);
+    if (rc == -ESRCH && session_exited(s)) {
         conn_error(c, sg->req, sg->sid, WIRE_ERR_EXITED, "session %u has already exited", sg->sid);
         return STEP_NEXT;
     }
-    if (sg->signo == 0) {
-        session_kill(s);
-    } else {
-        int rc = session_signal(s, sg->signo);
-        if (rc < 0 && rc != -ESRCH) {
-            conn_error(c, sg->req, sg->sid, WIRE_ERR_BAD_ARGUMENT, "cannot signal session %u: %s",
-                       sg->sid, strerror(-rc));
-            return STEP_NEXT;
-        }
+    if (rc < 0 && rc != -ESRCH) {
+        conn_error(c, sg->req, sg->sid, WIRE_ERR_BAD_ARGUMENT, "cannot signal session %u: %s",
+                   sg->sid, strerror(-rc));
+        return STEP_NEXT;
     }
     conn_ok(c, sg->req);
     return STEP_NEXT;
@@ -842,6 +907,8 @@ static int conn_dispatch(struct conn *c, const uint8_t *body, size_t len)
         return on_detach(c, &m.detach);
     case WIRE_INPUT:
         return on_input(c, &m.input);
+    case WIRE_WRITE:
+        return on_write(c, &m.write);
     case WIRE_RESIZE:
         return on_resize(c, &m.resize);
     case WIRE_SIGNAL:
@@ -867,7 +934,7 @@ static void conn_fail(struct conn *c, const char *why);
 static size_t stream_process(struct conn *c)
 {
     size_t pos = 0;
-    while (!c->closing && !c->moving && !c->input_blocked) {
+    while (!c->closing && !c->moving) {
         const uint8_t *body;
         size_t blen;
         ssize_t n = wire_frame_split(c->rbuf + pos, c->rlen - pos, WIRE_MAX_BODY, &body, &blen);
@@ -945,7 +1012,7 @@ static void ws_on_close(struct conn *c, const uint8_t *p, size_t n)
 static size_t ws_process(struct conn *c)
 {
     size_t pos = 0;
-    while (!c->closing && !c->moving && !c->input_blocked) {
+    while (!c->closing && !c->moving) {
         if (c->msg_ready) {
             int step = conn_dispatch(c, c->msg, c->msg_len);
             if (step == STEP_CLOSE) {
@@ -1038,19 +1105,44 @@ static void conn_process(struct conn *c)
         memmove(c->rbuf, c->rbuf + pos, c->rlen - pos);
         c->rlen -= pos;
     }
-    if (c->eof && !c->closing && !c->moving && !c->input_blocked)
+    if (c->eof && !c->closing && !c->moving)
         conn_close(c, "end of input");
 }
 
-/* Reads requests until EAGAIN, a quantum, a full reply buffer, or blocked input. A
- * short read means the fd was drained and a later arrival raises a new edge, so the
- * read that would only say EAGAIN is skipped — unless the peer has hung up (drain),
- * which raises no later edge: then read on to see the end of file. */
+/* Runs the request loop from a task (a wake-up from elsewhere never runs it inline). */
+static int conn_process_task(reactor_task *t, void *arg)
+{
+    (void)t;
+    struct conn *c = arg;
+    if (!c->closing && !c->moving) {
+        conn_process(c);
+        conn_update_interest(c);
+    }
+    return 0;
+}
+
+/* Reads requests until EAGAIN, a quantum, or a full reply buffer. A short read means
+ * the fd was drained and a later arrival raises a new edge, so the read that would only
+ * say EAGAIN is skipped — unless the peer has hung up (drain), which raises no later
+ * edge: then read on to see the end of file.
+ *
+ * With too much reply queued (a client not reading what it asked for) requests are left
+ * in the kernel, but the fd stays watched, so a hang-up is still noticed at once: the
+ * stdio client's end is the broker's end; a socket is flushed, which fails at once if
+ * the peer is really gone. Reading resumes from the again list when the replies drain. */
 static void conn_read(struct conn *c, bool drain)
 {
+    if (c->out.len >= CONN_WBUF_HIGH && !c->eof) {
+        c->read_skipped = true;
+        if (drain) {
+            c->peer_hup = true;
+            if (c->flags & CONN_STDIO)
+                conn_close(c, "stdin closed");
+        }
+        return;
+    }
     size_t budget = CONN_READ_QUANTUM;
-    while (budget && !c->closing && !c->moving && !c->input_blocked && !c->eof &&
-           c->out.len < CONN_WBUF_HIGH) {
+    while (budget && !c->closing && !c->moving && !c->eof && c->out.len < CONN_WBUF_HIGH) {
         if (c->rlen == c->rcap) {
             if (c->rcap >= CONN_RBUF_MAX)
                 break; /* a whole max frame is buffered: process will take it */
@@ -1078,8 +1170,13 @@ static void conn_read(struct conn *c, bool drain)
         conn_process(c);
         return;
     }
-    if (budget == 0 && c->rio && !c->closing && !c->moving)
-        reactor_io_again(c->rio, REACTOR_READ);
+    if (c->rio && !c->closing && !c->moving && !c->eof &&
+        (budget == 0 || c->out.len >= CONN_WBUF_HIGH)) {
+        if (budget == 0)
+            reactor_io_again(c->rio, REACTOR_READ);
+        else
+            c->read_skipped = true;
+    }
 }
 
 /* Recomputes what the connection's fds are watched for. */
@@ -1087,7 +1184,7 @@ static void conn_update_interest(struct conn *c)
 {
     if (c->closing || c->moving)
         return;
-    bool want_read = !c->input_blocked && !c->eof && c->out.len < CONN_WBUF_HIGH;
+    bool want_read = !c->eof;
     bool want_write = c->out.len > 0;
     if (!want_write) {
         /* Subscriptions with bytes the fd did not take also need a write edge. */
@@ -1095,6 +1192,12 @@ static void conn_update_interest(struct conn *c)
             if (cs->sub.s && cs->sub.cursor < session_end(cs->sub.s) &&
                 (!c->ack_paced || cs->sub.cursor - cs->acked < CONN_ACK_WINDOW))
                 want_write = true;
+    }
+    if (c->read_skipped && c->out.len < CONN_WBUF_HIGH && c->rio) {
+        /* Requests were left in the kernel while replies piled up: no new edge will
+         * come for them, so read again next turn. */
+        c->read_skipped = false;
+        reactor_io_again(c->rio, REACTOR_READ);
     }
     if (c->wio) {
         reactor_io_set(c->rio, want_read ? REACTOR_READ : 0);
@@ -1129,9 +1232,11 @@ static struct conn *conn_new(struct worker *w, int rfd, int wfd, unsigned flags)
     c->rfd = rfd;
     c->wfd = wfd;
     c->flags = flags;
+    c->cls = flags & CONN_STDIO ? -1 : HUB_UNIX;
     reactor_task_init(&c->flush_task, conn_flush_task, c);
     reactor_task_init(&c->free_task, conn_free_task, c);
     reactor_task_init(&c->move_task, conn_move_task, c);
+    reactor_task_init(&c->process_task, conn_process_task, c);
     reactor_timer_init(&c->coalesce_timer, conn_coalesce_cb, c);
     if (rfd != wfd) {
         fcntl(rfd, F_SETFL, fcntl(rfd, F_GETFL) | O_NONBLOCK);
@@ -1164,6 +1269,7 @@ int conn_start_ws(struct worker *w, int fd, const uint8_t *in, size_t inlen, con
     if (!c)
         return -ENOMEM;
     c->ws = true;
+    c->cls = HUB_HTTP;
     c->coalesce_ns = (uint64_t)coalesce_ms * 1000000;
     if (outlen) {
         memcpy(bytebuf_reserve(&c->out, outlen), out, outlen);
@@ -1174,9 +1280,9 @@ int conn_start_ws(struct worker *w, int fd, const uint8_t *in, size_t inlen, con
         c->rbuf = xmalloc(c->rcap);
         memcpy(c->rbuf, in, inlen);
         c->rlen = inlen;
-        conn_process(c);
+        conn_process(c); /* may close it: everything below checks */
     }
-    reactor_task_schedule(c->r, &c->flush_task);
+    conn_want_flush(c);
     return 0;
 }
 
@@ -1209,29 +1315,39 @@ static void conn_close(struct conn *c, const char *why)
         session_detach(&cs->sub);
         csub_remove(c, cs);
     }
-    session_waiter_cancel(&c->waiter);
+    while (c->acks) {
+        struct write_ack *a = c->acks;
+        c->acks = a->next;
+        session_waiter_cancel(&a->w);
+        free(a);
+    }
+    c->nacks = 0;
     reactor_io_free(c->rio);
     reactor_io_free(c->wio);
     c->rio = c->wio = NULL;
     reactor_task_cancel(c->r, &c->flush_task);
+    reactor_task_cancel(c->r, &c->process_task);
+    reactor_task_cancel(c->r, &c->move_task);
     reactor_timer_stop(c->r, &c->coalesce_timer);
     if (c->flags & CONN_STDIO) {
         conn_kill_owned(c);
         hub_shutdown(worker_server(c->w), "the stdio client closed");
     }
-    reactor_task_schedule(c->r, &c->free_task);
+    /* Freed at the very end of the turn, after every task that may still name it. */
+    reactor_defer(c->r, &c->free_task);
 }
 
 /* Releases a closed connection's memory and fds. */
 static void conn_destroy(struct conn *c)
 {
     hub_conn_track(c->w, c, false);
-    /* fds 0-2 are the stdio client's: left to the process exit. */
+    /* The stdio client's fds are private copies (server_add_stdio): closed like others. */
     if (c->rfd > 2)
         close(c->rfd);
     if (c->wfd != c->rfd && c->wfd > 2)
         close(c->wfd);
-    hub_conn_release(worker_server(c->w));
+    if (c->cls >= 0)
+        hub_conn_release(worker_server(c->w), (enum hub_class)c->cls);
     free(c->rbuf);
     free(c->msg);
     bytebuf_free(&c->out);
@@ -1258,7 +1374,7 @@ void conn_free_all(struct list_node **head)
 {
     while (*head) {
         struct conn *c = list_entry(*head, struct conn, track);
-        c->flags &= ~(unsigned)CONN_STDIO; /* already shutting down; keep fds 0-2 */
+        c->flags &= ~(unsigned)CONN_STDIO; /* already shutting down */
         conn_close(c, "shutdown");
         reactor_task_cancel(c->r, &c->free_task);
         conn_destroy(c);

@@ -24,12 +24,14 @@
 #include "core/xalloc.h"
 #include "proto/ws_handshake.h"
 #include "pty/session.h"
+#include "server/auth.h"
 #include "server/conn.h"
 #include "server/hub.h"
 #include "server/web_assets.h"
 
 #define HTTP_MAX_HEAD 16384
-#define HTTP_OUT_HIGH (1u << 20)
+#define HTTP_OUT_HIGH (64u * 1024) /* stop taking requests above this much response */
+#define HTTP_PREAUTH_BODY (64u * 1024) /* larger bodies need the token before they are read */
 #define HTTP_IDLE_NS (60ull * 1000 * 1000 * 1000)
 #define HTTP_READ_QUANTUM (256u * 1024)
 
@@ -42,13 +44,20 @@ struct http_conn {
     size_t inlen, incap;
     struct bytebuf out; /* queued responses */
     reactor_timer timer;
-    reactor_task free_task, move_task;
+    reactor_task free_task, move_task, process_task;
     bool closing;
     bool close_after_write; /* the last response said Connection: close */
+    bool req_close;         /* the request being handled asks for Connection: close */
+    bool req_head;          /* ... is a HEAD: responses carry no body */
+    bool sent_continue;     /* "100 Continue" went out for the request being received */
     bool moving;
     bool waiting; /* for room in a session's input queue */
     bool eof;
+    bool read_skipped; /* readable data was left in the kernel (buffer full) */
     bool head_started; /* the header timer runs for the request being received */
+    bool authed;       /* a request carried the token: counted as authenticated */
+    size_t head_len;   /* length of the complete head at the front of in, 0 if unknown */
+    size_t scanned;    /* bytes of in searched for the end of the head */
     size_t progress;
     struct session_waiter waiter;
     struct list_node track; /* in its worker's list, for teardown */
@@ -131,7 +140,8 @@ void http_reply(struct http_conn *hc, int status, const char *ctype, const void 
     char head[1024];
     bool bodyless = status == 204 || status == 304 || status == 101;
     int n = snprintf(head, sizeof head, "HTTP/1.1 %d %s\r\n%s%s%s", status, http_reason(status),
-                     hc->close_after_write ? "Connection: close\r\n" : "", extra ? extra : "",
+                     hc->close_after_write || hc->req_close ? "Connection: close\r\n" : "",
+                     extra ? extra : "",
                      status == 101 || (extra && strstr(extra, "Cache-Control:"))
                          ? ""
                          : "Cache-Control: no-store\r\n");
@@ -141,6 +151,10 @@ void http_reply(struct http_conn *hc, int status, const char *ctype, const void 
                       "X-Content-Type-Options: nosniff\r\n",
                       ctype ? ctype : "text/plain; charset=utf-8", len);
     n += snprintf(head + n, sizeof head - (size_t)n, "\r\n");
+    /* A HEAD response has the GET's headers, Content-Length included, and no body
+     * (RFC 9110 §9.3.2). */
+    if (hc->req_head)
+        bodyless = true;
     uint8_t *p = bytebuf_reserve(&hc->out, (size_t)n + (bodyless ? 0 : len));
     memcpy(p, head, (size_t)n);
     if (!bodyless && len)
@@ -209,101 +223,6 @@ static void http_reply_close(struct http_conn *hc, int status, const char *code,
     http_reply_error(hc, status, code, "%s", msg);
 }
 
-/* ---- authentication and origin ----------------------------------------------------- */
-
-/* Compares without leaking the position of the first difference. */
-static bool secret_equal(const char *a, size_t alen, const char *b, size_t blen)
-{
-    unsigned char d = alen != blen;
-    size_t n = alen < blen ? alen : blen;
-    for (size_t i = 0; i < n; i++)
-        d |= (unsigned char)(a[i] ^ b[i]);
-    return d == 0;
-}
-
-/* True when no token is configured, or the request carries it as a bearer token or in
- * the ptyhub_token cookie. */
-static bool http_authorized(struct http_conn *hc, const struct http_request *req)
-{
-    const char *token = hub_config(worker_server(hc->w))->token;
-    if (!token || !*token)
-        return true;
-    size_t tlen = strlen(token);
-    const struct http_slice *auth = http_header_get(req, "Authorization");
-    if (auth && auth->len > 7 && strncasecmp(auth->p, "Bearer ", 7) == 0 &&
-        secret_equal(auth->p + 7, auth->len - 7, token, tlen))
-        return true;
-    for (size_t i = 0; i < req->num_headers; i++) {
-        if (!http_slice_case_eq(req->headers[i].name, "Cookie"))
-            continue;
-        const char *p = req->headers[i].value.p, *end = p + req->headers[i].value.len;
-        while (p < end) {
-            while (p < end && (*p == ' ' || *p == ';'))
-                p++;
-            const char *semi = memchr(p, ';', (size_t)(end - p));
-            const char *stop = semi ? semi : end;
-            if ((size_t)(stop - p) > 13 && memcmp(p, "ptyhub_token=", 13) == 0 &&
-                secret_equal(p + 13, (size_t)(stop - p - 13), token, tlen))
-                return true;
-            p = stop;
-        }
-    }
-    return false;
-}
-
-/* WebSocket upgrades from a browser must come from a page of this server (Origin's
- * host:port equal to Host) or from an origin allowed with --allow-origin. Requests
- * without Origin are not from a browser page and pass. */
-static bool http_origin_allowed(struct http_conn *hc, const struct http_request *req)
-{
-    const struct http_slice *origin = http_header_get(req, "Origin");
-    if (!origin)
-        return true;
-    const struct config *cfg = hub_config(worker_server(hc->w));
-    for (size_t i = 0; i < cfg->nallow_origins; i++)
-        if (http_slice_case_eq(*origin, cfg->allow_origins[i]))
-            return true;
-    const struct http_slice *host = http_header_get(req, "Host");
-    const char *sep = memmem(origin->p, origin->len, "://", 3);
-    if (!host || !sep)
-        return false;
-    struct http_slice ohost = {sep + 3, origin->len - (size_t)(sep + 3 - origin->p)};
-    if (ohost.len != host->len)
-        return false;
-    return strncasecmp(ohost.p, host->p, host->len) == 0;
-}
-
-/* Without a token, a loopback server must only answer to loopback host names: otherwise a
- * page whose domain is re-pointed at 127.0.0.1 (DNS rebinding) would be same-origin with
- * it and pass the Origin check. */
-static bool http_host_allowed(struct http_conn *hc, const struct http_request *req)
-{
-    const struct config *cfg = hub_config(worker_server(hc->w));
-    char lhost[256], lport[16], host[256];
-    if ((cfg->token && *cfg->token) ||
-        config_split_hostport(cfg->listen, lhost, sizeof lhost, lport, sizeof lport) < 0 ||
-        !config_host_is_loopback(lhost))
-        return true;
-    const struct http_slice *h = http_header_get(req, "Host");
-    if (!h || h->len == 0 || h->len >= sizeof host)
-        return false;
-    const char *p = h->p, *end = h->p + h->len;
-    size_t n;
-    if (*p == '[') {
-        const char *close = memchr(p, ']', h->len);
-        if (!close)
-            return false;
-        n = (size_t)(close - p - 1);
-        memcpy(host, p + 1, n);
-    } else {
-        const char *colon = memchr(p, ':', h->len);
-        n = (size_t)((colon ? colon : end) - p);
-        memcpy(host, p, n);
-    }
-    host[n] = '\0';
-    return config_host_is_loopback(host) || strcasecmp(host, lhost) == 0;
-}
-
 /* ---- routes handled here: static assets, the WebSocket upgrade ---------------------- */
 
 /* Serves an embedded asset, with ETag revalidation. */
@@ -340,7 +259,7 @@ static enum http_step http_upgrade(struct http_conn *hc, const struct http_reque
                    status == 426 ? "Sec-WebSocket-Version: 13\r\n" : NULL);
         return HTTP_DONE;
     }
-    if (!http_origin_allowed(hc, req)) {
+    if (!auth_origin_allowed(hub_config(worker_server(hc->w)), req)) {
         http_reply_close(hc, 403, "forbidden_origin",
                          "WebSocket connections from another site's page are refused; "
                          "allow its origin with --allow-origin");
@@ -380,9 +299,15 @@ static enum http_step http_route(struct http_conn *hc, const struct http_request
                                  const uint8_t *body, size_t blen, size_t consumed)
 {
     bool get = http_slice_eq(req->method, "GET") || http_slice_eq(req->method, "HEAD");
-    if (!http_host_allowed(hc, req)) {
+    const struct config *cfg = hub_config(worker_server(hc->w));
+    int host_status = auth_check_host(cfg, req);
+    if (host_status == 400) {
+        http_reply_close(hc, 400, "bad_host", "exactly one well-formed Host header is required");
+        return HTTP_DONE;
+    }
+    if (host_status) {
         http_reply_error(hc, 403, "forbidden_host",
-                         "this server answers only to loopback host names without --token");
+                         "this server answers only to loopback addresses and localhost");
         return HTTP_DONE;
     }
     if (http_slice_eq(req->path, "/healthz")) {
@@ -396,7 +321,7 @@ static enum http_step http_route(struct http_conn *hc, const struct http_request
     /* A page of another site must not drive this server through the user's browser: any
      * request that changes state and carries a foreign Origin is refused, as upgrades
      * are (the cookie alone would otherwise authenticate it). */
-    if (!get && !http_origin_allowed(hc, req)) {
+    if (!get && !auth_origin_allowed(cfg, req)) {
         http_reply_error(hc, 403, "forbidden_origin",
                          "requests from another site's page are refused; allow its origin "
                          "with --allow-origin");
@@ -404,9 +329,15 @@ static enum http_step http_route(struct http_conn *hc, const struct http_request
     }
     bool login = http_slice_eq(req->path, "/api/login");
     bool asset = get && web_asset_find(req->path.p, req->path.len);
-    if (!login && !asset && !http_authorized(hc, req)) {
+    bool has_token = auth_request_has_token(cfg, req);
+    if (has_token && !hc->authed) {
+        hc->authed = true;
+        hub_http_authed(hc->w);
+    }
+    if (!login && !asset && !has_token) {
         http_reply_error(hc, 401, "unauthorized",
-                         "a token is required: send 'Authorization: Bearer TOKEN' or log in");
+                         "a token is required: open the URL `ptyhub url` prints, or send "
+                         "'Authorization: Bearer TOKEN'");
         return HTTP_DONE;
     }
     if (http_slice_eq(req->path, "/ws")) {
@@ -458,16 +389,46 @@ static void http_arm_timer(struct http_conn *hc)
     }
 }
 
+/* Finds the end of the request head at the front of in, searching only bytes not
+ * searched before (a head trickled a byte at a time costs linear work, not quadratic).
+ * Returns the head's length, or 0 when it is not complete yet. */
+static size_t http_head_end(struct http_conn *hc)
+{
+    if (hc->head_len)
+        return hc->head_len;
+    size_t from = hc->scanned > 3 ? hc->scanned - 3 : 0;
+    size_t upto = hc->inlen < HTTP_MAX_HEAD ? hc->inlen : HTTP_MAX_HEAD;
+    const char *e = from < upto ? memmem(hc->in + from, upto - from, "\r\n\r\n", 4) : NULL;
+    hc->scanned = upto;
+    if (e)
+        hc->head_len = (size_t)(e - hc->in) + 4;
+    return hc->head_len;
+}
+
+/* True when the request may be answered without the token (the page, /healthz,
+ * login): the others are refused before their body is read. */
+static bool http_open_route(const struct http_request *req)
+{
+    bool get = http_slice_eq(req->method, "GET") || http_slice_eq(req->method, "HEAD");
+    return http_slice_eq(req->path, "/api/login") || http_slice_eq(req->path, "/healthz") ||
+           (get && web_asset_find(req->path.p, req->path.len));
+}
+
 /* Handles complete requests at the head of the input, in order. */
 static void http_process(struct http_conn *hc)
 {
     while (!hc->closing && !hc->moving && !hc->waiting && !hc->close_after_write && hc->inlen &&
            hc->out.len < HTTP_OUT_HIGH) {
-        struct http_request req;
-        int n = http_parse_request_max(hc->in, hc->inlen, &req, HTTP_MAX_HEADERS, HTTP_MAX_HEAD);
-        if (n == 0)
+        size_t head = http_head_end(hc);
+        if (head == 0) {
+            /* Leading empty lines are allowed (RFC 9112 §2.2) but are no head. */
+            if (hc->inlen >= HTTP_MAX_HEAD)
+                http_reply_close(hc, 431, "headers_too_large", "request head over 16 KiB");
             break;
-        if (n < 0) {
+        }
+        struct http_request req;
+        int n = http_parse_request_max(hc->in, head, &req, HTTP_MAX_HEADERS, HTTP_MAX_HEAD);
+        if (n <= 0) {
             if (n == -EMSGSIZE || n == -E2BIG)
                 http_reply_close(hc, 431, "headers_too_large",
                                  "request head over 16 KiB or 64 header lines");
@@ -477,6 +438,8 @@ static void http_process(struct http_conn *hc)
                 http_reply_close(hc, 400, "bad_request", "malformed HTTP request");
             break;
         }
+        hc->req_close = !http_keep_alive(&req);
+        hc->req_head = http_slice_eq(req.method, "HEAD");
         uint64_t clen = 0;
         int rc = http_content_length(&req, &clen);
         if (rc == -ENOTSUP) {
@@ -492,46 +455,77 @@ static void http_process(struct http_conn *hc)
             http_reply_close(hc, 413, "body_too_large", "request body over 1 MiB");
             break;
         }
+        const struct config *cfg = hub_config(worker_server(hc->w));
+        if (clen > HTTP_PREAUTH_BODY && !http_open_route(&req) &&
+            !auth_request_has_token(cfg, &req)) {
+            /* Nobody gets to make us hold a large body without the token. */
+            http_reply_close(hc, 401, "unauthorized",
+                             "a token is required: open the URL `ptyhub url` prints, or send "
+                             "'Authorization: Bearer TOKEN'");
+            break;
+        }
         size_t total = (size_t)n + (size_t)clen;
         if (hc->inlen < total) {
             if (hc->incap < total) {
                 hc->incap = total;
                 hc->in = xrealloc(hc->in, hc->incap);
             }
+            const struct http_slice *expect = http_header_get(&req, "Expect");
+            if (expect && http_slice_case_eq(*expect, "100-continue") && !hc->sent_continue &&
+                hc->out.len == 0) {
+                /* RFC 9110 §10.1.1: tell the client to send the body it holds back. */
+                static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+                memcpy(bytebuf_reserve(&hc->out, sizeof cont - 1), cont, sizeof cont - 1);
+                hc->out.len += sizeof cont - 1;
+                hc->sent_continue = true;
+            }
             break;
         }
         hc->head_started = false;
         reactor_timer_stop(hc->r, &hc->timer);
-        if (!http_keep_alive(&req))
-            hc->close_after_write = true;
         enum http_step step =
             http_route(hc, &req, (const uint8_t *)hc->in + n, (size_t)clen, total);
-        if (step == HTTP_STOP) {
-            if (!hc->closing && !hc->moving && !hc->waiting)
-                hc->close_after_write = false; /* handled again later */
-            return;
-        }
+        if (step == HTTP_STOP)
+            return; /* moved or waiting: handled again, from the same bytes, later */
+        /* The response is queued: Connection: close applies from here on. */
+        if (hc->req_close)
+            hc->close_after_write = true;
+        hc->req_close = hc->req_head = hc->sent_continue = false;
         hc->progress = 0;
+        hc->head_len = hc->scanned = 0;
         memmove(hc->in, hc->in + total, hc->inlen - total);
         hc->inlen -= total;
     }
-    if (!hc->closing && !hc->moving && hc->inlen >= HTTP_MAX_HEAD && !hc->close_after_write &&
-        http_parse_request_max(hc->in, hc->inlen, &(struct http_request){0}, HTTP_MAX_HEADERS,
-                               HTTP_MAX_HEAD) == 0)
-        http_reply_close(hc, 431, "headers_too_large", "request head over 16 KiB");
     http_arm_timer(hc);
 }
 
 /* Reads requests until EAGAIN or a quantum; stops at a short read unless the peer has
- * hung up (see conn_read). */
+ * hung up (see conn_read). The socket stays watched while a request waits or responses
+ * pile up, so a client that goes away is noticed at once: its waiting request is
+ * abandoned (what was already queued stays queued) and the connection closed. */
 static void http_read(struct http_conn *hc, bool drain)
 {
+    if (drain && (hc->waiting || hc->out.len >= HTTP_OUT_HIGH || hc->inlen == hc->incap)) {
+        /* Cannot take more now, and no later edge would tell us it hung up: look. */
+        char probe;
+        ssize_t n = recv(hc->fd, &probe, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+            hc->eof = true;
+            http_close(hc, "the client went away");
+            return;
+        }
+    }
     size_t budget = HTTP_READ_QUANTUM;
-    while (budget && !hc->closing && !hc->moving && !hc->eof && !hc->close_after_write &&
-           hc->out.len < HTTP_OUT_HIGH) {
+    while (budget && !hc->closing && !hc->moving && !hc->eof && !hc->close_after_write) {
+        if (hc->out.len >= HTTP_OUT_HIGH) {
+            hc->read_skipped = true;
+            return;
+        }
         if (hc->inlen == hc->incap) {
-            if (hc->incap >= HTTP_MAX_HEAD + HTTP_MAX_BODY)
-                break;
+            if (hc->incap >= HTTP_MAX_HEAD + HTTP_MAX_BODY) {
+                hc->read_skipped = true;
+                return;
+            }
             hc->incap = hc->incap ? hc->incap * 2 : 8192;
             hc->in = xrealloc(hc->in, hc->incap);
         }
@@ -550,6 +544,8 @@ static void http_read(struct http_conn *hc, bool drain)
         if (n < 0 && errno == EAGAIN)
             return;
         hc->eof = true;
+        if (hc->waiting)
+            http_close(hc, "the client went away while its request waited");
         return;
     }
     if (budget == 0 && hc->io)
@@ -578,17 +574,23 @@ static void http_flush(struct http_conn *hc)
         http_close(hc, "end of input");
 }
 
-/* Recomputes what the socket is watched for. */
+/* Recomputes what the socket is watched for: always read (to see a hang-up), write
+ * while responses are queued; and reads left in the kernel are resumed. */
 static void http_update_interest(struct http_conn *hc)
 {
     if (hc->closing || hc->moving || !hc->io)
         return;
     unsigned ev = 0;
-    if (!hc->eof && !hc->close_after_write && !hc->waiting && hc->out.len < HTTP_OUT_HIGH)
+    if (!hc->eof)
         ev |= REACTOR_READ;
     if (hc->out.len)
         ev |= REACTOR_WRITE;
     reactor_io_set(hc->io, ev);
+    if (hc->read_skipped && hc->out.len < HTTP_OUT_HIGH && !hc->waiting &&
+        hc->inlen < hc->incap) {
+        hc->read_skipped = false;
+        reactor_io_again(hc->io, REACTOR_READ);
+    }
 }
 
 /* Readiness on the socket. */
@@ -646,23 +648,53 @@ static int http_move_task(reactor_task *t, void *arg)
     return reactor_post(worker_reactor(hc->w), http_adopt_post, hc);
 }
 
-/* The input queue has room again: handle the waiting request again. */
+/* Runs the request loop from a task: a wake-up never runs it inline. */
+static int http_process_task(reactor_task *t, void *arg)
+{
+    (void)t;
+    struct http_conn *hc = arg;
+    if (hc->closing || hc->moving)
+        return 0;
+    http_process(hc);
+    http_flush(hc);
+    http_update_interest(hc);
+    return 0;
+}
+
+/* The input queue has room again: handle the waiting request again (from a task). */
 static void http_input_ready(struct session_waiter *w)
 {
     struct http_conn *hc = (struct http_conn *)((char *)w - offsetof(struct http_conn, waiter));
     hc->waiting = false;
-    http_process(hc);
-    http_flush(hc);
-    http_update_interest(hc);
+    reactor_task_schedule(hc->r, &hc->process_task);
 }
 
-/* Parks the current request until the session's input queue has room. */
-enum http_step http_wait_input(struct http_conn *hc, struct session *s)
+/* Parks the current request until the session's input queue has `room` bytes free. */
+enum http_step http_wait_input(struct http_conn *hc, struct session *s, size_t room)
 {
     hc->waiting = true;
     hc->waiter.ready = http_input_ready;
+    hc->waiter.kind = SESSION_WAIT_ROOM;
+    hc->waiter.amount = room;
     session_wait_input(s, &hc->waiter);
     return HTTP_STOP;
+}
+
+/* The pre-auth pool is full: close this worker's oldest connection that has not shown
+ * the token (not the new one), so a stream of idle or trickling connections cannot
+ * keep the owner's own browser out. */
+static void http_evict_oldest_preauth(struct worker *w, struct http_conn *fresh)
+{
+    struct http_conn *oldest = NULL;
+    for (struct list_node *n = hub_http_list(w); n; n = n->next) {
+        struct http_conn *hc = list_entry(n, struct http_conn, track);
+        if (hc != fresh && !hc->authed && !hc->closing && !hc->moving && !hc->waiting)
+            oldest = hc; /* the list is newest first */
+    }
+    if (!oldest)
+        return;
+    hub_preauth_evicted(worker_server(w));
+    http_close(oldest, "evicted from the full pre-authentication pool");
 }
 
 /* Starts an HTTP connection. */
@@ -675,6 +707,7 @@ int http_start(struct worker *w, int fd)
     reactor_timer_init(&hc->timer, http_timer_cb, hc);
     reactor_task_init(&hc->free_task, NULL, hc);
     reactor_task_init(&hc->move_task, http_move_task, hc);
+    reactor_task_init(&hc->process_task, http_process_task, hc);
     int rc = reactor_io_new(hc->r, fd, REACTOR_READ, http_io_cb, hc, &hc->io);
     if (rc < 0) {
         free(hc);
@@ -682,6 +715,8 @@ int http_start(struct worker *w, int fd)
     }
     hub_http_track(w, hc, true);
     http_arm_timer(hc);
+    if (hub_preauth_add(worker_server(w)))
+        http_evict_oldest_preauth(w, hc);
     return 0;
 }
 
@@ -691,9 +726,11 @@ static int http_free_task(reactor_task *t, void *arg)
     (void)t;
     struct http_conn *hc = arg;
     hub_http_track(hc->w, hc, false);
+    if (!hc->authed)
+        hub_preauth_remove(worker_server(hc->w));
     if (hc->fd >= 0) {
         close(hc->fd);
-        hub_conn_release(worker_server(hc->w));
+        hub_conn_release(worker_server(hc->w), HUB_HTTP);
     }
     free(hc->in);
     bytebuf_free(&hc->out);
@@ -716,8 +753,11 @@ static void http_close(struct http_conn *hc, const char *why)
     reactor_io_free(hc->io);
     hc->io = NULL;
     reactor_timer_stop(hc->r, &hc->timer);
+    reactor_task_cancel(hc->r, &hc->process_task);
+    reactor_task_cancel(hc->r, &hc->move_task);
     reactor_task_init(&hc->free_task, http_free_task, hc);
-    reactor_task_schedule(hc->r, &hc->free_task);
+    /* Freed at the very end of the turn, after every task that may still name it. */
+    reactor_defer(hc->r, &hc->free_task);
 }
 
 /* The connection's node in its worker's list. */

@@ -45,8 +45,9 @@ void http_reply_405(struct http_conn *hc, const char *allow);
 enum http_step http_move(struct http_conn *hc, struct worker *to);
 /* Per-request progress a handler may keep across HTTP_STOP (reset for each request). */
 size_t *http_progress(struct http_conn *hc);
-/* Waits for room in a session's input queue; the request is handled again then. */
-enum http_step http_wait_input(struct http_conn *hc, struct session *s);
+/* Waits for `room` free bytes in a session's input queue; the request is handled again
+ * then (or when the session ends). */
+enum http_step http_wait_input(struct http_conn *hc, struct session *s, size_t room);
 
 /* Routes REST and operations endpoints (api.c). Returns false when no route matched. */
 bool api_route(struct http_conn *hc, const struct http_request *req, const uint8_t *body,

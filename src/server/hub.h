@@ -43,14 +43,31 @@ struct hub_row {
     const char *name;
     const char *command;
 };
-/* Calls cb for each session in id order, under the table lock (cb must not block). */
+/* Longest command shown in a listing (longer ones are cut). */
+#define HUB_COMMAND_MAX 1024
+/* Calls cb for each session in id order, with a copy of its row (no lock held). */
 void hub_list(struct server *srv, void (*cb)(void *ctx, const struct hub_row *row), void *ctx);
 
-/* Connection accounting: admit returns false at the --max-clients cap. */
-bool hub_conn_admit(struct server *srv);
-void hub_conn_release(struct server *srv);
+/* Connection classes, each with its own --max-clients budget. */
+enum hub_class { HUB_UNIX, HUB_HTTP, HUB_CLASSES };
+/* Pre-authentication HTTP connections at most; beyond, the oldest is evicted. */
+#define HUB_PREAUTH_MAX 128
+/* Connection accounting: admit returns false at the class's --max-clients cap. */
+bool hub_conn_admit(struct server *srv, enum hub_class cls);
+void hub_conn_release(struct server *srv, enum hub_class cls);
+/* A new HTTP connection has not shown the token yet: counted in the pre-auth pool.
+ * Returns true when the pool is over its size (the caller evicts its oldest). */
+bool hub_preauth_add(struct server *srv);
+/* It showed the token, or it went away before that. */
+void hub_preauth_remove(struct server *srv);
+/* Counts a pre-auth connection evicted to make room. */
+void hub_preauth_evicted(struct server *srv);
+/* The worker-side half of hub_http_authed (http.c calls this on its first token). */
+void hub_http_authed(struct worker *w);
 /* Registers a connection with its current worker (for shutdown), or forgets it. */
 void hub_conn_track(struct worker *w, struct conn *c, bool add);
+/* The worker's HTTP connections, newest first. */
+struct list_node *hub_http_list(struct worker *w);
 /* Keeps the worker's HTTP connection list for teardown. */
 struct http_conn;
 void hub_http_track(struct worker *w, struct http_conn *hc, bool add);
