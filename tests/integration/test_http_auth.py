@@ -360,7 +360,7 @@ try:
     readable = "yes"
 except OSError as e:
     readable = type(e).__name__
-body = b'{"argv":["sh","-c","touch /tmp/ptyhub-it-pwned"]}'
+body = b'{"argv":["true"],"name":"from-nobody"}'
 s = socket.create_connection((host, port), timeout=30)
 s.sendall(b"POST /api/sessions HTTP/1.1\r\nHost: %s:%d\r\nContent-Type: application/json\r\n"
           b"Content-Length: %d\r\nConnection: close\r\n\r\n" % (host.encode(), port, len(body))
