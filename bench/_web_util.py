@@ -74,7 +74,8 @@ def http_get(addr, path):
 
 class Daemon:
     """build/ptyhub serve on a private socket and an ephemeral loopback port, started
-    with --ready-fd so we know when it listens and where."""
+    with --ready-fd so we know when it listens and where. With --no-auth: the daemon
+    requires a token by default, and web_client (C, raw TCP) sends none."""
 
     def __init__(self, io, extra=()):
         self.io = io
@@ -87,7 +88,7 @@ class Daemon:
         rfd, wfd = os.pipe()
         argv = [PTYHUB, "serve", "--socket", self.sock, "--no-session", "--listen",
                 "127.0.0.1:0", "--ready-fd", str(wfd), "--io", io, "--log-level", "warn",
-                *extra]
+                "--no-auth", *extra]
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self.log,
                                      stderr=self.log, pass_fds=(wfd,))
         os.close(wfd)

@@ -106,7 +106,9 @@ class Daemon:
         self.sock = os.path.join(tmp, f"{io}.sock")
         self.log = os.path.join(tmp, f"{io}.log")
         self.proc = subprocess.Popen(
-            [PTYHUB, "serve", "--socket", self.sock, "--no-session", "--io", io],
+            # Unix socket only: no HTTP listener (and so no token file).
+            [PTYHUB, "serve", "--socket", self.sock, "--no-session", "--io", io,
+             "--listen", "none"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=open(self.log, "w"))
         deadline = time.time() + 10
         while True:

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Browser tests of the web UI: installs Debian's chromium (scripts/deps.sh) and the npm
 # packages of tests/e2e (npm ci from the committed lock), starts build/ptyhub (or
-# $PTYHUB_BIN) on a private socket and a free port — twice: once open, once with a
-# token for the login test — runs tests/e2e/*.test.mjs with node's test runner, stops
+# $PTYHUB_BIN) on a private socket and a free port — twice: once with its defaults (it
+# makes up a token and writes it to the socket's directory, DIR/token: the tests open
+# the page as /?token=TOKEN, read from there), once with a token given in $PTYHUB_TOKEN
+# for the login test — runs tests/e2e/*.test.mjs with node's test runner, stops
 # the daemons by pid, and ends with one line "N passed, N failed, N skipped".
 # Screenshots, the daemons' logs and the TAP results go to tests/e2e/artifacts/.
 # PTYHUB_E2E_ARGS adds options to `ptyhub serve` (e.g. "--io epoll").
 # PTYHUB_E2E_URL=http://HOST:PORT runs the tests against a daemon already running
-# (the token test is then skipped unless PTYHUB_E2E_TOKEN_URL/PTYHUB_E2E_TOKEN are set).
+# (the token test is then skipped unless PTYHUB_E2E_TOKEN_URL/PTYHUB_E2E_TOKEN are set;
+# PTYHUB_E2E_TOKEN_FILE names that daemon's token file, if it has one).
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 root=$PWD
@@ -139,8 +142,10 @@ if [ -z "${PTYHUB_E2E_URL:-}" ]; then
         echo "e2e: $bin is missing: run 'make' first (or set PTYHUB_BIN)" >&2
         finish 0 1 0
     fi
-    start_daemon open || finish 0 1 0
+    start_daemon default || finish 0 1 0
     export PTYHUB_E2E_URL=$daemon_url
+    # Written before READY by a daemon that makes up its token (absent with an older one).
+    export PTYHUB_E2E_TOKEN_FILE=$tmp/default/token
     token=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
     if PTYHUB_TOKEN=$token start_daemon token; then
         export PTYHUB_E2E_TOKEN_URL=$daemon_url PTYHUB_E2E_TOKEN=$token

@@ -1,9 +1,12 @@
 // Browser tests of the ptyhub web UI, in Debian's headless Chromium driven by
-// playwright-core. run.sh starts the daemon and passes its URL in PTYHUB_E2E_URL.
+// playwright-core. run.sh starts the daemon and passes its URL in PTYHUB_E2E_URL, and
+// the path of its token file in PTYHUB_E2E_TOKEN_FILE: pages are opened as the daemon
+// tells people to, with ?token=TOKEN (the page trades it for a cookie and drops it from
+// the address).
 // Every wait is for a condition with a deadline; no test sleeps to synchronise.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { chromium } from 'playwright-core';
@@ -11,6 +14,7 @@ import { chromium } from 'playwright-core';
 const BASE = process.env.PTYHUB_E2E_URL;
 const TOKEN_URL = process.env.PTYHUB_E2E_TOKEN_URL;
 const TOKEN = process.env.PTYHUB_E2E_TOKEN;
+const TOKEN_FILE = process.env.PTYHUB_E2E_TOKEN_FILE;
 const ART = process.env.PTYHUB_E2E_ARTIFACTS || 'tests/e2e/artifacts';
 const CHROMIUM = process.env.PTYHUB_CHROMIUM || '/usr/bin/chromium';
 const MiB = 1024 * 1024;
@@ -32,6 +36,20 @@ before(async () => {
 after(async () => {
   if (browser) await browser.close();
 });
+
+// The main daemon's token from its token file ("TOKEN\n"), or null when it wrote none
+// (an explicit --no-auth, or a server that does not make up a token).
+function pageToken() {
+  if (!TOKEN_FILE || !existsSync(TOKEN_FILE)) return null;
+  return readFileSync(TOKEN_FILE, 'utf8').trim() || null;
+}
+
+// path with token=TOKEN added to its query (after any other parameters).
+function withToken(path, token) {
+  const u = new URL(path, 'http://x');
+  u.searchParams.append('token', token);
+  return `${u.pathname}${u.search}${u.hash}`;
+}
 
 // A unique marker, and the command that prints it: `echo AB''CD` prints ABCD, so the
 // echoed command line never matches the marker line itself.
@@ -91,7 +109,10 @@ async function withPages(t, body) {
   const h = {
     // Opens base+path in a new context; waits for the WebSocket to be connected.
     // consoleErrors: whether errors in the console are expected (a 401 is logged).
-    async open(path, { base = BASE, onPage, waitConnected = true, consoleErrors = false } = {}) {
+    // token: added as ?token= (default: the main daemon's token file's, for BASE only).
+    async open(path, { base = BASE, onPage, waitConnected = true, consoleErrors = false,
+      token = base === BASE ? pageToken() : null } = {}) {
+      if (token) path = withToken(path, token);
       const context = await browser.newContext({ viewport: { width: 1100, height: 700 } });
       contexts.push(context);
       const page = await context.newPage();
@@ -436,5 +457,72 @@ test('a server with a token asks for it, then works', { ...T, skip: !TOKEN_URL &
       || JSON.stringify(localStorage).includes(tok) || JSON.stringify(sessionStorage).includes(tok), TOKEN);
     assert.equal(leaks, false, 'the token is readable from JS');
     assert.ok(sid > 0);
+  });
+});
+
+// The daemon and token for the ?token= tests: the main daemon's made-up token when it
+// wrote one, else the daemon started with an explicit token.
+function tokenTarget() {
+  const tok = pageToken();
+  if (tok) return { base: BASE, token: tok };
+  if (TOKEN_URL && TOKEN_URL !== 'none' && TOKEN) return { base: TOKEN_URL, token: TOKEN };
+  return null;
+}
+
+test('a ?token= address logs in, leaves the address bar and the page works', { ...T, skip: !tokenTarget() && 'no daemon with a token' }, async (t) => {
+  const { base, token } = tokenTarget();
+  await withPages(t, async (h) => {
+    // Every request the page makes after the navigation itself: the token may travel
+    // only in the body of POST /api/login.
+    const reqs = [];
+    const record = (p) => p.on('request', (r) => reqs.push({
+      url: r.url(), method: r.method(), headers: r.headers(), body: r.postData() || '',
+      nav: r.isNavigationRequest() && r.frame() === p.mainFrame(),
+    }));
+    const page = await h.open('/', { base, token, onPage: record });
+    assert.equal(page.url(), `${base}/`, 'the address after load');
+    assert.ok(!(await page.evaluate(() => location.href)).includes(token), 'token in location.href');
+    assert.ok(!(await page.evaluate(() => location.href)).includes('token='), 'token= in location.href');
+    const sid = await createSession(page, 'sh');
+    const m = marker('TOKEN_PAGE');
+    await typeLine(page, m.cmd);
+    await waitLine(page, m.text);
+    assert.equal(new URL(page.url()).pathname, `/s/${sid}`);
+    assert.ok(!page.url().includes(token), 'token in the address after creating a session');
+
+    // A view-only page of that session, opened with the token: view=1 stays.
+    const v = await h.open(`/s/${sid}?view=1`, { base, token, onPage: record });
+    assert.equal(v.url(), `${base}/s/${sid}?view=1`, 'the viewer\'s address after load');
+    await waitAttached(v, sid);
+    await v.locator('[data-testid=view-only]').waitFor({ state: 'visible' });
+    await waitLine(v, m.text);
+
+    const logins = reqs.filter((r) => r.method === 'POST' && new URL(r.url).pathname === '/api/login');
+    assert.equal(logins.length, 2, 'one login per page');
+    for (const r of logins) assert.deepEqual(JSON.parse(r.body), { token }, 'the login body');
+    const leaks = reqs.filter((r) => !r.nav && !(r.method === 'POST' && new URL(r.url).pathname === '/api/login')
+      && (r.url.includes(token) || Object.entries(r.headers).some(([k, v]) => k !== 'cookie' && v.includes(token)) || r.body.includes(token)));
+    assert.deepEqual(leaks.map((r) => `${r.method} ${r.url}`), [], 'requests carrying the token');
+    const readable = await page.evaluate((tok) => document.cookie.includes(tok)
+      || JSON.stringify(localStorage).includes(tok) || JSON.stringify(sessionStorage).includes(tok), token);
+    assert.equal(readable, false, 'the token is readable from JS');
+    // The entry with the token was replaced, not kept behind the current one.
+    await v.goBack();
+    assert.ok(!v.url().includes(token), `Back leads to ${v.url()}`);
+  });
+});
+
+test('a wrong ?token= shows the token form and leaves the address bar', { ...T, skip: !tokenTarget() && 'no daemon with a token' }, async (t) => {
+  const { base, token } = tokenTarget();
+  await withPages(t, async (h) => {
+    const page = await h.open('/?view=1', { base, token: 'wrong-token', waitConnected: false, consoleErrors: true });
+    const form = page.locator('[data-testid=login-form]');
+    await form.waitFor({ state: 'visible' });
+    await waitFor(async () => /not accepted/.test(await page.textContent('#login-error')), 'a refusal');
+    assert.equal(page.url(), `${base}/?view=1`, 'the address after a refused token');
+    await page.fill('[data-testid=login-token]', token);
+    await page.click('[data-testid=login-submit]');
+    await form.waitFor({ state: 'hidden' });
+    await waitConn(page, 'connected');
   });
 });

@@ -134,7 +134,13 @@ class Daemon:
 
     Use as a context manager: on the way out the daemon gets SIGTERM and must exit 0
     (checked unless the test body already failed). Its log is TMP/daemon.log and is
-    printed when something fails."""
+    printed when something fails.
+
+    Unless given --token, $PTYHUB_TOKEN, --token-file or --no-auth, the daemon makes up
+    a token and writes it to TMP/token (the socket's directory); after READY `token` is
+    that token (None when there is no such file), and the wsclient helpers that take a
+    Daemon send it as `Authorization: Bearer TOKEN`. A test that builds requests by hand
+    adds auth_header() itself."""
 
     def __init__(self, *extra, env=None):
         self.bin = ptyhub_bin()
@@ -150,6 +156,9 @@ class Daemon:
         self.env.pop("PTYHUB_SOCKET", None)
         self.proc = None
         self.http_addr = self.http_host = self.http_port = None
+        self.token = None
+        self.token_path = os.path.join(self.dir, "token")
+        self.url_path = os.path.join(self.dir, "url")
 
     def start(self):
         self.log = open(self.log_path, "wb")
@@ -205,7 +214,26 @@ class Daemon:
         if self.http_addr != "-":
             host, _, port = self.http_addr.rpartition(":")
             self.http_host, self.http_port = host.strip("[]"), int(port)
+        self.token = self.read_token()
         return self
+
+    def read_token(self):
+        """The token in the daemon's token file (TMP/token, written before READY), or None
+        when there is none (an explicit --token or --no-auth, or an older server)."""
+        try:
+            with open(self.token_path) as f:
+                return f.read().strip() or None
+        except FileNotFoundError:
+            return None
+
+    def auth_header(self):
+        """[("Authorization", "Bearer TOKEN")] for requests built by hand, or [] when the
+        daemon has no token file."""
+        return [("Authorization", "Bearer " + self.token)] if self.token else []
+
+    def auth_header_bytes(self):
+        """auth_header() as raw header lines (b"Authorization: Bearer T\r\n" or b"")."""
+        return b"".join(("%s: %s\r\n" % kv).encode() for kv in self.auth_header())
 
     def __enter__(self):
         return self.start()

@@ -49,6 +49,12 @@ class Bystander:
         self.h.close()
 
 
+def _head_lines(d):
+    """The Host line a client of d sends (a literal loopback address: the daemon refuses
+    other names on loopback) and its token, for requests written out by hand."""
+    return b"Host: %s\r\n" % d.http_addr.encode() + d.auth_header_bytes()
+
+
 def _refused(d, raw, status, code):
     """Sends raw on a new connection: the answer is status with a JSON error code and
     Connection: close, then the daemon closes; a bystander is served before and after."""
@@ -104,33 +110,36 @@ def test_pipelined_requests_answered_in_order():
 
 def test_malformed_request_line_400_and_close():
     with Daemon() as d:
+        host = d.http_addr.encode()
         for raw in (b"GARBAGE\r\n\r\n",
-                    b"GET  /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
-                    b"GET /healthz HTTP/1.1\nHost: x\n\n",
-                    b"GET /he\x01lthz HTTP/1.1\r\nHost: x\r\n\r\n"):
+                    b"GET  /healthz HTTP/1.1\r\nHost: %s\r\n\r\n" % host,
+                    b"GET /healthz HTTP/1.1\nHost: %s\n\n" % host,
+                    b"GET /he\x01lthz HTTP/1.1\r\nHost: %s\r\n\r\n" % host):
             _refused(d, raw, 400, "bad_request")
 
 
 def test_head_over_16k_is_431():
     with Daemon() as d:
-        big = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20480 + b"\r\n\r\n"
+        big = (b"GET /healthz HTTP/1.1\r\n" + _head_lines(d) + b"X-Big: " + b"a" * 20480
+               + b"\r\n\r\n")
         _refused(d, big, 431, "headers_too_large")
-        many = (b"GET /healthz HTTP/1.1\r\nHost: x\r\n"
+        many = (b"GET /healthz HTTP/1.1\r\n" + _head_lines(d)
                 + b"".join(b"X-H%d: v\r\n" % i for i in range(80)) + b"\r\n")
         _refused(d, many, 431, "headers_too_large")
 
 
 def test_body_over_1mib_is_413():
     with Daemon() as d:
-        _refused(d, b"POST /api/sessions HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n"
-                    b"Content-Type: application/json\r\n\r\n", 413, "body_too_large")
+        _refused(d, b"POST /api/sessions HTTP/1.1\r\n" + _head_lines(d)
+                 + b"Content-Length: 2000000\r\nContent-Type: application/json\r\n\r\n",
+                 413, "body_too_large")
 
 
 def test_head_that_never_completes_is_408():
     with Daemon("--header-timeout", "500") as d:
         b = Bystander(d)
         with Http.to(d) as h:
-            h.send(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # ... and nothing more
+            h.send(b"GET /healthz HTTP/1.1\r\n" + _head_lines(d))  # ... and nothing more
             b.check("while another client's head is incomplete")
             resp = h.read_response()
             _check_error(resp, 408, "request_timeout")
@@ -150,8 +159,8 @@ def test_unknown_path_is_404_json():
 
 def test_chunked_body_is_501():
     with Daemon() as d:
-        _refused(d, b"POST /api/sessions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
-                    b"Content-Type: application/json\r\n\r\n"
+        _refused(d, b"POST /api/sessions HTTP/1.1\r\n" + _head_lines(d)
+                 + b"Transfer-Encoding: chunked\r\nContent-Type: application/json\r\n\r\n"
                     b"14\r\n{\"argv\":[\"true\"]} \r\n0\r\n\r\n", 501, "not_implemented")
         # Nothing was started by it.
         check_eq(wsclient.get(d, "/api/sessions").json(), {"sessions": []}, "sessions")

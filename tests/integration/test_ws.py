@@ -97,16 +97,17 @@ def _read_output(c, sid, pos, stop_at=None, timeout=TIMEOUT):
 def test_ws_handshake_refusals():
     with Daemon() as d:
         auth = d.http_addr
-        req, _ = wsclient.upgrade_request(auth, headers=[("Sec-WebSocket-Key", None)])
+        tok = d.auth_header()  # built by hand: the token is added explicitly
+        req, _ = wsclient.upgrade_request(auth, headers=[("Sec-WebSocket-Key", None)] + tok)
         _refused(d, req, 400)
-        req, _ = wsclient.upgrade_request(auth, headers=[("Sec-WebSocket-Key", "short")])
+        req, _ = wsclient.upgrade_request(auth, headers=[("Sec-WebSocket-Key", "short")] + tok)
         _refused(d, req, 400)
-        req, _ = wsclient.upgrade_request(auth, headers=[("Sec-WebSocket-Version", "8")])
+        req, _ = wsclient.upgrade_request(auth, headers=[("Sec-WebSocket-Version", "8")] + tok)
         resp = _refused(d, req, 426)
         check_eq(resp.header("Sec-WebSocket-Version"), "13", "426 names the version to use")
-        req, _ = wsclient.upgrade_request(auth, headers=[("Upgrade", None)])
+        req, _ = wsclient.upgrade_request(auth, headers=[("Upgrade", None)] + tok)
         _refused(d, req, 400)
-        post = wsclient.upgrade_request(auth)[0].replace(b"GET ", b"POST ", 1)
+        post = wsclient.upgrade_request(auth, headers=tok)[0].replace(b"GET ", b"POST ", 1)
         _refused(d, post, 405, closes=False)
         # A plain GET of /ws is not an upgrade.
         with Http.to(d) as h:

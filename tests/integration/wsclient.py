@@ -8,6 +8,12 @@ message is one session-protocol body (docs/protocol.md), so handshake(), create(
 attach(), list() and recv() work as on the Unix socket. Frames go out masked unless a
 test says otherwise; control frames from the server are kept for the test to look at
 (pings are answered), and a close frame ends recv() with `WsClosed`.
+
+Authentication: the helpers that take a harness.Daemon (Http.to, get, call,
+WsConn.connect(daemon)) send `Authorization: Bearer TOKEN` when the daemon has a token
+(daemon.token, read from its token file) and the caller passed no Authorization or Cookie
+header of its own; auth=False sends nothing (to test the refusals). Bytes sent with
+Http.send() are sent as they are: add daemon.auth_header() to those by hand.
 """
 
 import base64
@@ -56,16 +62,18 @@ class Response:
 class Http:
     """One HTTP/1.1 connection to host:port, with a deadline on every wait."""
 
-    def __init__(self, host, port, timeout=60):
+    def __init__(self, host, port, timeout=60, auth=()):
         self.host, self.port, self.timeout = host, port, timeout
+        self.auth = list(auth)  # headers request_bytes() adds unless the caller has its own
         self.sock = socket.create_connection((host, port), timeout=timeout)
         self.buf = bytearray()
         self.eof = False
 
     @classmethod
-    def to(cls, daemon, timeout=60):
-        """A connection to a harness.Daemon's HTTP address."""
-        return cls(daemon.http_host, daemon.http_port, timeout)
+    def to(cls, daemon, timeout=60, auth=True):
+        """A connection to a harness.Daemon's HTTP address; its requests carry the daemon's
+        token (when it has one) unless auth is False."""
+        return cls(daemon.http_host, daemon.http_port, timeout, _daemon_auth(daemon, auth))
 
     def close(self):
         if self.sock is not None:
@@ -86,14 +94,18 @@ class Http:
         self.sock.sendall(data)
 
     def request_bytes(self, method, path, headers=(), body=b""):
-        """The bytes of a request: Host first, Content-Length when there is a body."""
+        """The bytes of a request: Host first, Content-Length when there is a body, and
+        the connection's auth headers unless headers has Authorization or Cookie."""
         if isinstance(body, str):
             body = body.encode()
+        headers = list(headers)
         names = {k.lower() for k, _ in headers}
         lines = ["%s %s HTTP/1.1" % (method, path)]
         if "host" not in names:
             lines.append("Host: %s" % self.authority)
         lines += ["%s: %s" % (k, v) for k, v in headers]
+        if not names & {"authorization", "cookie"}:
+            lines += ["%s: %s" % (k, v) for k, v in self.auth]
         if body and "content-length" not in names:
             lines.append("Content-Length: %d" % len(body))
         return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
@@ -183,20 +195,32 @@ class Http:
         return True
 
 
-def get(daemon, path, headers=(), timeout=60):
+def _daemon_auth(daemon, auth=True):
+    """The headers that authenticate to daemon: its bearer token, when it has one."""
+    if not auth:
+        return []
+    fn = getattr(daemon, "auth_header", None)
+    return list(fn()) if fn else []
+
+
+def _has_auth(headers):
+    return any(k.lower() in ("authorization", "cookie") for k, _ in headers)
+
+
+def get(daemon, path, headers=(), timeout=60, auth=True):
     """One GET on a fresh connection; returns the Response."""
-    with Http.to(daemon, timeout) as h:
+    with Http.to(daemon, timeout, auth) as h:
         return h.request("GET", path, headers)
 
 
-def call(daemon, method, path, body=b"", headers=(), timeout=60):
+def call(daemon, method, path, body=b"", headers=(), timeout=60, auth=True):
     """One request on a fresh connection; a dict or list body is sent as JSON."""
     import json
     hdrs = list(headers)
     if isinstance(body, (dict, list)):
         body = json.dumps(body).encode()
         hdrs.append(("Content-Type", "application/json"))
-    with Http.to(daemon, timeout) as h:
+    with Http.to(daemon, timeout, auth) as h:
         return h.request(method, path, hdrs, body)
 
 
@@ -308,11 +332,17 @@ class WsConn(wire.Conn):
         self.auto_pong = True
 
     @classmethod
-    def connect(cls, daemon_or_host, port=None, path="/ws", headers=(), timeout=60):
+    def connect(cls, daemon_or_host, port=None, path="/ws", headers=(), timeout=60,
+                auth=True):
         """Opens a TCP connection and upgrades it; raises HandshakeRefused with the
-        response when the status is not 101, and checks Sec-WebSocket-Accept."""
+        response when the status is not 101, and checks Sec-WebSocket-Accept. Given a
+        Daemon, the upgrade carries its token (unless auth is False, or headers has
+        Authorization or Cookie)."""
+        headers = list(headers)
         if port is None:
             host, port = daemon_or_host.http_host, daemon_or_host.http_port
+            if not _has_auth(headers):
+                headers += _daemon_auth(daemon_or_host, auth)
         else:
             host = daemon_or_host
         h = Http(host, port, timeout)

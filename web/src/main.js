@@ -603,8 +603,40 @@ window.ptyhub = {
   dropConnection,
 };
 
-setConn('connecting');
-select(sidFromUrl(), false);
-connect();
-refreshList();
-setInterval(refreshList, LIST_EVERY);
+// Takes a token out of the address (`?token=...`, as in the url the daemon writes and
+// logs): the address bar, history and bookmarks keep the path and the other parameters
+// (view=1) but not the token. Returns the token, or null when there was none.
+function takeUrlToken() {
+  const params = new URLSearchParams(location.search);
+  if (!params.has('token')) return null;
+  const token = params.get('token');
+  params.delete('token');
+  const q = params.toString();
+  history.replaceState(history.state, '', `${location.pathname}${q ? `?${q}` : ''}${location.hash}`);
+  return token;
+}
+
+// Trades a token from the address for the session cookie, before any other request; if
+// it is refused, shows the token form (the list refresh that follows hides it again if
+// the API answers anyway).
+async function loginFromUrl(token) {
+  try {
+    await api.login(token);
+  } catch (e) {
+    showLogin();
+    el.loginError.textContent = e instanceof api.AuthError
+      ? 'The token in the address was not accepted.' : `Login failed: ${e.message}`;
+  }
+}
+
+async function start() {
+  const token = takeUrlToken();
+  setConn('connecting');
+  select(sidFromUrl(), false);
+  if (token !== null) await loginFromUrl(token);
+  connect();
+  refreshList();
+  setInterval(refreshList, LIST_EVERY);
+}
+
+start();
