@@ -108,8 +108,10 @@ int auth_check_host(const struct config *cfg, const struct http_request *req)
     }
     const char *host;
     size_t hlen;
-    if (!h || !authority_host(h->p, h->len, &host, &hlen))
+    if (!h || h->len == 0)
         return 400;
+    if (!authority_host(h->p, h->len, &host, &hlen))
+        return 403; /* "localhost:1.evil.com" and the like: not a name we answer to */
     char lhost[256], lport[16];
     if (config_split_hostport(cfg->listen, lhost, sizeof lhost, lport, sizeof lport) < 0 ||
         !config_host_is_loopback(lhost))

@@ -389,20 +389,25 @@ static void http_arm_timer(struct http_conn *hc)
     }
 }
 
-/* Finds the end of the request head at the front of in, searching only bytes not
- * searched before (a head trickled a byte at a time costs linear work, not quadratic).
- * Returns the head's length, or 0 when it is not complete yet. */
-static size_t http_head_end(struct http_conn *hc)
+/* Says whether the head at the front of in is worth parsing now: it is complete (its
+ * length is then cached), or a line has ended since the last look (an error in it can
+ * be reported at once), or it has reached the size limit. Only bytes not looked at
+ * before are searched, so a head trickled a byte at a time costs linear work. */
+static bool http_head_ready(struct http_conn *hc)
 {
     if (hc->head_len)
-        return hc->head_len;
+        return true;
     size_t from = hc->scanned > 3 ? hc->scanned - 3 : 0;
     size_t upto = hc->inlen < HTTP_MAX_HEAD ? hc->inlen : HTTP_MAX_HEAD;
-    const char *e = from < upto ? memmem(hc->in + from, upto - from, "\r\n\r\n", 4) : NULL;
+    if (from >= upto)
+        return hc->inlen >= HTTP_MAX_HEAD;
+    const char *e = memmem(hc->in + from, upto - from, "\r\n\r\n", 4);
+    bool line = memchr(hc->in + (hc->scanned < upto ? hc->scanned : from), '\n',
+                       upto - (hc->scanned < upto ? hc->scanned : from)) != NULL;
     hc->scanned = upto;
     if (e)
         hc->head_len = (size_t)(e - hc->in) + 4;
-    return hc->head_len;
+    return e || line || hc->inlen >= HTTP_MAX_HEAD;
 }
 
 /* True when the request may be answered without the token (the page, /healthz,
@@ -419,16 +424,16 @@ static void http_process(struct http_conn *hc)
 {
     while (!hc->closing && !hc->moving && !hc->waiting && !hc->close_after_write && hc->inlen &&
            hc->out.len < HTTP_OUT_HIGH) {
-        size_t head = http_head_end(hc);
-        if (head == 0) {
-            /* Leading empty lines are allowed (RFC 9112 §2.2) but are no head. */
+        if (!http_head_ready(hc))
+            break;
+        struct http_request req;
+        int n = http_parse_request_max(hc->in, hc->inlen, &req, HTTP_MAX_HEADERS, HTTP_MAX_HEAD);
+        if (n == 0) {
             if (hc->inlen >= HTTP_MAX_HEAD)
                 http_reply_close(hc, 431, "headers_too_large", "request head over 16 KiB");
             break;
         }
-        struct http_request req;
-        int n = http_parse_request_max(hc->in, head, &req, HTTP_MAX_HEADERS, HTTP_MAX_HEAD);
-        if (n <= 0) {
+        if (n < 0) {
             if (n == -EMSGSIZE || n == -E2BIG)
                 http_reply_close(hc, 431, "headers_too_large",
                                  "request head over 16 KiB or 64 header lines");

@@ -180,12 +180,17 @@ def test_max_clients_turns_the_next_one_away():
             check("--max-clients" in resp.json()["error"]["message"],
                   "the message names --max-clients: %r" % resp.body)
             check(h.closed_by_server(), "the 4th connection is closed")
-        # The limit counts every kind of client: the Unix socket says ERROR limit.
+        # Each class of client has its own budget: HTTP clients cannot lock the owner's
+        # CLI out of the Unix socket, which takes three clients of its own, then says
+        # ERROR limit to the fourth.
+        unix = [wire.Conn.unix(d.sock, timeout=TIMEOUT) for _ in range(3)]
         with wire.Conn.unix(d.sock, handshake=False, timeout=TIMEOUT) as c:
             m = c.recv()
             check(m.type == wire.ERROR and m.code == wire.ERR_LIMIT,
                   "a Unix socket client over the limit gets ERROR limit, got %r" % m)
             check(wire.closed_by_peer(c), "and is closed")
+        for c in unix:
+            c.close()
         # The three are still served.
         for i, h in enumerate(held):
             _check_healthz(h.request("GET", "/healthz"), "held client %d" % (i + 1))

@@ -101,7 +101,7 @@ def test_login_sets_a_cookie_that_works_for_api_and_websocket():
         c = WsConn.connect(d, headers=cookie + [("Origin", "http://%s" % d.http_addr)])
         with c:
             welcome = c.handshake()
-            check_eq(welcome.version, 1, "WELCOME over the cookie-authenticated WebSocket")
+            check_eq(welcome.version, wire.VERSION, "WELCOME over the cookie-authenticated WebSocket")
             sid = c.create(["sh", "-c", "printf cookie-ok"])
             c.attach(sid, from_kind=wire.FROM_OFFSET, from_=0)
             out = b""

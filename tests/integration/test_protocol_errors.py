@@ -103,7 +103,22 @@ def test_first_message_not_hello():
 
 
 def test_wrong_version():
-    _case(lambda c: c.send(wire.hello(version=99)), wire.ERR_VERSION, True, handshake=False)
+    # Version 0 is below every version the server speaks; a higher one than the server's
+    # is answered with the highest common version instead (test_version_negotiation).
+    _case(lambda c: c.send(wire.hello(version=0)), wire.ERR_VERSION, True, handshake=False)
+
+
+def test_version_negotiation():
+    # A client names the highest version it speaks; WELCOME carries the highest common
+    # one, so a future client can fall back, and a version 1 client keeps version 1.
+    with Daemon() as d:
+        for asked, want in ((1, 1), (2, wire.VERSION), (7, wire.VERSION), (65535, wire.VERSION)):
+            with wire.Conn.unix(d.sock, handshake=False, timeout=60) as c:
+                c.send(wire.hello(version=asked))
+                m = c.recv()
+                check_eq((m.type, m.version), (wire.WELCOME, want), "WELCOME for HELLO %d" % asked)
+                check_eq(bool(m.flags & wire.WELCOME_F_WRITE), want >= 2,
+                         "the WRITE capability bit for version %d" % want)
 
 
 def test_bad_argument_keeps_the_connection():

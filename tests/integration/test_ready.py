@@ -61,7 +61,7 @@ def _check_both_listeners(http_addr, sock_path):
         resp = h.request("GET", "/healthz")
         check_eq((resp.status, resp.body), (200, b"ok\n"), "/healthz right after READY")
     with wire.Conn.unix(sock_path, timeout=TIMEOUT) as c:
-        check_eq(c.welcome.version, 1, "WELCOME on the Unix socket right after READY")
+        check_eq(c.welcome.version, wire.VERSION, "WELCOME on the Unix socket right after READY")
 
 
 def test_ready_fd_3_line_format():
@@ -97,7 +97,7 @@ def test_ready_fd_without_http():
     with Daemon("--listen", "none") as d:
         check_eq(d.http_addr, "-", "the HTTP address in READY with --listen none")
         with d.conn() as c:
-            check_eq(c.welcome.version, 1, "the Unix socket answers")
+            check_eq(c.welcome.version, wire.VERSION, "the Unix socket answers")
 
 
 def test_ready_fd_that_is_not_open_is_a_usage_error():

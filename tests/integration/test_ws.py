@@ -125,7 +125,7 @@ def test_ws_hello_welcome_in_binary_messages():
             check_eq((fin, op), (True, OP_BINARY), "WELCOME comes as one binary frame")
             m = wire.decode(body)
             check_eq(m.type, wire.WELCOME, "first message")
-            check_eq((m.version, m.server_pid), (1, d.pid), "WELCOME version and pid")
+            check_eq((m.version, m.server_pid), (wire.VERSION, d.pid), "WELCOME version and pid")
             check(m.server_version.startswith(b"ptyhub "), "version string %r" % m.server_version)
             sid = c.create(["sh", "-c", "printf hi"])
             c.attach(sid, from_kind=wire.FROM_OFFSET, from_=0)
@@ -273,9 +273,10 @@ def test_ws_message_of_exactly_1mib_is_accepted():
 
 
 def test_ws_large_inputs_are_delivered_whole():
-    # Sixteen 1 MiB INPUT messages to a program that reads as fast as it can: the input
-    # queue (64 KiB) fills and drains many times, and not a byte may be lost or stuck.
-    n, count = MIB - 5, 16
+    # Sixteen 1 MiB WRITE messages to a program that reads as fast as it can, each sent
+    # once the previous one's OK says it reached the PTY: the input queue (1 MiB) fills
+    # and drains many times, and not a byte may be lost or stuck.
+    n, count = MIB - 10, 16
     with Daemon() as d:
         with _ws(d) as c:
             sid = c.create(["sh", "-c", "stty raw -echo; printf R; head -c %d | wc -c"
@@ -283,7 +284,12 @@ def test_ws_large_inputs_are_delivered_whole():
             c.attach(sid, from_kind=wire.FROM_OFFSET, from_=0)
             data, _ = _read_output(c, sid, 0, stop_at=1)
             for i in range(count):
-                c.send(wire.input_(sid, b"%c" % (65 + i) * n))
+                c.send(wire.write(100 + i, sid, b"%c" % (65 + i) * n))
+                while True:
+                    m = c.recv()
+                    if m.type == wire.OK and m.req == 100 + i:
+                        break
+                    check(m.type in (wire.OUTPUT, wire.OK), "unexpected %r" % m)
             data, ex = _read_output(c, sid, 1)
             check_eq((data.strip(), ex.code), (b"%d" % (n * count), 0),
                      "all %d bytes arrived" % (n * count))
@@ -295,7 +301,7 @@ def test_ws_bad_protocol_body_gets_error_then_1008():
         (True, wire.hello() + b"x", wire.ERR_BAD_FRAME, "a second HELLO with a trailing byte"),
         (False, wire.list_(1), wire.ERR_NOT_HELLO, "LIST before HELLO"),
         (False, b"\x01XXXX\x01\x00\x00\x00", wire.ERR_BAD_FRAME, "HELLO with bad magic"),
-        (False, wire.hello(version=9), wire.ERR_VERSION, "HELLO version 9"),
+        (False, wire.hello(version=0), wire.ERR_VERSION, "HELLO version 0"),
     ]
     with Daemon() as d:
         for hello_first, body, code, what in cases:
