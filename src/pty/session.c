@@ -859,8 +859,7 @@ void session_free(struct session *s)
         } else {
             /* Teardown: the reactors have stopped, so waiting blocks nobody. */
             siginfo_t si;
-            while (waitid((idtype_t)P_PIDFD, (id_t)s->pidfd, &si, WEXITED) < 0 &&
-                   errno == EINTR)
+            while (waitid((idtype_t)P_PIDFD, (id_t)s->pidfd, &si, WEXITED) < 0 && errno == EINTR)
                 ;
         }
     }

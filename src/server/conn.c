@@ -34,6 +34,7 @@
 #include "proto/ws_frame.h"
 #include "pty/session.h"
 #include "server/hub.h"
+#include "server/link.h"
 
 #define CONN_RBUF_INITIAL (64u * 1024)
 #define CONN_RBUF_MAX (WS_FRAME_HEADER_MAX + WIRE_MAX_BODY)
@@ -65,54 +66,31 @@ struct write_ack {
     struct write_ack *next;
 };
 
+/* The session-protocol layer's state on a link (link.h owns fds, buffers, lifecycle). */
 struct conn {
-    struct worker *w;
-    reactor *r;
-    int rfd, wfd;
-    reactor_io *rio, *wio; /* wio is NULL when rfd == wfd */
+    struct link *l;
     unsigned flags;
-    int cls; /* its budget class (enum hub_class), -1 for the stdio client */
     bool hello;
     bool ack_paced;
-    bool closing;
-    bool moving;
-    bool eof;
-    bool peer_hup;     /* the peer hung up (it may still read, after a half close) */
-    bool read_skipped; /* readable data was left unread while replies piled up */
-    uint16_t version; /* negotiated protocol version */
     bool ws;               /* WebSocket framing instead of u32 length prefixes */
     bool ws_fragmented;    /* inside a fragmented message */
-    bool ws_head_unmasked; /* the frame at the head of rbuf was unmasked already */
+    bool ws_head_unmasked; /* the frame at the head of in was unmasked already */
     bool msg_ready;        /* msg holds a complete message not yet handled */
+    uint16_t version;      /* negotiated protocol version */
     uint8_t *msg;          /* a fragmented WebSocket message being assembled */
     size_t msg_len, msg_cap;
-    uint64_t coalesce_ns; /* minimum interval between output flushes (0: every turn) */
-    uint64_t last_flush_ns;
-    reactor_timer coalesce_timer;
-    uint8_t *rbuf;
-    size_t rlen, rcap;
-    struct bytebuf out; /* replies, and the rest of a partly written frame */
     struct csub *subs;
     unsigned nsubs;
     struct write_ack *acks; /* WRITEs waiting for their OK */
     unsigned nacks;
     uint32_t *owned; /* stdio: sessions this client created, ended with it */
     size_t nowned, capowned;
-    reactor_task flush_task, free_task, move_task, process_task;
-    struct list_node track; /* in its worker's list, for teardown */
 };
 
 enum { STEP_NEXT, STEP_STOP, STEP_CLOSE };
 
-static void conn_close(struct conn *c, const char *why);
-static void conn_update_interest(struct conn *c);
-static int conn_flush_task(reactor_task *t, void *arg);
-static int conn_free_task(reactor_task *t, void *arg);
-static int conn_move_task(reactor_task *t, void *arg);
-static int conn_process_task(reactor_task *t, void *arg);
-static int conn_io_cb(reactor_io *io, unsigned events, void *arg);
-static void conn_process(struct conn *c);
 static void csub_remove(struct conn *c, struct csub *cs);
+static const struct link_ops conn_ops_stream, conn_ops_ws;
 
 /* ---- output ------------------------------------------------------------------------ */
 
@@ -129,30 +107,16 @@ static size_t conn_frame_header(const struct conn *c, uint8_t *out, size_t n)
     return WIRE_LEN_PREFIX;
 }
 
-/* Schedules a flush at the end of this turn, or after --coalesce-ms since the last one. */
+/* Schedules a flush (the link coalesces: once per turn, or per --coalesce-ms). */
 static void conn_want_flush(struct conn *c)
 {
-    if (c->closing || c->moving)
-        return;
-    if (c->coalesce_ns) {
-        uint64_t now = reactor_now_ns(c->r), due = c->last_flush_ns + c->coalesce_ns;
-        if (now < due) {
-            if (!reactor_timer_active(&c->coalesce_timer))
-                reactor_timer_start(c->r, &c->coalesce_timer, due - now);
-            return;
-        }
-    }
-    reactor_task_schedule(c->r, &c->flush_task);
+    link_want_flush(c->l);
 }
 
-/* The coalescing interval is over: flush now. */
-static int conn_coalesce_cb(reactor_timer *t, void *arg)
+/* Closes the connection (the link calls conn_on_close, then frees at the turn's end). */
+static void conn_close(struct conn *c, const char *why)
 {
-    (void)t;
-    struct conn *c = arg;
-    if (!c->closing && !c->moving)
-        reactor_task_schedule(c->r, &c->flush_task);
-    return 0;
+    link_close(c->l, why);
 }
 
 /* Queues one encoded message with its framing. */
@@ -163,10 +127,10 @@ static void conn_send(struct conn *c, const struct wire_msg *m)
         log_error("cannot encode a %s message", wire_type_name(m->type));
         return;
     }
-    uint8_t *p = bytebuf_reserve(&c->out, WS_FRAME_HEADER_MAX + n);
+    uint8_t *p = bytebuf_reserve(&c->l->out, WS_FRAME_HEADER_MAX + n);
     size_t h = conn_frame_header(c, p, n);
     wire_encode(m, p + h, n, false);
-    c->out.len += h + n;
+    c->l->out.len += h + n;
     conn_want_flush(c);
 }
 
@@ -216,7 +180,7 @@ static size_t csub_prepare(struct conn *c, struct csub *cs)
          * GAP [cursor, start) is queued only when the client is reading (little queued),
          * then it goes on from the oldest retained byte. However long it stalls, at most
          * one GAP is waiting. */
-        if (c->out.len >= CONN_GAP_ROOM)
+        if (c->l->out.len >= CONN_GAP_ROOM)
             return 0;
         struct wire_msg m = {.type = WIRE_GAP};
         m.gap = (struct wire_gap){cs->sid, cs->sub.cursor, start};
@@ -257,9 +221,8 @@ static size_t csub_prepare(struct conn *c, struct csub *cs)
  * then OUTPUT header + ring segments for each subscription with data. */
 static void conn_flush(struct conn *c)
 {
-    c->last_flush_ns = reactor_now_ns(c->r);
     int round;
-    for (round = 0; round < 64 && !c->closing && !c->moving; round++) {
+    for (round = 0; round < 64 && !c->l->closing && !c->l->moving; round++) {
         struct iovec iov[1 + CONN_MAX_FRAMES * 3];
         struct frame frames[CONN_MAX_FRAMES];
         int nframes = 0, niov = 1;
@@ -285,21 +248,17 @@ static void conn_flush(struct conn *c)
             niov += 1 + cnt;
             nframes++;
         }
-        iov[0] = (struct iovec){c->out.data + c->out.head, c->out.len};
-        if (c->out.len == 0 && nframes == 0)
+        iov[0] = (struct iovec){c->l->out.data + c->l->out.head, c->l->out.len};
+        if (c->l->out.len == 0 && nframes == 0)
             break;
-        ssize_t w = writev(c->wfd, iov, niov);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN)
-                break;
-            conn_close(c, strerror(errno));
-            return;
-        }
+        ssize_t w = link_writev(c->l, iov, niov);
+        if (w < 0)
+            return; /* closed */
+        if (w == 0)
+            break; /* the fd is full: a write edge brings us back */
         size_t left = (size_t)w, total = (size_t)w;
-        size_t from_out = left < c->out.len ? left : c->out.len;
-        bytebuf_consume(&c->out, from_out);
+        size_t from_out = left < c->l->out.len ? left : c->l->out.len;
+        bytebuf_consume(&c->l->out, from_out);
         left -= from_out;
         bool short_write = false;
         for (int i = 0; i < nframes; i++) {
@@ -312,7 +271,7 @@ static void conn_flush(struct conn *c)
             if (left < size) {
                 /* The fd took part of this frame: keep the rest ourselves. */
                 size_t skip = left;
-                uint8_t *p = bytebuf_reserve(&c->out, size - skip);
+                uint8_t *p = bytebuf_reserve(&c->l->out, size - skip);
                 for (int k = 0; k < f->iov_count; k++) {
                     struct iovec *v = &iov[f->iov_first + k];
                     if (skip >= v->iov_len) {
@@ -321,7 +280,7 @@ static void conn_flush(struct conn *c)
                     }
                     memcpy(p, (uint8_t *)v->iov_base + skip, v->iov_len - skip);
                     p += v->iov_len - skip;
-                    c->out.len += v->iov_len - skip;
+                    c->l->out.len += v->iov_len - skip;
                     skip = 0;
                 }
                 left = 0;
@@ -331,8 +290,8 @@ static void conn_flush(struct conn *c)
             }
             sub_consumed(&f->cs->sub, f->offset + f->n);
         }
-        hub_count_bytes(c->w, 0, total);
-        if (short_write || c->out.len)
+        (void)total;
+        if (short_write || c->l->out.len)
             break;
     }
     if (round == 64)
@@ -342,15 +301,7 @@ static void conn_flush(struct conn *c)
         if (cs->drained)
             csub_remove(c, cs);
     }
-    conn_update_interest(c);
-}
-
-/* End-of-turn flush. */
-static int conn_flush_task(reactor_task *t, void *arg)
-{
-    (void)t;
-    conn_flush(arg);
-    return 0;
+    link_update(c->l);
 }
 
 /* A session has output, a gap or an exit for this subscription. */
@@ -393,55 +344,13 @@ static struct csub *conn_find_sub(struct conn *c, uint32_t sid)
     return NULL;
 }
 
-/* ---- hand-over between reactors ---------------------------------------------------- */
-
-/* Resumes a connection on its new reactor and re-runs the request that moved it. */
-static int conn_adopt_post(void *arg)
-{
-    struct conn *c = arg;
-    c->r = worker_reactor(c->w);
-    c->moving = false;
-    hub_conn_track(c->w, c, true);
-    int rc = reactor_io_new(c->r, c->rfd, 0, conn_io_cb, c, &c->rio);
-    if (rc == 0 && c->wio == NULL && c->rfd != c->wfd)
-        rc = reactor_io_new(c->r, c->wfd, 0, conn_io_cb, c, &c->wio);
-    if (rc < 0) {
-        c->rio = NULL;
-        conn_close(c, "cannot watch the connection after hand-over");
-        return rc;
-    }
-    conn_process(c);
-    conn_want_flush(c);
-    conn_update_interest(c);
-    return 0;
-}
-
 /* Moves the connection to worker `to`; the head frame is processed again there. Only
- * possible while it holds no subscription (they are pinned to this reactor). */
+ * while nothing ties it to this worker (subscriptions and WRITE acks are pinned). */
 static int conn_move(struct conn *c, struct worker *to)
 {
     if (c->nsubs || c->nacks)
         return -EBUSY;
-    reactor_io_free(c->rio);
-    reactor_io_free(c->wio);
-    c->rio = c->wio = NULL;
-    reactor_task_cancel(c->r, &c->flush_task);
-    reactor_timer_stop(c->r, &c->coalesce_timer);
-    hub_conn_track(c->w, c, false);
-    c->moving = true;
-    c->w = to;
-    /* Publish it to the other thread only at the end of this turn, when nothing up this
-     * thread's stack still uses it. */
-    reactor_task_schedule(c->r, &c->move_task);
-    return 0;
-}
-
-/* Hands a moving connection to its new reactor. */
-static int conn_move_task(reactor_task *t, void *arg)
-{
-    (void)t;
-    struct conn *c = arg;
-    return reactor_post(worker_reactor(c->w), conn_adopt_post, c);
+    return link_move(c->l, to);
 }
 
 /* Resolves sid to a session on this reactor, moving the connection when the session
@@ -455,12 +364,12 @@ static struct session *conn_local_session(struct conn *c, uint32_t req, uint32_t
         return cs->sub.s;
     struct session *s;
     struct worker *owner;
-    if (hub_find(worker_server(c->w), sid, &s, &owner) < 0) {
+    if (hub_find(worker_server(c->l->w), sid, &s, &owner) < 0) {
         conn_error(c, req, sid, WIRE_ERR_NO_SUCH_SESSION, "no session %u (see: ptyhub ls)", sid);
         *step = STEP_NEXT;
         return NULL;
     }
-    if (owner == c->w)
+    if (owner == c->l->w)
         return s;
     if (conn_move(c, owner) < 0) {
         conn_error(c, req, sid, WIRE_ERR_LIMIT,
@@ -505,7 +414,7 @@ static int on_create(struct conn *c, const struct wire_create *cr)
     struct session *s;
     uint16_t code = 0;
     char err[512];
-    if (hub_create(c->w, cr, &s, &code, err, sizeof err) < 0) {
+    if (hub_create(c->l->w, cr, &s, &code, err, sizeof err) < 0) {
         conn_error(c, cr->req, 0, code, "%s", err);
         return STEP_NEXT;
     }
@@ -552,7 +461,7 @@ static int on_attach(struct conn *c, const struct wire_attach *a)
         break;
     }
     struct csub *cs = conn_find_sub(c, a->sid);
-    unsigned limit = hub_config(worker_server(c->w))->max_session_clients;
+    unsigned limit = hub_config(worker_server(c->l->w))->max_session_clients;
     struct session_summary sum;
     session_summary(s, &sum);
     if (!cs && sum.clients >= limit) {
@@ -716,8 +625,7 @@ static int on_resize(struct conn *c, const struct wire_resize *rz)
     struct csub *cs = conn_find_sub(c, rz->sid);
     if (!cs || !cs->sub.s) {
         conn_error(c, 0, rz->sid, WIRE_ERR_NOT_ATTACHED,
-                   "RESIZE needs an interactive attachment to session %u: ATTACH first",
-                   rz->sid);
+                   "RESIZE needs an interactive attachment to session %u: ATTACH first", rz->sid);
         return STEP_NEXT;
     }
     if (!cs->sub.interactive) {
@@ -772,7 +680,7 @@ static void list_begin(struct list_ctx *lc)
 {
     struct conn *c = lc->c;
     size_t cap = 64 * 1024;
-    lc->p = bytebuf_reserve(&c->out, CONN_HDR_MAX + cap);
+    lc->p = bytebuf_reserve(&c->l->out, CONN_HDR_MAX + cap);
     wire_list_begin(&lc->w, lc->p + CONN_HDR_MAX, cap, false, lc->req);
     lc->open = true;
 }
@@ -785,7 +693,7 @@ static void list_finish(struct list_ctx *lc, bool more)
     size_t h = conn_frame_header(lc->c, hdr, n);
     memmove(lc->p + h, lc->p + CONN_HDR_MAX, n);
     memcpy(lc->p, hdr, h);
-    lc->c->out.len += h + n;
+    lc->c->l->out.len += h + n;
     lc->open = false;
 }
 
@@ -822,7 +730,7 @@ static int on_list(struct conn *c, const struct wire_list *l)
 {
     struct list_ctx lc = {.c = c, .req = l->req};
     list_begin(&lc);
-    hub_list(worker_server(c->w), list_row, &lc);
+    hub_list(worker_server(c->l->w), list_row, &lc);
     list_finish(&lc, false);
     conn_want_flush(c);
     return STEP_NEXT;
@@ -857,7 +765,7 @@ static int on_remove(struct conn *c, const struct wire_remove *rm)
                    rm->sid);
         return STEP_NEXT;
     }
-    hub_remove(c->w, s);
+    hub_remove(c->l->w, s);
     conn_ok(c, rm->req);
     return STEP_NEXT;
 }
@@ -934,10 +842,11 @@ static void conn_fail(struct conn *c, const char *why);
 static size_t stream_process(struct conn *c)
 {
     size_t pos = 0;
-    while (!c->closing && !c->moving) {
+    while (!c->l->closing && !c->l->moving) {
         const uint8_t *body;
         size_t blen;
-        ssize_t n = wire_frame_split(c->rbuf + pos, c->rlen - pos, WIRE_MAX_BODY, &body, &blen);
+        ssize_t n =
+            wire_frame_split(c->l->in + pos, c->l->inlen - pos, WIRE_MAX_BODY, &body, &blen);
         if (n == 0)
             break;
         if (n < 0) {
@@ -964,13 +873,13 @@ static size_t stream_process(struct conn *c)
 /* Queues a WebSocket control frame (server frames are unmasked). */
 static void ws_send_control(struct conn *c, int op, const uint8_t *p, size_t n)
 {
-    uint8_t *q = bytebuf_reserve(&c->out, WS_FRAME_HEADER_MAX + n);
+    uint8_t *q = bytebuf_reserve(&c->l->out, WS_FRAME_HEADER_MAX + n);
     int h = ws_frame_header_encode(q, true, op, n, NULL);
     if (h < 0)
         return;
     if (n)
         memcpy(q + h, p, n);
-    c->out.len += (size_t)h + n;
+    c->l->out.len += (size_t)h + n;
     conn_want_flush(c);
 }
 
@@ -1012,7 +921,7 @@ static void ws_on_close(struct conn *c, const uint8_t *p, size_t n)
 static size_t ws_process(struct conn *c)
 {
     size_t pos = 0;
-    while (!c->closing && !c->moving) {
+    while (!c->l->closing && !c->l->moving) {
         if (c->msg_ready) {
             int step = conn_dispatch(c, c->msg, c->msg_len);
             if (step == STEP_CLOSE) {
@@ -1026,7 +935,7 @@ static size_t ws_process(struct conn *c)
             continue;
         }
         struct ws_frame_hdr h;
-        int hl = ws_frame_parse(c->rbuf + pos, c->rlen - pos, &h);
+        int hl = ws_frame_parse(c->l->in + pos, c->l->inlen - pos, &h);
         if (hl == 0)
             break;
         if (hl < 0) {
@@ -1042,9 +951,9 @@ static size_t ws_process(struct conn *c)
             break;
         }
         size_t plen = (size_t)h.payload_len, fsize = (size_t)hl + plen;
-        if (c->rlen - pos < fsize)
+        if (c->l->inlen - pos < fsize)
             break;
-        uint8_t *payload = c->rbuf + pos + hl;
+        uint8_t *payload = c->l->in + pos + hl;
         if (!c->ws_head_unmasked)
             ws_unmask(payload, plen, h.mask, 0);
         c->ws_head_unmasked = false;
@@ -1097,193 +1006,43 @@ static size_t ws_process(struct conn *c)
     return pos;
 }
 
-/* Handles what is buffered, until blocked, moved or out of complete messages. */
+/* Handles what is buffered, until moved, closed or out of complete messages. */
 static void conn_process(struct conn *c)
 {
     size_t pos = c->ws ? ws_process(c) : stream_process(c);
-    if (pos && !c->closing) {
-        memmove(c->rbuf, c->rbuf + pos, c->rlen - pos);
-        c->rlen -= pos;
-    }
-    if (c->eof && !c->closing && !c->moving)
-        conn_close(c, "end of input");
+    if (!c->l->closing)
+        link_consume(c->l, pos);
 }
 
-/* Runs the request loop from a task (a wake-up from elsewhere never runs it inline). */
-static int conn_process_task(reactor_task *t, void *arg)
+/* ---- the layer on its link ---------------------------------------------------------- */
+
+/* Runs the request loop (after reads, hand-overs and wake-ups). */
+static void conn_layer_process(struct link *l)
 {
-    (void)t;
-    struct conn *c = arg;
-    if (!c->closing && !c->moving) {
-        conn_process(c);
-        conn_update_interest(c);
-    }
-    return 0;
+    conn_process(l->layer);
 }
 
-/* Reads requests until EAGAIN, a quantum, or a full reply buffer. A short read means
- * the fd was drained and a later arrival raises a new edge, so the read that would only
- * say EAGAIN is skipped — unless the peer has hung up (drain), which raises no later
- * edge: then read on to see the end of file.
- *
- * With too much reply queued (a client not reading what it asked for) requests are left
- * in the kernel, but the fd stays watched, so a hang-up is still noticed at once: the
- * stdio client's end is the broker's end; a socket is flushed, which fails at once if
- * the peer is really gone. Reading resumes from the again list when the replies drain. */
-static void conn_read(struct conn *c, bool drain)
+/* The flush: replies, then session output straight from the rings. */
+static void conn_layer_flush(struct link *l)
 {
-    if (c->out.len >= CONN_WBUF_HIGH && !c->eof) {
-        c->read_skipped = true;
-        if (drain) {
-            c->peer_hup = true;
-            if (c->flags & CONN_STDIO)
-                conn_close(c, "stdin closed");
-        }
-        return;
-    }
-    size_t budget = CONN_READ_QUANTUM;
-    while (budget && !c->closing && !c->moving && !c->eof && c->out.len < CONN_WBUF_HIGH) {
-        if (c->rlen == c->rcap) {
-            if (c->rcap >= CONN_RBUF_MAX)
-                break; /* a whole max frame is buffered: process will take it */
-            c->rcap = c->rcap ? c->rcap * 2 : CONN_RBUF_INITIAL;
-            if (c->rcap > CONN_RBUF_MAX)
-                c->rcap = CONN_RBUF_MAX;
-            c->rbuf = xrealloc(c->rbuf, c->rcap);
-        }
-        size_t space = c->rcap - c->rlen;
-        ssize_t n = read(c->rfd, c->rbuf + c->rlen, space);
-        if (n > 0) {
-            c->rlen += (size_t)n;
-            budget -= (size_t)n < budget ? (size_t)n : budget;
-            hub_count_bytes(c->w, (uint64_t)n, 0);
-            conn_process(c);
-            if ((size_t)n < space && !drain)
-                return;
-            continue;
-        }
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && errno == EAGAIN)
-            return;
-        c->eof = true; /* 0, or a reset: handle what is buffered, then close */
-        conn_process(c);
-        return;
-    }
-    if (c->rio && !c->closing && !c->moving && !c->eof &&
-        (budget == 0 || c->out.len >= CONN_WBUF_HIGH)) {
-        if (budget == 0)
-            reactor_io_again(c->rio, REACTOR_READ);
-        else
-            c->read_skipped = true;
-    }
+    conn_flush(l->layer);
 }
 
-/* Recomputes what the connection's fds are watched for. */
-static void conn_update_interest(struct conn *c)
+/* True while a subscription has bytes the socket did not take (needs a write edge). */
+static bool conn_wants_write(struct link *l)
 {
-    if (c->closing || c->moving)
-        return;
-    bool want_read = !c->eof;
-    bool want_write = c->out.len > 0;
-    if (!want_write) {
-        /* Subscriptions with bytes the fd did not take also need a write edge. */
-        for (struct csub *cs = c->subs; cs; cs = cs->next)
-            if (cs->sub.s && cs->sub.cursor < session_end(cs->sub.s) &&
-                (!c->ack_paced || cs->sub.cursor - cs->acked < CONN_ACK_WINDOW))
-                want_write = true;
-    }
-    if (c->read_skipped && c->out.len < CONN_WBUF_HIGH && c->rio) {
-        /* Requests were left in the kernel while replies piled up: no new edge will
-         * come for them, so read again next turn. */
-        c->read_skipped = false;
-        reactor_io_again(c->rio, REACTOR_READ);
-    }
-    if (c->wio) {
-        reactor_io_set(c->rio, want_read ? REACTOR_READ : 0);
-        reactor_io_set(c->wio, want_write ? REACTOR_WRITE : 0);
-    } else if (c->rio) {
-        reactor_io_set(c->rio, (want_read ? REACTOR_READ : 0) | (want_write ? REACTOR_WRITE : 0));
-    }
+    struct conn *c = l->layer;
+    for (struct csub *cs = c->subs; cs; cs = cs->next)
+        if (cs->sub.s && cs->sub.cursor < session_end(cs->sub.s) &&
+            (!c->ack_paced || cs->sub.cursor - cs->acked < CONN_ACK_WINDOW))
+            return true;
+    return false;
 }
 
-/* Readiness on the connection's fd(s). */
-static int conn_io_cb(reactor_io *io, unsigned events, void *arg)
+/* End of input: what was buffered has been handled; the connection ends. */
+static void conn_on_eof(struct link *l)
 {
-    struct conn *c = arg;
-    if (io == c->rio && (events & (REACTOR_READ | REACTOR_ERR)))
-        conn_read(c, events & (REACTOR_RDHUP | REACTOR_ERR));
-    if (!c->closing && !c->moving && (events & (REACTOR_WRITE | REACTOR_ERR)) &&
-        (io == c->wio || !c->wio))
-        conn_flush(c);
-    if (!c->closing && !c->moving)
-        conn_update_interest(c);
-    return 0;
-}
-
-/* ---- life cycle -------------------------------------------------------------------- */
-
-/* Creates a connection on the calling reactor and starts watching its fds. */
-static struct conn *conn_new(struct worker *w, int rfd, int wfd, unsigned flags)
-{
-    struct conn *c = xcalloc(1, sizeof *c);
-    c->w = w;
-    c->r = worker_reactor(w);
-    c->rfd = rfd;
-    c->wfd = wfd;
-    c->flags = flags;
-    c->cls = flags & CONN_STDIO ? -1 : HUB_UNIX;
-    reactor_task_init(&c->flush_task, conn_flush_task, c);
-    reactor_task_init(&c->free_task, conn_free_task, c);
-    reactor_task_init(&c->move_task, conn_move_task, c);
-    reactor_task_init(&c->process_task, conn_process_task, c);
-    reactor_timer_init(&c->coalesce_timer, conn_coalesce_cb, c);
-    if (rfd != wfd) {
-        fcntl(rfd, F_SETFL, fcntl(rfd, F_GETFL) | O_NONBLOCK);
-        fcntl(wfd, F_SETFL, fcntl(wfd, F_GETFL) | O_NONBLOCK);
-    }
-    int rc = reactor_io_new(c->r, rfd, REACTOR_READ, conn_io_cb, c, &c->rio);
-    if (rc == 0 && rfd != wfd)
-        rc = reactor_io_new(c->r, wfd, 0, conn_io_cb, c, &c->wio);
-    if (rc < 0) {
-        log_error("cannot watch a new connection: %s", strerror(-rc));
-        reactor_io_free(c->rio);
-        free(c);
-        return NULL;
-    }
-    hub_conn_track(w, c, true);
-    return c;
-}
-
-/* Starts a byte-stream connection. */
-int conn_start(struct worker *w, int rfd, int wfd, unsigned flags)
-{
-    return conn_new(w, rfd, wfd, flags) ? 0 : -ENOMEM;
-}
-
-/* Starts a WebSocket connection on an upgraded HTTP socket. */
-int conn_start_ws(struct worker *w, int fd, const uint8_t *in, size_t inlen, const uint8_t *out,
-                  size_t outlen, unsigned coalesce_ms)
-{
-    struct conn *c = conn_new(w, fd, fd, 0);
-    if (!c)
-        return -ENOMEM;
-    c->ws = true;
-    c->cls = HUB_HTTP;
-    c->coalesce_ns = (uint64_t)coalesce_ms * 1000000;
-    if (outlen) {
-        memcpy(bytebuf_reserve(&c->out, outlen), out, outlen);
-        c->out.len = outlen;
-    }
-    if (inlen) {
-        c->rcap = inlen > CONN_RBUF_INITIAL ? inlen : CONN_RBUF_INITIAL;
-        c->rbuf = xmalloc(c->rcap);
-        memcpy(c->rbuf, in, inlen);
-        c->rlen = inlen;
-        conn_process(c); /* may close it: everything below checks */
-    }
-    conn_want_flush(c);
-    return 0;
+    link_close(l, "end of input");
 }
 
 /* Kills the sessions a stdio client created. */
@@ -1292,24 +1051,16 @@ static void conn_kill_owned(struct conn *c)
     for (size_t i = 0; i < c->nowned; i++) {
         struct session *s;
         struct worker *owner;
-        if (hub_find(worker_server(c->w), c->owned[i], &s, &owner) == 0 && owner == c->w)
+        if (hub_find(worker_server(c->l->w), c->owned[i], &s, &owner) == 0 && owner == c->l->w)
             session_kill(s);
     }
 }
 
-/* Closes the connection: detach everything, stop watching, free on a later turn. A
- * stdio client's end is the daemon's end. */
-static void conn_close(struct conn *c, const char *why)
+/* Closing: detach from every session, forget WRITE acks. A stdio client's end is the
+ * daemon's end. */
+static void conn_on_close(struct link *l)
 {
-    if (c->closing)
-        return;
-    c->closing = true;
-    log_debug("connection closed: %s", why);
-    /* Best effort: get queued replies (the ERROR that explains the close) out. */
-    if (c->out.len) {
-        ssize_t w = write(c->wfd, c->out.data + c->out.head, c->out.len);
-        (void)w;
-    }
+    struct conn *c = l->layer;
     while (c->subs) {
         struct csub *cs = c->subs;
         session_detach(&cs->sub);
@@ -1322,63 +1073,77 @@ static void conn_close(struct conn *c, const char *why)
         free(a);
     }
     c->nacks = 0;
-    reactor_io_free(c->rio);
-    reactor_io_free(c->wio);
-    c->rio = c->wio = NULL;
-    reactor_task_cancel(c->r, &c->flush_task);
-    reactor_task_cancel(c->r, &c->process_task);
-    reactor_task_cancel(c->r, &c->move_task);
-    reactor_timer_stop(c->r, &c->coalesce_timer);
-    if (c->flags & CONN_STDIO) {
+    if ((c->flags & CONN_STDIO) && !l->teardown) {
         conn_kill_owned(c);
-        hub_shutdown(worker_server(c->w), "the stdio client closed");
+        hub_shutdown(worker_server(l->w), "the stdio client closed");
     }
-    /* Freed at the very end of the turn, after every task that may still name it. */
-    reactor_defer(c->r, &c->free_task);
 }
 
-/* Releases a closed connection's memory and fds. */
-static void conn_destroy(struct conn *c)
+/* Frees the layer's state. */
+static void conn_on_free(struct link *l)
 {
-    hub_conn_track(c->w, c, false);
-    /* The stdio client's fds are private copies (server_add_stdio): closed like others. */
-    if (c->rfd > 2)
-        close(c->rfd);
-    if (c->wfd != c->rfd && c->wfd > 2)
-        close(c->wfd);
-    if (c->cls >= 0)
-        hub_conn_release(worker_server(c->w), (enum hub_class)c->cls);
-    free(c->rbuf);
+    struct conn *c = l->layer;
     free(c->msg);
-    bytebuf_free(&c->out);
     free(c->owned);
     free(c);
 }
 
-/* Frees a closed connection a turn after it closed. */
-static int conn_free_task(reactor_task *t, void *arg)
+static const struct link_ops conn_ops_stream = {
+    .name = "protocol",
+    .process = conn_layer_process,
+    .flush = conn_layer_flush,
+    .wants_write = conn_wants_write,
+    .on_eof = conn_on_eof,
+    .on_close = conn_on_close,
+    .on_free = conn_on_free,
+};
+
+static const struct link_ops conn_ops_ws = {
+    .name = "websocket",
+    .process = conn_layer_process,
+    .flush = conn_layer_flush,
+    .wants_write = conn_wants_write,
+    .on_eof = conn_on_eof,
+    .on_close = conn_on_close,
+    .on_free = conn_on_free,
+};
+
+/* Sizes a link for the session protocol: a whole largest frame may be buffered; reading
+ * pauses above CONN_WBUF_HIGH of queued replies. */
+static void conn_size_link(struct link *l)
 {
-    (void)t;
-    conn_destroy(arg);
+    l->in_max = CONN_RBUF_MAX;
+    l->out_high = CONN_WBUF_HIGH;
+    l->read_quantum = CONN_READ_QUANTUM;
+}
+
+/* Starts a byte-stream connection (Unix socket, or the stdio client). */
+int conn_start(struct worker *w, int rfd, int wfd, unsigned flags)
+{
+    struct conn *c = xcalloc(1, sizeof *c);
+    c->flags = flags;
+    c->l = link_new(w, rfd, wfd, flags & CONN_STDIO ? -1 : HUB_UNIX, &conn_ops_stream, c);
+    if (!c->l) {
+        free(c);
+        return -ENOMEM;
+    }
+    conn_size_link(c->l);
     return 0;
 }
 
-/* The connection's node in its worker's list. */
-struct list_node *conn_track_node(struct conn *c)
+/* Turns an upgraded HTTP link into a WebSocket connection (same link, new layer). */
+void conn_adopt_ws(struct link *l, unsigned coalesce_ms)
 {
-    return &c->track;
-}
-
-/* Frees every connection of a stopped worker. */
-void conn_free_all(struct list_node **head)
-{
-    while (*head) {
-        struct conn *c = list_entry(*head, struct conn, track);
-        c->flags &= ~(unsigned)CONN_STDIO; /* already shutting down */
-        conn_close(c, "shutdown");
-        reactor_task_cancel(c->r, &c->free_task);
-        conn_destroy(c);
-    }
+    struct conn *c = xcalloc(1, sizeof *c);
+    c->l = l;
+    c->ws = true;
+    link_set_layer(l, &conn_ops_ws, c);
+    conn_size_link(l);
+    l->hold_read = false;
+    l->coalesce_ns = (uint64_t)coalesce_ms * 1000000;
+    /* Frames that came with the upgrade are handled from a task, and the 101 goes out. */
+    link_wake(l);
+    link_want_flush(l);
 }
 
 /* Sends ERROR limit without blocking and closes. */

@@ -21,16 +21,12 @@ enum {
 /* Starts serving on rfd (input) and wfd (output; the same fd for a socket) on w's
  * reactor, which must be the calling thread. Takes ownership of the fds on success. */
 int conn_start(struct worker *w, int rfd, int wfd, unsigned flags);
-/* Starts a WebSocket connection on an upgraded socket: `in` holds bytes that arrived
- * after the HTTP request, `out` the 101 response still to send. Output is flushed at
- * most every coalesce_ms (0: once per turn). */
-int conn_start_ws(struct worker *w, int fd, const uint8_t *in, size_t inlen, const uint8_t *out,
-                  size_t outlen, unsigned coalesce_ms);
+struct link;
+/* Turns an upgraded HTTP link (its 101 response queued, the bytes after the request in
+ * its buffer) into a WebSocket session-protocol connection. Output is flushed at most
+ * every coalesce_ms (0: once per turn). */
+void conn_adopt_ws(struct link *l, unsigned coalesce_ms);
 /* Tells a connection we cannot serve why (ERROR limit, best effort) and closes it. */
 void conn_shed(int fd, const char *why);
-/* The node that keeps the connection in its worker's list (hub.h: hub_conn_track). */
-struct list_node *conn_track_node(struct conn *c);
-/* Frees every connection of a stopped worker's list. */
-void conn_free_all(struct list_node **head);
 
 #endif

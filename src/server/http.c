@@ -27,52 +27,38 @@
 #include "server/auth.h"
 #include "server/conn.h"
 #include "server/hub.h"
+#include "server/link.h"
 #include "server/web_assets.h"
 
 #define HTTP_MAX_HEAD 16384
-#define HTTP_OUT_HIGH (64u * 1024) /* stop taking requests above this much response */
+#define HTTP_OUT_HIGH (64u * 1024)     /* stop taking requests above this much response */
 #define HTTP_PREAUTH_BODY (64u * 1024) /* larger bodies need the token before they are read */
 #define HTTP_IDLE_NS (60ull * 1000 * 1000 * 1000)
 #define HTTP_READ_QUANTUM (256u * 1024)
 
+/* The HTTP layer's state on a link (link.h owns the fds, buffers and lifecycle). */
 struct http_conn {
-    struct worker *w;
-    reactor *r;
-    int fd;
-    reactor_io *io;
-    char *in;
-    size_t inlen, incap;
-    struct bytebuf out; /* queued responses */
+    struct link *l;
     reactor_timer timer;
-    reactor_task free_task, move_task, process_task;
-    bool closing;
     bool close_after_write; /* the last response said Connection: close */
     bool req_close;         /* the request being handled asks for Connection: close */
     bool req_head;          /* ... is a HEAD: responses carry no body */
     bool sent_continue;     /* "100 Continue" went out for the request being received */
-    bool moving;
-    bool waiting; /* for room in a session's input queue */
-    bool eof;
-    bool read_skipped; /* readable data was left in the kernel (buffer full) */
-    bool head_started; /* the header timer runs for the request being received */
-    bool authed;       /* a request carried the token: counted as authenticated */
-    size_t head_len;   /* length of the complete head at the front of in, 0 if unknown */
-    size_t scanned;    /* bytes of in searched for the end of the head */
+    bool waiting;           /* for room in a session's input queue */
+    bool head_started;      /* the header timer runs for the request being received */
+    bool authed;            /* a request carried the token: counted as authenticated */
+    size_t head_len;        /* length of the complete head at the front of in, 0 if unknown */
+    size_t scanned;         /* bytes of in searched for the end of the head */
     size_t progress;
     struct session_waiter waiter;
-    struct list_node track; /* in its worker's list, for teardown */
 };
 
 static void http_process(struct http_conn *hc);
-static void http_flush(struct http_conn *hc);
-static void http_close(struct http_conn *hc, const char *why);
-static int http_io_cb(reactor_io *io, unsigned events, void *arg);
-static int http_move_task(reactor_task *t, void *arg);
-static void http_update_interest(struct http_conn *hc);
+static const struct link_ops http_ops;
 
 struct worker *http_worker(struct http_conn *hc)
 {
-    return hc->w;
+    return hc->l->w;
 }
 
 size_t *http_progress(struct http_conn *hc)
@@ -155,11 +141,11 @@ void http_reply(struct http_conn *hc, int status, const char *ctype, const void 
      * (RFC 9110 §9.3.2). */
     if (hc->req_head)
         bodyless = true;
-    uint8_t *p = bytebuf_reserve(&hc->out, (size_t)n + (bodyless ? 0 : len));
+    uint8_t *p = bytebuf_reserve(&hc->l->out, (size_t)n + (bodyless ? 0 : len));
     memcpy(p, head, (size_t)n);
     if (!bodyless && len)
         memcpy(p + n, body, len);
-    hc->out.len += (size_t)n + (bodyless ? 0 : len);
+    hc->l->out.len += (size_t)n + (bodyless ? 0 : len);
 }
 
 /* Queues a JSON error body with extra header lines (may be NULL). */
@@ -259,7 +245,7 @@ static enum http_step http_upgrade(struct http_conn *hc, const struct http_reque
                    status == 426 ? "Sec-WebSocket-Version: 13\r\n" : NULL);
         return HTTP_DONE;
     }
-    if (!auth_origin_allowed(hub_config(worker_server(hc->w)), req)) {
+    if (!auth_origin_allowed(hub_config(worker_server(hc->l->w)), req)) {
         http_reply_close(hc, 403, "forbidden_origin",
                          "WebSocket connections from another site's page are refused; "
                          "allow its origin with --allow-origin");
@@ -275,23 +261,18 @@ static enum http_step http_upgrade(struct http_conn *hc, const struct http_reque
                      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
                      "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
                      accept);
-    /* Responses to earlier pipelined requests go first, then the 101. */
-    memcpy(bytebuf_reserve(&hc->out, (size_t)n), resp, (size_t)n);
-    hc->out.len += (size_t)n;
-    reactor_io_free(hc->io);
-    hc->io = NULL;
-    int rc = conn_start_ws(hc->w, hc->fd, (const uint8_t *)hc->in + consumed, hc->inlen - consumed,
-                           hc->out.data + hc->out.head, hc->out.len,
-                           hub_config(worker_server(hc->w))->coalesce_ms);
-    if (rc < 0) {
-        http_close(hc, "cannot start the WebSocket connection");
-        return HTTP_STOP;
-    }
-    hc->fd = -1; /* now the WebSocket connection's, and so is the client slot */
-    hc->out.len = 0;
-    hc->inlen = 0;
-    http_close(hc, "upgraded");
-    return HTTP_STOP;
+    /* Responses to earlier pipelined requests go first, then the 101, then WebSocket
+     * frames: the same link carries on with the session-protocol layer, from the bytes
+     * that followed the request. */
+    memcpy(bytebuf_reserve(&hc->l->out, (size_t)n), resp, (size_t)n);
+    hc->l->out.len += (size_t)n;
+    struct link *l = hc->l;
+    link_consume(l, consumed);
+    reactor_timer_stop(l->r, &hc->timer);
+    session_waiter_cancel(&hc->waiter);
+    free(hc);
+    conn_adopt_ws(l, hub_config(worker_server(l->w))->coalesce_ms);
+    return HTTP_UPGRADED;
 }
 
 /* Routes one complete request. */
@@ -299,7 +280,7 @@ static enum http_step http_route(struct http_conn *hc, const struct http_request
                                  const uint8_t *body, size_t blen, size_t consumed)
 {
     bool get = http_slice_eq(req->method, "GET") || http_slice_eq(req->method, "HEAD");
-    const struct config *cfg = hub_config(worker_server(hc->w));
+    const struct config *cfg = hub_config(worker_server(hc->l->w));
     int host_status = auth_check_host(cfg, req);
     if (host_status == 400) {
         http_reply_close(hc, 400, "bad_host", "exactly one well-formed Host header is required");
@@ -332,7 +313,7 @@ static enum http_step http_route(struct http_conn *hc, const struct http_request
     bool has_token = auth_request_has_token(cfg, req);
     if (has_token && !hc->authed) {
         hc->authed = true;
-        hub_http_authed(hc->w);
+        hub_http_authed(hc->l->w);
     }
     if (!login && !asset && !has_token) {
         http_reply_error(hc, 401, "unauthorized",
@@ -363,13 +344,12 @@ static int http_timer_cb(reactor_timer *t, void *arg)
 {
     (void)t;
     struct http_conn *hc = arg;
-    if (hc->head_started && hc->inlen) {
+    if (hc->head_started && hc->l->inlen) {
         http_reply_close(hc, 408, "request_timeout", "the request did not arrive in time");
-        http_flush(hc);
-        if (!hc->closing)
-            http_close(hc, "request timeout");
+        link_flush_out(hc->l);
+        link_close(hc->l, "request timeout");
     } else {
-        http_close(hc, "idle");
+        link_close(hc->l, "idle");
     }
     return 0;
 }
@@ -378,14 +358,14 @@ static int http_timer_cb(reactor_timer *t, void *arg)
 static void http_arm_timer(struct http_conn *hc)
 {
     /* A request being handled (waiting for input room) is not late. */
-    if (hc->closing || hc->moving || hc->waiting)
+    if (hc->l->closing || hc->l->moving || hc->waiting)
         return;
-    if (hc->inlen && !hc->head_started) {
+    if (hc->l->inlen && !hc->head_started) {
         hc->head_started = true;
-        uint64_t ms = hub_config(worker_server(hc->w))->header_timeout_ms;
-        reactor_timer_start(hc->r, &hc->timer, ms * 1000000);
-    } else if (!hc->inlen && !hc->head_started && !hc->waiting) {
-        reactor_timer_start(hc->r, &hc->timer, HTTP_IDLE_NS);
+        uint64_t ms = hub_config(worker_server(hc->l->w))->header_timeout_ms;
+        reactor_timer_start(hc->l->r, &hc->timer, ms * 1000000);
+    } else if (!hc->l->inlen && !hc->head_started && !hc->waiting) {
+        reactor_timer_start(hc->l->r, &hc->timer, HTTP_IDLE_NS);
     }
 }
 
@@ -398,16 +378,16 @@ static bool http_head_ready(struct http_conn *hc)
     if (hc->head_len)
         return true;
     size_t from = hc->scanned > 3 ? hc->scanned - 3 : 0;
-    size_t upto = hc->inlen < HTTP_MAX_HEAD ? hc->inlen : HTTP_MAX_HEAD;
+    size_t upto = hc->l->inlen < HTTP_MAX_HEAD ? hc->l->inlen : HTTP_MAX_HEAD;
     if (from >= upto)
-        return hc->inlen >= HTTP_MAX_HEAD;
-    const char *e = memmem(hc->in + from, upto - from, "\r\n\r\n", 4);
-    bool line = memchr(hc->in + (hc->scanned < upto ? hc->scanned : from), '\n',
+        return hc->l->inlen >= HTTP_MAX_HEAD;
+    const char *e = memmem(((char *)hc->l->in) + from, upto - from, "\r\n\r\n", 4);
+    bool line = memchr(((char *)hc->l->in) + (hc->scanned < upto ? hc->scanned : from), '\n',
                        upto - (hc->scanned < upto ? hc->scanned : from)) != NULL;
     hc->scanned = upto;
     if (e)
-        hc->head_len = (size_t)(e - hc->in) + 4;
-    return e || line || hc->inlen >= HTTP_MAX_HEAD;
+        hc->head_len = (size_t)(e - ((char *)hc->l->in)) + 4;
+    return e || line || hc->l->inlen >= HTTP_MAX_HEAD;
 }
 
 /* True when the request may be answered without the token (the page, /healthz,
@@ -422,14 +402,15 @@ static bool http_open_route(const struct http_request *req)
 /* Handles complete requests at the head of the input, in order. */
 static void http_process(struct http_conn *hc)
 {
-    while (!hc->closing && !hc->moving && !hc->waiting && !hc->close_after_write && hc->inlen &&
-           hc->out.len < HTTP_OUT_HIGH) {
+    while (!hc->l->closing && !hc->l->moving && !hc->waiting && !hc->close_after_write &&
+           hc->l->inlen && hc->l->out.len < HTTP_OUT_HIGH) {
         if (!http_head_ready(hc))
             break;
         struct http_request req;
-        int n = http_parse_request_max(hc->in, hc->inlen, &req, HTTP_MAX_HEADERS, HTTP_MAX_HEAD);
+        int n = http_parse_request_max(((char *)hc->l->in), hc->l->inlen, &req, HTTP_MAX_HEADERS,
+                                       HTTP_MAX_HEAD);
         if (n == 0) {
-            if (hc->inlen >= HTTP_MAX_HEAD)
+            if (hc->l->inlen >= HTTP_MAX_HEAD)
                 http_reply_close(hc, 431, "headers_too_large", "request head over 16 KiB");
             break;
         }
@@ -460,7 +441,7 @@ static void http_process(struct http_conn *hc)
             http_reply_close(hc, 413, "body_too_large", "request body over 1 MiB");
             break;
         }
-        const struct config *cfg = hub_config(worker_server(hc->w));
+        const struct config *cfg = hub_config(worker_server(hc->l->w));
         if (clen > HTTP_PREAUTH_BODY && !http_open_route(&req) &&
             !auth_request_has_token(cfg, &req)) {
             /* Nobody gets to make us hold a large body without the token. */
@@ -470,26 +451,32 @@ static void http_process(struct http_conn *hc)
             break;
         }
         size_t total = (size_t)n + (size_t)clen;
-        if (hc->inlen < total) {
-            if (hc->incap < total) {
-                hc->incap = total;
-                hc->in = xrealloc(hc->in, hc->incap);
+        if (hc->l->inlen < total) {
+            if (hc->l->in_max < total)
+                hc->l->in_max = total; /* bounded: head and body limits were checked */
+            if (hc->l->incap < total) {
+                hc->l->incap = total;
+                hc->l->in = xrealloc(hc->l->in, hc->l->incap);
             }
             const struct http_slice *expect = http_header_get(&req, "Expect");
             if (expect && http_slice_case_eq(*expect, "100-continue") && !hc->sent_continue &&
-                hc->out.len == 0) {
+                hc->l->out.len == 0) {
                 /* RFC 9110 §10.1.1: tell the client to send the body it holds back. */
                 static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-                memcpy(bytebuf_reserve(&hc->out, sizeof cont - 1), cont, sizeof cont - 1);
-                hc->out.len += sizeof cont - 1;
+                memcpy(bytebuf_reserve(&hc->l->out, sizeof cont - 1), cont, sizeof cont - 1);
+                hc->l->out.len += sizeof cont - 1;
                 hc->sent_continue = true;
+                link_want_flush(hc->l);
             }
             break;
         }
         hc->head_started = false;
-        reactor_timer_stop(hc->r, &hc->timer);
+        reactor_timer_stop(hc->l->r, &hc->timer);
         enum http_step step =
-            http_route(hc, &req, (const uint8_t *)hc->in + n, (size_t)clen, total);
+            http_route(hc, &req, (const uint8_t *)((char *)hc->l->in) + n, (size_t)clen, total);
+        if (step == HTTP_UPGRADED)
+            return; /* hc is gone: the link speaks WebSocket now */
+        link_want_flush(hc->l);
         if (step == HTTP_STOP)
             return; /* moved or waiting: handled again, from the same bytes, later */
         /* The response is queued: Connection: close applies from here on. */
@@ -498,172 +485,82 @@ static void http_process(struct http_conn *hc)
         hc->req_close = hc->req_head = hc->sent_continue = false;
         hc->progress = 0;
         hc->head_len = hc->scanned = 0;
-        memmove(hc->in, hc->in + total, hc->inlen - total);
-        hc->inlen -= total;
+        link_consume(hc->l, total);
+        hc->l->in_max = HTTP_MAX_HEAD + (hc->authed ? HTTP_MAX_BODY : HTTP_PREAUTH_BODY);
     }
+    if (hc->close_after_write || hc->l->closing)
+        hc->l->hold_read = true; /* nothing more will be read on this connection */
+    if (hc->l->out.len)
+        link_want_flush(hc->l);
     http_arm_timer(hc);
 }
 
-/* Reads requests until EAGAIN or a quantum; stops at a short read unless the peer has
- * hung up (see conn_read). The socket stays watched while a request waits or responses
- * pile up, so a client that goes away is noticed at once: its waiting request is
- * abandoned (what was already queued stays queued) and the connection closed. */
-static void http_read(struct http_conn *hc, bool drain)
+/* ---- the layer on its link ---------------------------------------------------------- */
+
+/* Writes queued responses; closes when the last response said so. */
+static void http_flush(struct link *l)
 {
-    if (drain && (hc->waiting || hc->out.len >= HTTP_OUT_HIGH || hc->inlen == hc->incap)) {
-        /* Cannot take more now, and no later edge would tell us it hung up: look. */
-        char probe;
-        ssize_t n = recv(hc->fd, &probe, 1, MSG_PEEK | MSG_DONTWAIT);
-        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
-            hc->eof = true;
-            http_close(hc, "the client went away");
-            return;
-        }
-    }
-    size_t budget = HTTP_READ_QUANTUM;
-    while (budget && !hc->closing && !hc->moving && !hc->eof && !hc->close_after_write) {
-        if (hc->out.len >= HTTP_OUT_HIGH) {
-            hc->read_skipped = true;
-            return;
-        }
-        if (hc->inlen == hc->incap) {
-            if (hc->incap >= HTTP_MAX_HEAD + HTTP_MAX_BODY) {
-                hc->read_skipped = true;
-                return;
-            }
-            hc->incap = hc->incap ? hc->incap * 2 : 8192;
-            hc->in = xrealloc(hc->in, hc->incap);
-        }
-        size_t space = hc->incap - hc->inlen;
-        ssize_t n = read(hc->fd, hc->in + hc->inlen, space);
-        if (n > 0) {
-            hc->inlen += (size_t)n;
-            budget -= (size_t)n < budget ? (size_t)n : budget;
-            http_process(hc);
-            if ((size_t)n < space && !drain)
-                return;
-            continue;
-        }
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && errno == EAGAIN)
-            return;
-        hc->eof = true;
-        if (hc->waiting)
-            http_close(hc, "the client went away while its request waited");
+    struct http_conn *hc = l->layer;
+    link_flush_out(l);
+    if (l->closing || l->out.len)
+        return;
+    if (hc->close_after_write && !hc->waiting)
+        link_close(l, "Connection: close");
+}
+
+/* The client sent its last byte. A request still waiting (for input-queue room) is
+ * abandoned: nobody is left to answer. Otherwise answer what was asked, then close. */
+static void http_on_eof(struct link *l)
+{
+    struct http_conn *hc = l->layer;
+    if (hc->waiting) {
+        link_close(l, "the client went away while its request waited");
         return;
     }
-    if (budget == 0 && hc->io)
-        reactor_io_again(hc->io, REACTOR_READ);
+    hc->close_after_write = true;
+    http_flush(l);
 }
 
-/* Writes queued responses; closes when asked to once they are out. */
-static void http_flush(struct http_conn *hc)
+/* Detaches from what the connection waits for. */
+static void http_on_close(struct link *l)
 {
-    while (hc->out.len && !hc->closing) {
-        ssize_t n = write(hc->fd, hc->out.data + hc->out.head, hc->out.len);
-        if (n > 0) {
-            bytebuf_consume(&hc->out, (size_t)n);
-            continue;
-        }
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && errno == EAGAIN)
-            return;
-        http_close(hc, "write failed");
-        return;
-    }
-    if (!hc->closing && hc->close_after_write && !hc->moving && !hc->waiting)
-        http_close(hc, "Connection: close");
-    else if (!hc->closing && hc->eof && !hc->waiting && !hc->moving)
-        http_close(hc, "end of input");
+    struct http_conn *hc = l->layer;
+    session_waiter_cancel(&hc->waiter);
+    reactor_timer_stop(l->r, &hc->timer);
 }
 
-/* Recomputes what the socket is watched for: always read (to see a hang-up), write
- * while responses are queued; and reads left in the kernel are resumed. */
-static void http_update_interest(struct http_conn *hc)
+/* Frees the layer's state. */
+static void http_on_free(struct link *l)
 {
-    if (hc->closing || hc->moving || !hc->io)
-        return;
-    unsigned ev = 0;
-    if (!hc->eof)
-        ev |= REACTOR_READ;
-    if (hc->out.len)
-        ev |= REACTOR_WRITE;
-    reactor_io_set(hc->io, ev);
-    if (hc->read_skipped && hc->out.len < HTTP_OUT_HIGH && !hc->waiting &&
-        hc->inlen < hc->incap) {
-        hc->read_skipped = false;
-        reactor_io_again(hc->io, REACTOR_READ);
-    }
+    struct http_conn *hc = l->layer;
+    if (!hc->authed)
+        hub_preauth_remove(worker_server(l->w));
+    free(hc);
 }
 
-/* Readiness on the socket. */
-static int http_io_cb(reactor_io *io, unsigned events, void *arg)
+/* Runs the request loop (after reads, hand-overs and wake-ups). */
+static void http_layer_process(struct link *l)
 {
-    (void)io;
-    struct http_conn *hc = arg;
-    if (events & (REACTOR_READ | REACTOR_ERR))
-        http_read(hc, events & (REACTOR_RDHUP | REACTOR_ERR));
-    if (!hc->closing && !hc->moving)
-        http_process(hc);
-    if (!hc->closing && !hc->moving)
-        http_flush(hc);
-    http_update_interest(hc);
-    return 0;
+    http_process(l->layer);
 }
 
-/* Resumes on the new reactor and handles the request that moved it. */
-static int http_adopt_post(void *arg)
-{
-    struct http_conn *hc = arg;
-    hc->r = worker_reactor(hc->w);
-    hc->moving = false;
-    hub_http_track(hc->w, hc, true);
-    if (reactor_io_new(hc->r, hc->fd, REACTOR_READ, http_io_cb, hc, &hc->io) < 0) {
-        hc->io = NULL;
-        http_close(hc, "cannot watch the connection after hand-over");
-        return 0;
-    }
-    http_process(hc);
-    http_flush(hc);
-    http_update_interest(hc);
-    return 0;
-}
+static const struct link_ops http_ops = {
+    .name = "http",
+    .process = http_layer_process,
+    .flush = http_flush,
+    .on_eof = http_on_eof,
+    .on_close = http_on_close,
+    .on_free = http_on_free,
+};
 
-/* Moves the connection to the worker that owns what the request addresses. */
+/* Moves the connection to the worker that owns what the request addresses; the request
+ * is handled again there. */
 enum http_step http_move(struct http_conn *hc, struct worker *to)
 {
-    reactor_io_free(hc->io);
-    hc->io = NULL;
-    reactor_timer_stop(hc->r, &hc->timer);
-    hub_http_track(hc->w, hc, false);
-    hc->moving = true;
-    hc->w = to;
-    /* Published to the other thread at the end of this turn (see conn_move). */
-    reactor_task_schedule(hc->r, &hc->move_task);
+    reactor_timer_stop(hc->l->r, &hc->timer);
+    if (link_move(hc->l, to) < 0)
+        return HTTP_DONE;
     return HTTP_STOP;
-}
-
-/* Hands a moving connection to its new reactor. */
-static int http_move_task(reactor_task *t, void *arg)
-{
-    (void)t;
-    struct http_conn *hc = arg;
-    return reactor_post(worker_reactor(hc->w), http_adopt_post, hc);
-}
-
-/* Runs the request loop from a task: a wake-up never runs it inline. */
-static int http_process_task(reactor_task *t, void *arg)
-{
-    (void)t;
-    struct http_conn *hc = arg;
-    if (hc->closing || hc->moving)
-        return 0;
-    http_process(hc);
-    http_flush(hc);
-    http_update_interest(hc);
-    return 0;
 }
 
 /* The input queue has room again: handle the waiting request again (from a task). */
@@ -671,7 +568,7 @@ static void http_input_ready(struct session_waiter *w)
 {
     struct http_conn *hc = (struct http_conn *)((char *)w - offsetof(struct http_conn, waiter));
     hc->waiting = false;
-    reactor_task_schedule(hc->r, &hc->process_task);
+    link_wake(hc->l);
 }
 
 /* Parks the current request until the session's input queue has `room` bytes free. */
@@ -688,96 +585,38 @@ enum http_step http_wait_input(struct http_conn *hc, struct session *s, size_t r
 /* The pre-auth pool is full: close this worker's oldest connection that has not shown
  * the token (not the new one), so a stream of idle or trickling connections cannot
  * keep the owner's own browser out. */
-static void http_evict_oldest_preauth(struct worker *w, struct http_conn *fresh)
+static void http_evict_oldest_preauth(struct worker *w, struct link *fresh)
 {
-    struct http_conn *oldest = NULL;
-    for (struct list_node *n = hub_http_list(w); n; n = n->next) {
-        struct http_conn *hc = list_entry(n, struct http_conn, track);
-        if (hc != fresh && !hc->authed && !hc->closing && !hc->moving && !hc->waiting)
-            oldest = hc; /* the list is newest first */
+    struct link *oldest = NULL;
+    for (struct list_node *n = hub_link_list(w); n; n = n->next) {
+        struct link *l = list_entry(n, struct link, track);
+        if (l == fresh || l->ops != &http_ops || l->closing || l->moving)
+            continue;
+        struct http_conn *hc = l->layer;
+        if (!hc->authed && !hc->waiting)
+            oldest = l; /* the list is newest first */
     }
     if (!oldest)
         return;
     hub_preauth_evicted(worker_server(w));
-    http_close(oldest, "evicted from the full pre-authentication pool");
+    link_close(oldest, "evicted from the full pre-authentication pool");
 }
 
-/* Starts an HTTP connection. */
+/* Starts an HTTP connection on an accepted socket. */
 int http_start(struct worker *w, int fd)
 {
     struct http_conn *hc = xcalloc(1, sizeof *hc);
-    hc->w = w;
-    hc->r = worker_reactor(w);
-    hc->fd = fd;
-    reactor_timer_init(&hc->timer, http_timer_cb, hc);
-    reactor_task_init(&hc->free_task, NULL, hc);
-    reactor_task_init(&hc->move_task, http_move_task, hc);
-    reactor_task_init(&hc->process_task, http_process_task, hc);
-    int rc = reactor_io_new(hc->r, fd, REACTOR_READ, http_io_cb, hc, &hc->io);
-    if (rc < 0) {
+    struct link *l = link_new(w, fd, fd, HUB_HTTP, &http_ops, hc);
+    if (!l) {
         free(hc);
-        return rc;
+        return -ENOMEM;
     }
-    hub_http_track(w, hc, true);
-    http_arm_timer(hc);
+    hc->l = l;
+    l->in_max = HTTP_MAX_HEAD + HTTP_PREAUTH_BODY;
+    l->out_high = HTTP_OUT_HIGH;
+    reactor_timer_init(&hc->timer, http_timer_cb, hc);
     if (hub_preauth_add(worker_server(w)))
-        http_evict_oldest_preauth(w, hc);
+        http_evict_oldest_preauth(w, l);
+    http_arm_timer(hc);
     return 0;
-}
-
-/* Frees a closed connection on a later turn. */
-static int http_free_task(reactor_task *t, void *arg)
-{
-    (void)t;
-    struct http_conn *hc = arg;
-    hub_http_track(hc->w, hc, false);
-    if (!hc->authed)
-        hub_preauth_remove(worker_server(hc->w));
-    if (hc->fd >= 0) {
-        close(hc->fd);
-        hub_conn_release(worker_server(hc->w), HUB_HTTP);
-    }
-    free(hc->in);
-    bytebuf_free(&hc->out);
-    free(hc);
-    return 0;
-}
-
-/* Stops everything and frees on a later turn. */
-static void http_close(struct http_conn *hc, const char *why)
-{
-    if (hc->closing)
-        return;
-    hc->closing = true;
-    log_debug("http connection closed: %s", why);
-    if (hc->out.len && hc->fd >= 0) {
-        ssize_t n = write(hc->fd, hc->out.data + hc->out.head, hc->out.len);
-        (void)n;
-    }
-    session_waiter_cancel(&hc->waiter);
-    reactor_io_free(hc->io);
-    hc->io = NULL;
-    reactor_timer_stop(hc->r, &hc->timer);
-    reactor_task_cancel(hc->r, &hc->process_task);
-    reactor_task_cancel(hc->r, &hc->move_task);
-    reactor_task_init(&hc->free_task, http_free_task, hc);
-    /* Freed at the very end of the turn, after every task that may still name it. */
-    reactor_defer(hc->r, &hc->free_task);
-}
-
-/* The connection's node in its worker's list. */
-struct list_node *http_track_node(struct http_conn *hc)
-{
-    return &hc->track;
-}
-
-/* Frees every connection of a stopped worker. */
-void http_free_all(struct list_node **head)
-{
-    while (*head) {
-        struct http_conn *hc = list_entry(*head, struct http_conn, track);
-        http_close(hc, "shutdown");
-        reactor_task_cancel(hc->r, &hc->free_task);
-        http_free_task(&hc->free_task, hc);
-    }
 }

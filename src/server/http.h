@@ -20,16 +20,13 @@ struct session;
 
 /* What a route handler did with the request at the head of the connection. */
 enum http_step {
-    HTTP_DONE, /* a response was queued; the next pipelined request may follow */
-    HTTP_STOP, /* the connection moved to another reactor or waits: run it again later */
+    HTTP_DONE,     /* a response was queued; the next pipelined request may follow */
+    HTTP_STOP,     /* the connection moved to another reactor or waits: run it again later */
+    HTTP_UPGRADED, /* the link speaks WebSocket now; the HTTP state is gone */
 };
 
 /* Starts serving HTTP on an accepted socket, on the calling worker's reactor. */
 int http_start(struct worker *w, int fd);
-/* The node that keeps the connection in its worker's list (hub.h: hub_http_track). */
-struct list_node *http_track_node(struct http_conn *hc);
-/* Frees every connection of a stopped worker's list. */
-void http_free_all(struct list_node **head);
 
 /* For route handlers (api.c). */
 struct worker *http_worker(struct http_conn *hc);

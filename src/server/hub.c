@@ -250,7 +250,8 @@ void hub_list(struct server *srv, void (*cb)(void *ctx, const struct hub_row *ro
             continue;
         n++;
         size_t cl = strlen(session_command(srv->entries[i].s));
-        bytes += strlen(srv->entries[i].name) + 1 + (cl > HUB_COMMAND_MAX ? HUB_COMMAND_MAX : cl) + 1;
+        bytes +=
+            strlen(srv->entries[i].name) + 1 + (cl > HUB_COMMAND_MAX ? HUB_COMMAND_MAX : cl) + 1;
     }
     struct hub_row *rows = xcalloc(n ? n : 1, sizeof *rows);
     char *text = xmalloc(bytes ? bytes : 1), *p = text;
@@ -394,27 +395,18 @@ void hub_http_authed(struct worker *w)
     hub_preauth_remove(w->srv);
 }
 
-/* Keeps the worker's connection list for teardown. */
-void hub_conn_track(struct worker *w, struct conn *c, bool add)
+/* Adds a link to (or takes it out of) its worker's list. */
+void hub_link_track(struct worker *w, struct list_node *node, bool add)
 {
     if (add)
-        list_push(&w->conns, conn_track_node(c));
+        list_push(&w->links, node);
     else
-        list_remove(&w->conns, conn_track_node(c));
+        list_remove(&w->links, node);
 }
 
-struct list_node *hub_http_list(struct worker *w)
+struct list_node *hub_link_list(struct worker *w)
 {
-    return w->https;
-}
-
-/* Keeps the worker's HTTP connection list for teardown. */
-void hub_http_track(struct worker *w, struct http_conn *hc, bool add)
-{
-    if (add)
-        list_push(&w->https, http_track_node(hc));
-    else
-        list_remove(&w->https, http_track_node(hc));
+    return w->links;
 }
 
 struct metrics_acc {
@@ -523,7 +515,6 @@ void hub_metrics(struct server *srv, char **text, size_t *len)
     *text = buf;
     *len = n;
 }
-
 
 /* Frees every session and the table (teardown: the reactors have stopped). */
 void hub_table_free(struct server *srv)

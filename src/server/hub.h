@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/list.h"
 #include "core/reactor.h"
 #include "proto/wire.h"
 #include "pty/session.h"
@@ -64,13 +65,10 @@ void hub_preauth_remove(struct server *srv);
 void hub_preauth_evicted(struct server *srv);
 /* The worker-side half of hub_http_authed (http.c calls this on its first token). */
 void hub_http_authed(struct worker *w);
-/* Registers a connection with its current worker (for shutdown), or forgets it. */
-void hub_conn_track(struct worker *w, struct conn *c, bool add);
-/* The worker's HTTP connections, newest first. */
-struct list_node *hub_http_list(struct worker *w);
-/* Keeps the worker's HTTP connection list for teardown. */
-struct http_conn;
-void hub_http_track(struct worker *w, struct http_conn *hc, bool add);
+/* Keeps the worker's list of links (every client connection living there), for
+ * teardown and for evicting pre-auth HTTP connections; newest first. */
+void hub_link_track(struct worker *w, struct list_node *node, bool add);
+struct list_node *hub_link_list(struct worker *w);
 /* Prometheus text for /metrics (malloc'd). */
 void hub_metrics(struct server *srv, char **text, size_t *len);
 /* Starts an orderly shutdown (from any reactor thread). */

@@ -263,7 +263,6 @@ void listeners_close(struct server *srv)
     reactor_timer_stop(srv->workers[0].r, &srv->accept_backoff);
 }
 
-
 /* Binds both listeners and starts accepting on worker 0. */
 int listeners_open(struct server *srv)
 {

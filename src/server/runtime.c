@@ -36,7 +36,7 @@ static void socket_dir(const char *socket_path, char *dir, size_t cap)
  * group or others. */
 int runtime_dir_prepare(const char *socket_path)
 {
-    char dir[sizeof ((struct config *)0)->socket_path];
+    char dir[sizeof((struct config *)0)->socket_path];
     socket_dir(socket_path, dir, sizeof dir);
     if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
         int err = errno;

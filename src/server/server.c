@@ -34,6 +34,7 @@
 #include "server/conn.h"
 #include "server/http.h"
 #include "server/hub.h"
+#include "server/link.h"
 #include "server/server_impl.h"
 
 /* ---- shutdown ---------------------------------------------------------------------- */
@@ -366,8 +367,7 @@ void server_free(server *srv)
         return;
     for (unsigned i = 0; i < srv->nworkers; i++) {
         if (srv->workers[i].r) {
-            conn_free_all(&srv->workers[i].conns);
-            http_free_all(&srv->workers[i].https);
+            link_free_all(&srv->workers[i].links);
         }
     }
     hub_table_free(srv);

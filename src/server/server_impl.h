@@ -21,7 +21,7 @@ struct worker {
     unsigned idx;
     reactor *r;
     pthread_t thread;
-    struct list_node *conns, *https; /* every connection living here, for teardown */
+    struct list_node *links; /* every client connection living here */
     _Atomic uint64_t bytes_in, bytes_out;
 };
 
@@ -69,10 +69,10 @@ struct server {
     _Atomic bool log_hook_posted;
     int restore_fd[2], restore_fl[2]; /* stdio fds whose flags are put back at exit */
     unsigned nrestore;
-    char *token;               /* the HTTP token in force (given or generated) */
-    bool token_published;      /* the token and URL files were written */
-    char token_path[sizeof ((struct config *)0)->socket_path + 8];
-    char url_path[sizeof ((struct config *)0)->socket_path + 8];
+    char *token;          /* the HTTP token in force (given or generated) */
+    bool token_published; /* the token and URL files were written */
+    char token_path[sizeof((struct config *)0)->socket_path + 8];
+    char url_path[sizeof((struct config *)0)->socket_path + 8];
     int sig_fd;
     reactor_io *sig_io;
     reactor_timer deadline;
