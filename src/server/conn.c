@@ -29,10 +29,10 @@
 #include "core/list.h"
 #include "core/log.h"
 #include "core/xalloc.h"
-#include "proto/utf8.h"
 #include "proto/wire.h"
 #include "proto/ws_frame.h"
 #include "pty/session.h"
+#include "server/framing.h"
 #include "server/hub.h"
 #include "server/link.h"
 
@@ -72,13 +72,8 @@ struct conn {
     unsigned flags;
     bool hello;
     bool ack_paced;
-    bool ws;               /* WebSocket framing instead of u32 length prefixes */
-    bool ws_fragmented;    /* inside a fragmented message */
-    bool ws_head_unmasked; /* the frame at the head of in was unmasked already */
-    bool msg_ready;        /* msg holds a complete message not yet handled */
-    uint16_t version;      /* negotiated protocol version */
-    uint8_t *msg;          /* a fragmented WebSocket message being assembled */
-    size_t msg_len, msg_cap;
+    struct framing fr; /* length prefixes or WebSocket messages */
+    uint16_t version;  /* negotiated protocol version */
     struct csub *subs;
     unsigned nsubs;
     struct write_ack *acks; /* WRITEs waiting for their OK */
@@ -87,36 +82,24 @@ struct conn {
     size_t nowned, capowned;
 };
 
-enum { STEP_NEXT, STEP_STOP, STEP_CLOSE };
+/* What a request handler did: the framing's steps (handled, again later, close). */
+enum { STEP_NEXT = FRAMING_NEXT, STEP_STOP = FRAMING_STOP, STEP_CLOSE = FRAMING_CLOSE };
 
 static void csub_remove(struct conn *c, struct csub *cs);
 static const struct link_ops conn_ops_stream, conn_ops_ws;
 
 /* ---- output ------------------------------------------------------------------------ */
 
-/* Writes the framing in front of a body of n bytes — a u32 length on byte streams, a
- * WebSocket binary frame header (unmasked, server to client) — and returns its size. */
+/* Writes the framing in front of a body of n bytes (framing.c) and returns its size. */
 static size_t conn_frame_header(const struct conn *c, uint8_t *out, size_t n)
 {
-    if (c->ws)
-        return (size_t)ws_frame_header_encode(out, true, WS_OP_BINARY, n, NULL);
-    out[0] = (uint8_t)n;
-    out[1] = (uint8_t)(n >> 8);
-    out[2] = (uint8_t)(n >> 16);
-    out[3] = (uint8_t)(n >> 24);
-    return WIRE_LEN_PREFIX;
+    return framing_header(&c->fr, out, n);
 }
 
 /* Schedules a flush (the link coalesces: once per turn, or per --coalesce-ms). */
 static void conn_want_flush(struct conn *c)
 {
     link_want_flush(c->l);
-}
-
-/* Closes the connection (the link calls conn_on_close, then frees at the turn's end). */
-static void conn_close(struct conn *c, const char *why)
-{
-    link_close(c->l, why);
 }
 
 /* Queues one encoded message with its framing. */
@@ -834,184 +817,16 @@ static int conn_dispatch(struct conn *c, const uint8_t *body, size_t len)
     }
 }
 
-/* Closes after a protocol error: on WebSocket with a close frame (1008) after the
- * queued ERROR; on a byte stream the ERROR says it all. */
-static void conn_fail(struct conn *c, const char *why);
-
-/* Handles complete length-prefixed frames at the head of rbuf. Returns bytes consumed. */
-static size_t stream_process(struct conn *c)
+/* Hands one message body to its request handler (the framing's callback). */
+static enum framing_step conn_dispatch_cb(void *ctx, const uint8_t *body, size_t len)
 {
-    size_t pos = 0;
-    while (!c->l->closing && !c->l->moving) {
-        const uint8_t *body;
-        size_t blen;
-        ssize_t n =
-            wire_frame_split(c->l->in + pos, c->l->inlen - pos, WIRE_MAX_BODY, &body, &blen);
-        if (n == 0)
-            break;
-        if (n < 0) {
-            uint16_t code = wire_err_from_errno((int)n);
-            if (n == -EMSGSIZE)
-                conn_error(c, 0, 0, code, "frame larger than the %u-byte limit", WIRE_MAX_BODY);
-            else
-                conn_error(c, 0, 0, code, "empty frame (length 0)");
-            conn_fail(c, "bad frame");
-            break;
-        }
-        int step = conn_dispatch(c, body, blen);
-        if (step == STEP_CLOSE) {
-            conn_fail(c, "protocol error");
-            break;
-        }
-        if (step == STEP_STOP)
-            break;
-        pos += (size_t)n;
-    }
-    return pos;
-}
-
-/* Queues a WebSocket control frame (server frames are unmasked). */
-static void ws_send_control(struct conn *c, int op, const uint8_t *p, size_t n)
-{
-    uint8_t *q = bytebuf_reserve(&c->l->out, WS_FRAME_HEADER_MAX + n);
-    int h = ws_frame_header_encode(q, true, op, n, NULL);
-    if (h < 0)
-        return;
-    if (n)
-        memcpy(q + h, p, n);
-    c->l->out.len += (size_t)h + n;
-    conn_want_flush(c);
-}
-
-/* Sends a close frame with code and reason (RFC 6455 §5.5.1), then closes. */
-static void ws_close_with(struct conn *c, uint16_t code, const char *reason)
-{
-    uint8_t payload[WS_CONTROL_PAYLOAD_MAX];
-    int n = ws_close_payload_encode(payload, code, reason, strlen(reason));
-    ws_send_control(c, WS_OP_CLOSE, payload, n > 0 ? (size_t)n : 0);
-    conn_close(c, reason);
-}
-
-static void conn_fail(struct conn *c, const char *why)
-{
-    if (c->ws)
-        ws_close_with(c, WS_CLOSE_POLICY_VIOLATION, why);
-    else
-        conn_close(c, why);
-}
-
-/* Answers a close frame from the client with the same code, then closes. */
-static void ws_on_close(struct conn *c, const uint8_t *p, size_t n)
-{
-    uint16_t code;
-    const char *reason;
-    size_t rlen;
-    int rc = ws_close_payload_parse(p, n, &code, &reason, &rlen);
-    if (rc == WS_ERR_CLOSE_UTF8)
-        ws_close_with(c, WS_CLOSE_INVALID_PAYLOAD, "close reason is not UTF-8");
-    else if (rc < 0)
-        ws_close_with(c, WS_CLOSE_PROTOCOL_ERROR, ws_frame_strerror(rc));
-    else
-        ws_close_with(c, code == WS_CLOSE_NO_STATUS ? WS_CLOSE_NORMAL : code, "");
-}
-
-/* Handles WebSocket frames at the head of rbuf (RFC 6455 §5): unmasks each payload once
- * in place, answers pings, assembles fragments into msg, and dispatches each binary
- * message as one protocol body. Returns bytes consumed. */
-static size_t ws_process(struct conn *c)
-{
-    size_t pos = 0;
-    while (!c->l->closing && !c->l->moving) {
-        if (c->msg_ready) {
-            int step = conn_dispatch(c, c->msg, c->msg_len);
-            if (step == STEP_CLOSE) {
-                conn_fail(c, "protocol error");
-                break;
-            }
-            if (step == STEP_STOP)
-                break;
-            c->msg_ready = false;
-            c->msg_len = 0;
-            continue;
-        }
-        struct ws_frame_hdr h;
-        int hl = ws_frame_parse(c->l->in + pos, c->l->inlen - pos, &h);
-        if (hl == 0)
-            break;
-        if (hl < 0) {
-            ws_close_with(c, WS_CLOSE_PROTOCOL_ERROR, ws_frame_strerror(hl));
-            break;
-        }
-        if (!h.masked) {
-            ws_close_with(c, WS_CLOSE_PROTOCOL_ERROR, "client frames must be masked");
-            break;
-        }
-        if (h.payload_len > WIRE_MAX_BODY) {
-            ws_close_with(c, WS_CLOSE_MESSAGE_TOO_BIG, "message larger than 1 MiB");
-            break;
-        }
-        size_t plen = (size_t)h.payload_len, fsize = (size_t)hl + plen;
-        if (c->l->inlen - pos < fsize)
-            break;
-        uint8_t *payload = c->l->in + pos + hl;
-        if (!c->ws_head_unmasked)
-            ws_unmask(payload, plen, h.mask, 0);
-        c->ws_head_unmasked = false;
-        if (h.opcode & 0x8) {
-            pos += fsize;
-            if (h.opcode == WS_OP_PING)
-                ws_send_control(c, WS_OP_PONG, payload, plen);
-            else if (h.opcode == WS_OP_CLOSE)
-                ws_on_close(c, payload, plen);
-            continue;
-        }
-        int rc = ws_fragment_step(&c->ws_fragmented, &h);
-        if (rc < 0) {
-            ws_close_with(c, WS_CLOSE_PROTOCOL_ERROR, ws_frame_strerror(rc));
-            break;
-        }
-        if (h.opcode == WS_OP_TEXT) {
-            ws_close_with(
-                c, utf8_valid(payload, plen) ? WS_CLOSE_UNSUPPORTED_DATA : WS_CLOSE_INVALID_PAYLOAD,
-                "ptyhub speaks binary messages only");
-            break;
-        }
-        if (h.fin && h.opcode == WS_OP_BINARY) {
-            int step = conn_dispatch(c, payload, plen);
-            if (step == STEP_CLOSE) {
-                conn_fail(c, "protocol error");
-                break;
-            }
-            if (step == STEP_STOP) {
-                c->ws_head_unmasked = true; /* re-dispatched later, already unmasked */
-                break;
-            }
-            pos += fsize;
-            continue;
-        }
-        if (c->msg_len + plen > WIRE_MAX_BODY) {
-            ws_close_with(c, WS_CLOSE_MESSAGE_TOO_BIG, "message larger than 1 MiB");
-            break;
-        }
-        if (c->msg_len + plen > c->msg_cap) {
-            c->msg_cap = c->msg_len + plen < 4096 ? 4096 : (c->msg_len + plen) * 2;
-            c->msg = xrealloc(c->msg, c->msg_cap);
-        }
-        if (plen)
-            memcpy(c->msg + c->msg_len, payload, plen);
-        c->msg_len += plen;
-        c->msg_ready = h.fin;
-        pos += fsize;
-    }
-    return pos;
+    return (enum framing_step)conn_dispatch(ctx, body, len);
 }
 
 /* Handles what is buffered, until moved, closed or out of complete messages. */
 static void conn_process(struct conn *c)
 {
-    size_t pos = c->ws ? ws_process(c) : stream_process(c);
-    if (!c->l->closing)
-        link_consume(c->l, pos);
+    framing_process(&c->fr, c->l, conn_dispatch_cb, c);
 }
 
 /* ---- the layer on its link ---------------------------------------------------------- */
@@ -1083,7 +898,7 @@ static void conn_on_close(struct link *l)
 static void conn_on_free(struct link *l)
 {
     struct conn *c = l->layer;
-    free(c->msg);
+    framing_deinit(&c->fr);
     free(c->owned);
     free(c);
 }
@@ -1136,7 +951,7 @@ void conn_adopt_ws(struct link *l, unsigned coalesce_ms)
 {
     struct conn *c = xcalloc(1, sizeof *c);
     c->l = l;
-    c->ws = true;
+    c->fr.ws = true;
     link_set_layer(l, &conn_ops_ws, c);
     conn_size_link(l);
     l->hold_read = false;
