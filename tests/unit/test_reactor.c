@@ -513,3 +513,73 @@ TEST_BACKENDS(reactor_reports_peer_shutdown_with_the_data)
     close(sv[1]);
     reactor_free(r);
 }
+
+/* ---- deferred frees ------------------------------------------------------------------ */
+
+struct deferred_obj {
+    reactor *r;
+    reactor_task work, free_task;
+    char *log; /* what ran, in order */
+    size_t len;
+    bool freed;
+};
+
+static void obj_note(struct deferred_obj *o, char c)
+{
+    o->log[o->len++] = c;
+}
+
+/* A task that, like a flush scheduled by a late callback, still names the object. */
+static int obj_work(reactor_task *t, void *arg)
+{
+    (void)t;
+    struct deferred_obj *o = arg;
+    obj_note(o, o->freed ? 'X' : 'w');
+    return 0;
+}
+
+/* Closing the object: its free is deferred, and work is scheduled after that. */
+static int obj_close(reactor_task *t, void *arg)
+{
+    (void)t;
+    struct deferred_obj *o = arg;
+    obj_note(o, 'c');
+    reactor_defer(o->r, &o->free_task);
+    reactor_task_schedule(o->r, &o->work); /* a task queued after the close */
+    return 0;
+}
+
+static int obj_free(reactor_task *t, void *arg)
+{
+    (void)t;
+    struct deferred_obj *o = arg;
+    obj_note(o, 'f');
+    o->freed = true;
+    return 0;
+}
+
+/* The class of the WebSocket upgrade crash: an object closed in a task, with another
+ * task for it queued later in the same turn. The deferred free runs after every task
+ * pass, so the later task still sees a live object. */
+TEST_BACKENDS(reactor_defer_runs_after_every_task)
+{
+    reactor *r = make_reactor(backend, 0, 0);
+    char log[16] = {0};
+    struct deferred_obj o = {.r = r, .log = log};
+    reactor_task closer;
+    reactor_task_init(&closer, obj_close, &o);
+    reactor_task_init(&o.work, obj_work, &o);
+    reactor_task_init(&o.free_task, obj_free, &o);
+    reactor_task_schedule(r, &closer);
+    CHECK_EQ(reactor_run_once(r, 0), 0);
+    CHECK_MSG(strcmp(log, "cwf") == 0, "order of close, late task, free: %s (want cwf)", log);
+    /* A cancelled deferral never runs. */
+    o.len = 0;
+    memset(log, 0, sizeof log);
+    o.freed = false;
+    reactor_defer(r, &o.free_task);
+    reactor_task_cancel(r, &o.free_task);
+    CHECK_EQ(reactor_run_once(r, 0), 0);
+    CHECK_MSG(strcmp(log, "") == 0, "a cancelled deferral ran: %s", log);
+    reactor_free(r);
+}
