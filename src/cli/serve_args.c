@@ -75,7 +75,7 @@ int serve_args_parse(int argc, char **argv, struct config *cfg, struct serve_arg
     a->token_file = NULL;
     a->input_queue = SERVE_INPUT_QUEUE_DEFAULT;
     a->err[0] = '\0';
-    optind = 1;
+    optind = 0; /* 0, not 1: glibc then forgets the previous argv entirely */
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, "+h", serve_options, NULL)) != -1) {
