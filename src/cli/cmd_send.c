@@ -203,6 +203,7 @@ static int send_write(struct writer *w, struct wire_msg *refusal)
 {
     int rc = 0;
     while (!writer_done(w)) {
+        writer_compact(w); /* acknowledged bytes make room for more of stdin */
         if ((rc = writer_queue(w)) < 0 || (rc = client_flush_some(w->cl)) < 0)
             return rc;
         /* A refused chunk goes again after the next OK, or after a pause when none is
