@@ -119,6 +119,55 @@ int args_parse_detach_key(const char *s)
     return -EINVAL;
 }
 
+/* Checks a token's length and characters. */
+int args_check_token(const char *s)
+{
+    size_t n = strlen(s);
+    if (n < 8 || n > 256)
+        return -EINVAL;
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch <= ' ' || ch >= 0x7f || strchr(";,\"\\", ch))
+            return -EINVAL;
+    }
+    return 0;
+}
+
+/* Copies and checks the first line of a token file. */
+int args_token_from_file(const char *buf, size_t len, char *out, size_t cap)
+{
+    const char *nl = memchr(buf, '\n', len);
+    size_t n = nl ? (size_t)(nl - buf) : len;
+    if (n > 0 && buf[n - 1] == '\r')
+        n--;
+    if (n == 0 || memchr(buf, '\0', n))
+        return -EINVAL;
+    if (n >= cap)
+        return -E2BIG;
+    memcpy(out, buf, n);
+    out[n] = '\0';
+    return args_check_token(out);
+}
+
+/* Cuts a socket path at its last slash. */
+int args_socket_dir(const char *path, char *out, size_t cap)
+{
+    const char *slash = strrchr(path, '/');
+    const char *dir = ".";
+    size_t n = 1;
+    if (slash == path) {
+        dir = "/";
+    } else if (slash) {
+        dir = path;
+        n = (size_t)(slash - path);
+    }
+    if (n >= cap)
+        return -ENAMETOOLONG;
+    memcpy(out, dir, n);
+    out[n] = '\0';
+    return 0;
+}
+
 /* Names a session state. */
 const char *args_state_name(uint8_t state)
 {

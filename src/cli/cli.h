@@ -1,4 +1,4 @@
-/* cli: the client commands (new, ls, attach, send, output, wait, kill, rm), each a
+/* cli: the client commands (new, ls, attach, send, output, wait, kill, rm, url), each a
  * short program that talks to the daemon over its Unix socket. */
 #ifndef PTYHUB_CLI_H
 #define PTYHUB_CLI_H

@@ -11,11 +11,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "cli/args.h"
+#include "cli/send_window.h"
 #include "core/xalloc.h"
+
+/* Protocol version 2 brings WRITE; wire.h names it once the codec has it. */
+#define CLIENT_WIRE_VERSION 2
+#ifndef WIRE_WELCOME_F_WRITE
+#define WIRE_WELCOME_F_WRITE (1u << 0)
+#endif
 
 /* The receive buffer holds one whole frame at least, plus room to read ahead. */
 #define CLIENT_RBUF (2 * (WIRE_MAX_BODY + WIRE_LEN_PREFIX))
@@ -29,6 +37,7 @@ struct client {
     uint8_t *wbuf;
     size_t wcap, wstart, wend; /* unsent bytes are wbuf[wstart, wend) */
     uint16_t err_code;
+    uint16_t version, welcome_flags; /* from WELCOME */
     char path[108];
     char err[512];
 };
@@ -78,15 +87,55 @@ static int connect_failed(client *c, const char *path, int err)
     return fail(c, -err, "cannot connect to %s: %s%s", path, strerror(err), hint);
 }
 
-/* Connects the Unix socket and exchanges HELLO/WELCOME. */
-int client_connect(client *c, const char *path)
+/* Checks the socket's directory: lstat, not a link, ours, mode 0700 or stricter. */
+int client_check_socket_dir(const char *socket_path, char *err, size_t errcap)
+{
+    char dir[108];
+    if (args_socket_dir(socket_path, dir, sizeof dir) < 0) {
+        snprintf(err, errcap, "socket path is too long: %s", socket_path);
+        return -ENAMETOOLONG;
+    }
+    struct stat st;
+    if (lstat(dir, &st) < 0) {
+        int e = errno;
+        snprintf(err, errcap, "cannot check the socket directory %s: %s%s", dir, strerror(e),
+                 e == ENOENT ? " (is the daemon running? start it with: ptyhub serve)" : "");
+        return -e;
+    }
+    if (S_ISLNK(st.st_mode)) {
+        snprintf(err, errcap,
+                 "the socket directory %s is a symbolic link; refusing to use it (name a socket "
+                 "in a real directory of yours with --socket)",
+                 dir);
+        return -ELOOP;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        snprintf(err, errcap, "%s is not a directory; name the daemon's socket with --socket", dir);
+        return -ENOTDIR;
+    }
+    if (st.st_uid != getuid()) {
+        snprintf(err, errcap,
+                 "the socket directory %s belongs to uid %u, not to you; refusing to use it "
+                 "(name a socket in a directory of your own with --socket)",
+                 dir, (unsigned)st.st_uid);
+        return -EPERM;
+    }
+    if (st.st_mode & 077) {
+        snprintf(err, errcap,
+                 "the socket directory %s is open to other users (mode %04o); refusing to use "
+                 "it (make it private: chmod 700 %s, then restart ptyhub serve)",
+                 dir, (unsigned)(st.st_mode & 07777), dir);
+        return -EPERM;
+    }
+    return 0;
+}
+
+/* Connects a fresh socket to path; on success it is c->fd, non-blocking, and served by
+ * this user. */
+static int open_socket(client *c, const char *path)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    if (strlen(path) >= sizeof sa.sun_path)
-        return fail(c, -ENAMETOOLONG, "socket path is longer than %zu bytes: %s",
-                    sizeof sa.sun_path - 1, path);
     strcpy(sa.sun_path, path);
-    snprintf(c->path, sizeof c->path, "%s", path);
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return fail(c, -errno, "cannot create a socket: %s", strerror(errno));
@@ -99,6 +148,20 @@ int client_connect(client *c, const char *path)
         close(fd);
         return connect_failed(c, path, err);
     }
+    /* Nothing is sent before we know who listens: another user could have bound the
+     * path (socket(7), SO_PEERCRED: the credentials at the time of listen()). */
+    struct ucred cred;
+    socklen_t len = sizeof cred;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+        int err = errno;
+        close(fd);
+        return fail(c, -err, "cannot check who serves %s: %s", path, strerror(err));
+    }
+    if (cred.uid != getuid()) {
+        close(fd);
+        return fail(c, -EPERM, "the socket %s is served by uid %u, not by you; refusing to use it",
+                    path, (unsigned)cred.uid);
+    }
     int fl = fcntl(fd, F_GETFL);
     if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
         int err = errno;
@@ -106,11 +169,48 @@ int client_connect(client *c, const char *path)
         return fail(c, -err, "cannot set up the socket: %s", strerror(err));
     }
     c->fd = fd;
+    c->rstart = c->rend = 0;
+    c->wstart = c->wend = 0;
+    c->eof = false;
+    return 0;
+}
 
-    struct wire_msg m = {.type = WIRE_HELLO, .hello = {.version = WIRE_VERSION}};
-    if ((rc = client_send(c, &m)) < 0)
+/* Says HELLO with version and reads the answer into *m. */
+static int handshake(client *c, uint16_t version, struct wire_msg *m)
+{
+    *m = (struct wire_msg){.type = WIRE_HELLO, .hello = {.version = version}};
+    int rc = client_send(c, m);
+    if (rc == 0)
+        rc = client_recv(c, m);
+    return rc;
+}
+
+/* Connects the Unix socket and exchanges HELLO/WELCOME. */
+int client_connect(client *c, const char *path)
+{
+    struct sockaddr_un sa;
+    if (strlen(path) >= sizeof sa.sun_path)
+        return fail(c, -ENAMETOOLONG, "socket path is longer than %zu bytes: %s",
+                    sizeof sa.sun_path - 1, path);
+    snprintf(c->path, sizeof c->path, "%s", path);
+    int rc = client_check_socket_dir(path, c->err, sizeof c->err);
+    if (rc < 0 && rc != -ENOENT)
         return rc;
-    if ((rc = client_recv(c, &m)) < 0)
+    if ((rc = open_socket(c, path)) < 0)
+        return rc;
+    uint16_t version = CLIENT_WIRE_VERSION;
+    struct wire_msg m;
+    rc = handshake(c, version, &m);
+    if (rc == 0 && m.type == WIRE_ERROR && m.error.code == WIRE_ERR_VERSION && version > 1) {
+        /* A daemon older than this client closes after refusing: say HELLO 1 anew. */
+        close(c->fd);
+        c->fd = -1;
+        version = 1;
+        if ((rc = open_socket(c, path)) < 0)
+            return rc;
+        rc = handshake(c, version, &m);
+    }
+    if (rc < 0)
         return rc;
     if (m.type == WIRE_ERROR) {
         c->err_code = m.error.code;
@@ -121,13 +221,27 @@ int client_connect(client *c, const char *path)
                           "daemon)"
                         : "");
     }
-    if (m.type != WIRE_WELCOME || m.welcome.version != WIRE_VERSION)
+    if (m.type != WIRE_WELCOME || m.welcome.version < 1 || m.welcome.version > version)
         return fail(c, -EPROTO,
                     "the daemon at %s answered the handshake with %s version %u (expected "
-                    "welcome version %u; restart the daemon with this ptyhub)",
+                    "welcome version 1 to %u; restart the daemon with this ptyhub)",
                     path, wire_type_name(m.type), m.type == WIRE_WELCOME ? m.welcome.version : 0,
-                    WIRE_VERSION);
+                    version);
+    c->version = m.welcome.version;
+    c->welcome_flags = m.welcome.flags;
     return 0;
+}
+
+/* The agreed protocol version. */
+unsigned client_version(const client *c)
+{
+    return c->version;
+}
+
+/* WRITE needs version 2 and the daemon's word for it. */
+bool client_can_write(const client *c)
+{
+    return c->version >= 2 && (c->welcome_flags & WIRE_WELCOME_F_WRITE);
 }
 
 /* The reason of the last failure. */
@@ -176,6 +290,30 @@ int client_queue(client *c, const struct wire_msg *m)
         }
         wire_encode(m, c->wbuf + c->wend, c->wcap - c->wend, true);
     }
+    c->wend += n;
+    return 0;
+}
+
+/* Appends a hand-encoded WRITE to the send queue. */
+int client_queue_write(client *c, uint32_t req, uint32_t sid, const void *data, size_t len)
+{
+    size_t n = send_window_encode_write(NULL, 0, req, sid, data, len);
+    if (n == 0)
+        return fail(c, -EMSGSIZE, "a write message is too large to send");
+    if (c->wstart == c->wend)
+        c->wstart = c->wend = 0;
+    if (n > c->wcap - c->wend) {
+        if (c->wstart > 0) {
+            memmove(c->wbuf, c->wbuf + c->wstart, c->wend - c->wstart);
+            c->wend -= c->wstart;
+            c->wstart = 0;
+        }
+        if (n > c->wcap - c->wend) {
+            c->wcap = c->wend + n + 4096;
+            c->wbuf = xrealloc(c->wbuf, c->wcap);
+        }
+    }
+    send_window_encode_write(c->wbuf + c->wend, c->wcap - c->wend, req, sid, data, len);
     c->wend += n;
     return 0;
 }

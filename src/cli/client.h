@@ -29,8 +29,27 @@ client *client_new(void);
 /* Closes the connection and frees c. Accepts NULL. */
 void client_free(client *c);
 
-/* Connects to the daemon's socket at path and completes the handshake. */
+/* Checks that the directory of a socket path is safe to trust: a real directory (not a
+ * symbolic link), owned by this user and closed to group and others. Returns 0, or
+ * -ENOENT when it does not exist, or another -errno with a one-line reason (what is
+ * wrong and what to do) in err. */
+int client_check_socket_dir(const char *socket_path, char *err, size_t errcap);
+
+/* Connects to the daemon's socket at path and completes the handshake. Refuses, before
+ * sending anything, a socket whose directory fails client_check_socket_dir() or whose
+ * server runs as another user (SO_PEERCRED). Says HELLO with protocol version 2 and
+ * falls back to version 1 once for an older daemon. */
 int client_connect(client *c, const char *path);
+
+/* The protocol version the daemon agreed to in its WELCOME. */
+unsigned client_version(const client *c);
+
+/* True when the daemon takes WRITE messages (WELCOME flag WIRE_WELCOME_F_WRITE). */
+bool client_can_write(const client *c);
+
+/* Encodes a WRITE{req, sid, data} (at most SEND_WINDOW_CHUNK bytes) and appends it to
+ * the send queue. */
+int client_queue_write(client *c, uint32_t req, uint32_t sid, const void *data, size_t len);
 
 /* The one-line reason of the last failure (no "ptyhub: " prefix). */
 const char *client_strerror(const client *c);

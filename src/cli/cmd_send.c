@@ -1,6 +1,13 @@
-/* cmd_send: `ptyhub send` types text, or stdin verbatim, into a session. */
+/* cmd_send: `ptyhub send` types text, or stdin verbatim, into a session.
+ *
+ * With a daemon that takes WRITE (protocol 2), the bytes go as WRITE chunks that the
+ * daemon acknowledges once they reached the PTY (send_window.h keeps the books), and a
+ * chunk the session's input queue cannot take now is sent again. Older daemons get
+ * INPUT messages, confirmed with a LIST round trip.
+ */
 #include <errno.h>
 #include <getopt.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +15,7 @@
 #include <unistd.h>
 
 #include "cli/cmd.h"
+#include "cli/send_window.h"
 #include "core/xalloc.h"
 
 static const char send_usage[] = "usage: ptyhub send [--socket PATH] ID TEXT...\n"
@@ -73,6 +81,167 @@ static int confirm(client *c, uint32_t sid, struct wire_msg *refusal)
     return rc;
 }
 
+/* How long a refused chunk waits before it is sent again when no OK is due. */
+#define SEND_RETRY_MS 50
+/* Stdin is read ahead this far past what is acknowledged. */
+#define SEND_BUF (SEND_WINDOW_INFLIGHT + SEND_WINDOW_CHUNK)
+
+/* The bytes of one `send` over WRITE: data[0] is stream offset base. */
+struct writer {
+    client *cl;
+    uint32_t sid;
+    struct send_window win;
+    char *data;
+    size_t cap;
+    uint64_t base, end; /* data holds the stream's bytes [base, end) */
+    bool from_stdin, eof;
+    bool retry_due; /* an OK arrived (or the timer ran out) since a chunk was refused */
+};
+
+/* Drops acknowledged bytes from the front of the buffer. */
+static void writer_compact(struct writer *w)
+{
+    uint64_t acked = send_window_acked(&w->win);
+    if (acked == w->base)
+        return;
+    size_t drop = (size_t)(acked - w->base);
+    memmove(w->data, w->data + drop, (size_t)(w->end - acked));
+    w->base = acked;
+}
+
+/* Reads what stdin has into the free room. Returns 0 or -errno. */
+static int writer_read(struct writer *w)
+{
+    writer_compact(w);
+    size_t used = (size_t)(w->end - w->base);
+    if (w->eof || used == w->cap)
+        return 0;
+    ssize_t n = read(STDIN_FILENO, w->data + used, w->cap - used);
+    if (n < 0)
+        return errno == EINTR || errno == EAGAIN ? 0 : -errno;
+    if (n == 0)
+        w->eof = true;
+    w->end += (uint64_t)n;
+    return 0;
+}
+
+/* Queues WRITEs: refused chunks again once their time has come, then new chunks. */
+static int writer_queue(struct writer *w)
+{
+    uint64_t off;
+    size_t n;
+    int rc;
+    if (w->retry_due) {
+        w->retry_due = false;
+        while (send_window_has_retry(&w->win)) {
+            uint32_t req = client_req(w->cl);
+            n = send_window_resend(&w->win, req, &off);
+            rc = client_queue_write(w->cl, req, w->sid, w->data + (off - w->base), n);
+            if (rc < 0)
+                return rc;
+        }
+    }
+    for (;;) {
+        uint32_t req = client_req(w->cl);
+        if ((n = send_window_cut(&w->win, w->end, req, &off)) == 0)
+            return 0;
+        if ((rc = client_queue_write(w->cl, req, w->sid, w->data + (off - w->base), n)) < 0)
+            return rc;
+    }
+}
+
+/* Handles one message from the daemon. Returns 0, -EREMOTEIO with the refusal in
+ * *refusal, or another -errno. */
+static int writer_answer(struct writer *w, const struct wire_msg *m, struct wire_msg *refusal)
+{
+    if (m->type == WIRE_OK && send_window_ok(&w->win, m->ok.req) == 0) {
+        if (send_window_has_retry(&w->win))
+            w->retry_due = true;
+        return 0;
+    }
+    if (m->type != WIRE_ERROR)
+        return 0;
+    if (send_window_owns(&w->win, m->error.req)) {
+        if (m->error.code == WIRE_ERR_LIMIT)
+            return send_window_limit(&w->win, m->error.req);
+        *refusal = *m;
+        return -EREMOTEIO;
+    }
+    if (is_refusal(m, w->sid)) {
+        *refusal = *m;
+        return -EREMOTEIO;
+    }
+    return 0;
+}
+
+/* True when every byte there is to send was acknowledged. */
+static bool writer_done(const struct writer *w)
+{
+    return (!w->from_stdin || w->eof) && send_window_acked(&w->win) == w->end;
+}
+
+/* Returns the text arguments joined by spaces (no newline added), and its length. */
+static char *join_args(char **args, int n, size_t *len)
+{
+    size_t total = 0;
+    for (int i = 0; i < n; i++)
+        total += strlen(args[i]) + 1;
+    char *text = xmalloc(total);
+    char *p = text;
+    for (int i = 0; i < n; i++) {
+        size_t k = strlen(args[i]);
+        memcpy(p, args[i], k);
+        p += k;
+        *p++ = ' ';
+    }
+    *len = total - 1;
+    return text;
+}
+
+/* Sends everything as WRITE chunks and waits until the daemon acknowledged all of it. */
+static int send_write(struct writer *w, struct wire_msg *refusal)
+{
+    int rc = 0;
+    while (!writer_done(w)) {
+        writer_compact(w); /* acknowledged bytes make room for more of stdin */
+        if ((rc = writer_queue(w)) < 0 || (rc = client_flush_some(w->cl)) < 0)
+            return rc;
+        /* A refused chunk goes again after the next OK, or after a pause when none is
+         * due (the queue drains as the program in the session reads). */
+        bool retry_wait = send_window_has_retry(&w->win) && send_window_waiting(&w->win) == 0;
+        bool want_stdin = w->from_stdin && !w->eof && w->end - w->base < w->cap;
+        struct pollfd p[2] = {
+            {.fd = client_fd(w->cl),
+             .events = (short)(POLLIN | (client_queued(w->cl) ? POLLOUT : 0))},
+            {.fd = want_stdin ? STDIN_FILENO : -1, .events = POLLIN},
+        };
+        int n = poll(p, 2, retry_wait ? SEND_RETRY_MS : -1);
+        if (n < 0 && errno != EINTR) {
+            cmd_error("send: poll: %m");
+            return -ECANCELED;
+        }
+        if (n == 0 && retry_wait)
+            w->retry_due = true;
+        if (n <= 0)
+            continue;
+        if (p[1].revents && (rc = writer_read(w)) < 0) {
+            cmd_error("send: cannot read stdin: %s", strerror(-rc));
+            return -ECANCELED;
+        }
+        if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+            if ((rc = client_read_some(w->cl)) < 0)
+                return rc;
+            struct wire_msg m;
+            while ((rc = client_next(w->cl, &m)) > 0)
+                if ((rc = writer_answer(w, &m, refusal)) < 0)
+                    return rc;
+            if (rc < 0)
+                return rc;
+        }
+    }
+    return 0;
+}
+
 /* Prints the daemon's refusal of our input. */
 static int refused(client *c, const struct wire_msg *m, const char *arg)
 {
@@ -116,7 +285,26 @@ int cmd_send(int argc, char **argv)
         return 1;
     int rc = 0;
     struct wire_msg refusal;
-    if (from_stdin) {
+    if (client_can_write(cl)) {
+        struct writer w = {.cl = cl, .sid = sid, .from_stdin = from_stdin};
+        send_window_init(&w.win);
+        if (from_stdin) {
+            w.cap = SEND_BUF;
+            w.data = xmalloc(w.cap);
+        } else {
+            size_t len;
+            w.data = join_args(argv + optind, argc - optind, &len);
+            w.cap = len;
+            w.end = len;
+            w.eof = true;
+        }
+        rc = send_write(&w, &refusal);
+        free(w.data);
+        if (rc == -ECANCELED) {
+            client_free(cl);
+            return 1;
+        }
+    } else if (from_stdin) {
         char *buf = xmalloc(SEND_CHUNK);
         for (;;) {
             ssize_t n = read(STDIN_FILENO, buf, SEND_CHUNK);
@@ -135,21 +323,12 @@ int cmd_send(int argc, char **argv)
         }
         free(buf);
     } else {
-        size_t len = 0;
-        for (int i = optind; i < argc; i++)
-            len += strlen(argv[i]) + 1;
-        char *text = xmalloc(len);
-        char *p = text;
-        for (int i = optind; i < argc; i++) {
-            size_t k = strlen(argv[i]);
-            memcpy(p, argv[i], k);
-            p += k;
-            *p++ = ' ';
-        }
-        rc = send_input(cl, sid, text, len - 1);
+        size_t len;
+        char *text = join_args(argv + optind, argc - optind, &len);
+        rc = send_input(cl, sid, text, len);
         free(text);
     }
-    if (rc == 0)
+    if (rc == 0 && !client_can_write(cl))
         rc = confirm(cl, sid, &refusal);
     if (rc == -EREMOTEIO)
         return refused(cl, &refusal, arg);

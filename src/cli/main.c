@@ -10,8 +10,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/args.h"
 #include "cli/cli.h"
+#include "cli/serve_args.h"
 #include "core/log.h"
+#include "core/xalloc.h"
 #include "server/config.h"
 #include "server/server.h"
 
@@ -32,6 +35,7 @@ static const char usage_text[] =
     "  wait ID                            wait for exit; exit with its status\n"
     "  kill ID [--signal SIG]             end a session (SIGHUP, then SIGKILL)\n"
     "  rm ID                              remove an exited session from the list\n"
+    "  url                                print the daemon's browser URL, with its token\n"
     "\n"
     "Daemon options:\n"
     "  --socket PATH        Unix socket (default $PTYHUB_SOCKET, else\n"
@@ -46,14 +50,23 @@ static const char usage_text[] =
     "  --log-level LEVEL    debug|info|warn|error|off (default info)\n"
     "  --no-session         serve: do not start the user's shell as a first session\n"
     "  --listen HOST:PORT   HTTP and WebSocket (serve default 127.0.0.1:7681; 'none' for no\n"
-    "                       HTTP; port 0 picks a free port). Not loopback: needs --token\n"
+    "                       HTTP; port 0 picks a free port). Not loopback: needs a token\n"
+    "                       given with --token-file, --token or $PTYHUB_TOKEN, or --no-auth\n"
     "  --token TOKEN        require this bearer token (or cookie) for the API, WebSocket and\n"
-    "                       /metrics; also $PTYHUB_TOKEN\n"
-    "  --no-auth            allow a non-loopback --listen without a token\n"
+    "                       /metrics (also $PTYHUB_TOKEN; 8 to 256 characters). HTTP needs a\n"
+    "                       token even on loopback: without one the daemon makes one up and\n"
+    "                       writes it to <socket dir>/token, and the browser URL to\n"
+    "                       <socket dir>/url (see: ptyhub url). A --token value is visible\n"
+    "                       to ps until the daemon starts: prefer --token-file\n"
+    "  --token-file PATH    read the token from the first line of PATH\n"
+    "  --no-auth            serve HTTP without a token (anyone on this machine who can reach\n"
+    "                       the port gets your shell)\n"
     "  --allow-origin URL   also accept WebSocket upgrades from pages of this origin\n"
     "  --coalesce-ms MS     minimum interval between WebSocket output writes (default 0)\n"
     "  --max-session-clients N  clients attached to one session at most (default 64)\n"
     "  --header-timeout MS  time allowed for an HTTP request head (default 10000)\n"
+    "  --input-queue BYTES  input held per session for its program to read, 64K to 64M\n"
+    "                       (default 1M); writers past it are told to retry\n"
     "  --ready-fd N         write 'READY <http-address> <socket-path>' to fd N when\n"
     "                       listening (also $PTYHUB_READY_PIPE, and sd_notify READY=1)\n"
     "\n"
@@ -73,168 +86,41 @@ static void __attribute__((noreturn, format(printf, 1, 2))) usage_error(const ch
     exit(2);
 }
 
-enum {
-    OPT_SOCKET = 256,
-    OPT_IO,
-    OPT_THREADS,
-    OPT_SCROLLBACK,
-    OPT_KILL_GRACE,
-    OPT_MAX_SESSIONS,
-    OPT_MAX_CLIENTS,
-    OPT_KEEP_EXITED,
-    OPT_LOG_LEVEL,
-    OPT_NO_SESSION,
-    OPT_LISTEN,
-    OPT_TOKEN,
-    OPT_NO_AUTH,
-    OPT_ALLOW_ORIGIN,
-    OPT_COALESCE_MS,
-    OPT_MAX_SESSION_CLIENTS,
-    OPT_HEADER_TIMEOUT,
-    OPT_READY_FD
-};
-
-static const struct option serve_options[] = {
-    {"socket", required_argument, NULL, OPT_SOCKET},
-    {"io", required_argument, NULL, OPT_IO},
-    {"threads", required_argument, NULL, OPT_THREADS},
-    {"scrollback", required_argument, NULL, OPT_SCROLLBACK},
-    {"kill-grace", required_argument, NULL, OPT_KILL_GRACE},
-    {"max-sessions", required_argument, NULL, OPT_MAX_SESSIONS},
-    {"max-clients", required_argument, NULL, OPT_MAX_CLIENTS},
-    {"keep-exited", required_argument, NULL, OPT_KEEP_EXITED},
-    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
-    {"no-session", no_argument, NULL, OPT_NO_SESSION},
-    {"listen", required_argument, NULL, OPT_LISTEN},
-    {"token", required_argument, NULL, OPT_TOKEN},
-    {"no-auth", no_argument, NULL, OPT_NO_AUTH},
-    {"allow-origin", required_argument, NULL, OPT_ALLOW_ORIGIN},
-    {"coalesce-ms", required_argument, NULL, OPT_COALESCE_MS},
-    {"max-session-clients", required_argument, NULL, OPT_MAX_SESSION_CLIENTS},
-    {"header-timeout", required_argument, NULL, OPT_HEADER_TIMEOUT},
-    {"ready-fd", required_argument, NULL, OPT_READY_FD},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
-};
-
-/* Parses the daemon's flags into cfg; any bad value exits 2 naming its flag. */
-static void parse_serve_options(int argc, char **argv, struct config *cfg)
+/* Reads the token from the first line of a file; a bad file is a usage error. */
+static char *read_token_file(const char *path)
 {
-    optind = 1;
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, "+h", serve_options, NULL)) != -1) {
-        unsigned u;
-        switch (c) {
-        case OPT_SOCKET:
-            if (!*optarg || strlen(optarg) >= sizeof cfg->socket_path)
-                usage_error("--socket: path must be 1..%zu bytes", sizeof cfg->socket_path - 1);
-            strcpy(cfg->socket_path, optarg);
-            break;
-        case OPT_IO:
-            if (reactor_backend_parse(optarg, &cfg->io) < 0)
-                usage_error("--io: '%s' is not one of auto, uring, epoll", optarg);
-            break;
-        case OPT_THREADS:
-            if (config_parse_uint(optarg, 1, 256, &u) < 0)
-                usage_error("--threads: '%s' is not a number from 1 to 256", optarg);
-            cfg->threads = u;
-            break;
-        case OPT_SCROLLBACK:
-            if (config_parse_size(optarg, &cfg->scrollback) < 0 || cfg->scrollback < 4096 ||
-                cfg->scrollback > (1ul << 30))
-                usage_error("--scrollback: '%s' is not a size from 4K to 1G", optarg);
-            break;
-        case OPT_KILL_GRACE:
-            if (config_parse_uint(optarg, 0, 600000, &cfg->kill_grace_ms) < 0)
-                usage_error("--kill-grace: '%s' is not milliseconds from 0 to 600000", optarg);
-            break;
-        case OPT_MAX_SESSIONS:
-            if (config_parse_uint(optarg, 1, 1000000, &cfg->max_sessions) < 0)
-                usage_error("--max-sessions: '%s' is not a number from 1 to 1000000", optarg);
-            break;
-        case OPT_MAX_CLIENTS:
-            if (config_parse_uint(optarg, 1, 1000000, &cfg->max_clients) < 0)
-                usage_error("--max-clients: '%s' is not a number from 1 to 1000000", optarg);
-            break;
-        case OPT_KEEP_EXITED:
-            if (config_parse_uint(optarg, 0, 1000000, &cfg->keep_exited) < 0)
-                usage_error("--keep-exited: '%s' is not a number from 0 to 1000000", optarg);
-            break;
-        case OPT_LOG_LEVEL:
-            if (log_level_parse(optarg, &cfg->log_level) < 0)
-                usage_error("--log-level: '%s' is not one of debug, info, warn, error, off",
-                            optarg);
-            break;
-        case OPT_NO_SESSION:
-            cfg->no_session = true;
-            break;
-        case OPT_LISTEN: {
-            char host[256], port[16];
-            if (strcmp(optarg, "none") == 0) {
-                cfg->listen[0] = '\0';
-                break;
-            }
-            if (strlen(optarg) >= sizeof cfg->listen ||
-                config_split_hostport(optarg, host, sizeof host, port, sizeof port) < 0)
-                usage_error("--listen: '%s' is not HOST:PORT, [IPV6]:PORT or none", optarg);
-            strcpy(cfg->listen, optarg);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0)
+        usage_error("--token-file: cannot open %s: %s", path, strerror(errno));
+    char buf[1024];
+    size_t len = 0;
+    for (;;) {
+        ssize_t n = read(fd, buf + len, sizeof buf - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int err = errno;
+            close(fd);
+            usage_error("--token-file: cannot read %s: %s", path, strerror(err));
+        }
+        if (n == 0 || memchr(buf + len, '\n', (size_t)n)) {
+            len += (size_t)n;
             break;
         }
-        case OPT_TOKEN:
-            if (strlen(optarg) < 8 || strlen(optarg) > 256 || strpbrk(optarg, " ;,\"\\"))
-                usage_error("--token: use 8 to 256 characters without spaces, ';', ',', quotes "
-                            "or backslashes");
-            cfg->token = optarg;
+        len += (size_t)n;
+        if (len == sizeof buf)
             break;
-        case OPT_NO_AUTH:
-            cfg->no_auth = true;
-            break;
-        case OPT_ALLOW_ORIGIN:
-            if (strncmp(optarg, "http://", 7) != 0 && strncmp(optarg, "https://", 8) != 0)
-                usage_error("--allow-origin: '%s' is not an origin like https://example.com",
-                            optarg);
-            cfg->allow_origins =
-                realloc(cfg->allow_origins, (cfg->nallow_origins + 2) * sizeof(char *));
-            cfg->allow_origins[cfg->nallow_origins++] = optarg;
-            cfg->allow_origins[cfg->nallow_origins] = NULL;
-            break;
-        case OPT_COALESCE_MS:
-            if (config_parse_uint(optarg, 0, 1000, &cfg->coalesce_ms) < 0)
-                usage_error("--coalesce-ms: '%s' is not milliseconds from 0 to 1000", optarg);
-            break;
-        case OPT_MAX_SESSION_CLIENTS:
-            if (config_parse_uint(optarg, 1, 65535, &cfg->max_session_clients) < 0)
-                usage_error("--max-session-clients: '%s' is not a number from 1 to 65535", optarg);
-            break;
-        case OPT_HEADER_TIMEOUT:
-            if (config_parse_uint(optarg, 100, 600000, &cfg->header_timeout_ms) < 0)
-                usage_error("--header-timeout: '%s' is not milliseconds from 100 to 600000",
-                            optarg);
-            break;
-        case OPT_READY_FD: {
-            unsigned fd;
-            if (config_parse_uint(optarg, 0, 1u << 20, &fd) < 0 || fcntl((int)fd, F_GETFD) < 0)
-                usage_error("--ready-fd: '%s' is not an open file descriptor", optarg);
-            cfg->ready_fd = (int)fd;
-            break;
-        }
-        case 'h':
-            fputs(usage_text, stdout);
-            exit(0);
-        case ':':
-            usage_error("%s needs a value", argv[optind - 1]);
-        default:
-            if (optopt)
-                usage_error("unknown option '-%c'", optopt);
-            usage_error("unknown option '%s'", argv[optind - 1]);
-        }
     }
-    if (optind < argc) {
-        if (strcmp(argv[optind - 1], "--") != 0)
-            usage_error("unexpected argument '%s' (put the command after --)", argv[optind]);
-        cfg->argv = argv + optind;
-    }
+    close(fd);
+    char token[300];
+    int rc = args_token_from_file(buf, len, token, sizeof token);
+    explicit_bzero(buf, sizeof buf);
+    if (rc < 0)
+        usage_error("--token-file: the first line of %s is not a token: %s", path,
+                    SERVE_ARGS_TOKEN_RULE);
+    char *copy = xstrdup(token);
+    explicit_bzero(token, sizeof token);
+    return copy;
 }
 
 /* Runs the daemon: `serve` (Unix socket) or `stdio` (stdin/stdout, plus the socket when
@@ -245,12 +131,39 @@ static int run_daemon(int argc, char **argv, bool stdio_mode)
     config_defaults(&cfg);
     if (!stdio_mode)
         strcpy(cfg.listen, "127.0.0.1:7681");
-    /* Programs in sessions must not see the token: keep a copy, drop it from environ. */
+    /* Programs in sessions must not see the token: keep a copy, drop it from environ, and
+     * blank the original bytes (/proc/PID/environ shows the initial environment). */
     char *env_token = NULL;
-    if (getenv("PTYHUB_TOKEN") && *getenv("PTYHUB_TOKEN"))
-        cfg.token = env_token = strdup(getenv("PTYHUB_TOKEN"));
+    char *env = getenv("PTYHUB_TOKEN");
+    if (env && *env) {
+        env_token = xstrdup(env);
+        memset(env, 'x', strlen(env));
+    }
     unsetenv("PTYHUB_TOKEN");
-    parse_serve_options(argc, argv, &cfg);
+    struct serve_args sa;
+    int rc = serve_args_parse(argc, argv, &cfg, &sa);
+    if (rc == 1) {
+        fputs(usage_text, stdout);
+        exit(0);
+    }
+    if (rc < 0)
+        usage_error("%s", sa.err);
+    /* cfg.token is always a private copy that lives until the server is freed. */
+    char *token = sa.token;
+    sa.token = NULL;
+    if (sa.token_file)
+        token = read_token_file(sa.token_file);
+    if (token) {
+        free(env_token);
+    } else if (env_token) {
+        if (args_check_token(env_token) < 0)
+            usage_error("PTYHUB_TOKEN: " SERVE_ARGS_TOKEN_RULE);
+        token = env_token;
+    }
+    env_token = NULL;
+    cfg.token = token;
+    cfg.input_queue = sa.input_queue; /* struct config gains `size_t input_queue;` */
+    serve_args_deinit(&sa);
     if (stdio_mode && !cfg.argv)
         cfg.no_session = true;
     if (cfg.listen[0]) {
@@ -258,8 +171,8 @@ static int run_daemon(int argc, char **argv, bool stdio_mode)
         config_split_hostport(cfg.listen, host, sizeof host, port, sizeof port);
         if (!config_host_is_loopback(host) && !(cfg.token && *cfg.token) && !cfg.no_auth)
             usage_error("--listen: %s is not a loopback address; anyone who can reach it gets "
-                        "a shell, so give --token TOKEN (or PTYHUB_TOKEN), or --no-auth to "
-                        "accept that",
+                        "a shell, so give --token-file PATH (or --token TOKEN, or "
+                        "PTYHUB_TOKEN), or --no-auth to accept that",
                         cfg.listen);
     }
     log_set_level(cfg.log_level);
@@ -270,28 +183,48 @@ static int run_daemon(int argc, char **argv, bool stdio_mode)
             usage_error("--socket: the default socket path is too long; name one with --socket");
     }
     server *s;
-    int rc = server_new(&s, &cfg);
+    rc = server_new(&s, &cfg);
     if (rc < 0) {
         free(cfg.allow_origins);
-        free(env_token);
+        free(token);
         return 1;
     }
     if (stdio_mode && (rc = server_add_stdio(s, STDIN_FILENO, STDOUT_FILENO)) < 0) {
         log_error("stdio: %s", strerror(-rc));
         server_free(s);
         free(cfg.allow_origins);
-        free(env_token);
+        free(token);
         return 1;
     }
     rc = server_run(s);
     server_free(s);
     free(cfg.allow_origins);
-    free(env_token);
+    free(token);
     return rc < 0 ? 1 : 0;
+}
+
+/* Opens /dev/null onto any of fds 0, 1 and 2 that is closed, so that no socket or file
+ * opened later becomes stderr and receives log lines (or stdout and protocol bytes). */
+static int std_fds_open(void)
+{
+    for (int fd = 0; fd <= 2; fd++) {
+        if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+            continue;
+        int nfd = open("/dev/null", O_RDWR | O_NOCTTY);
+        if (nfd < 0)
+            return -errno;
+        if (nfd != fd) { /* cannot happen: open() takes the lowest free number */
+            dup2(nfd, fd);
+            close(nfd);
+        }
+    }
+    return 0;
 }
 
 int main(int argc, char **argv)
 {
+    if (std_fds_open() < 0)
+        return 1; /* without fds 0-2 there is nowhere safe to say so */
     if (argc < 2) {
         fputs(usage_text, stderr);
         return 2;
