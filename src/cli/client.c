@@ -295,9 +295,10 @@ int client_queue(client *c, const struct wire_msg *m)
 }
 
 /* Appends a hand-encoded WRITE to the send queue. */
-int client_queue_write(client *c, uint32_t req, uint32_t sid, const void *data, size_t len)
+int client_queue_write(client *c, uint32_t req, uint32_t sid, uint8_t flags, const void *data,
+                       size_t len)
 {
-    size_t n = send_window_encode_write(NULL, 0, req, sid, data, len);
+    size_t n = send_window_encode_write(NULL, 0, req, sid, flags, data, len);
     if (n == 0)
         return fail(c, -EMSGSIZE, "a write message is too large to send");
     if (c->wstart == c->wend)
@@ -313,7 +314,7 @@ int client_queue_write(client *c, uint32_t req, uint32_t sid, const void *data, 
             c->wbuf = xrealloc(c->wbuf, c->wcap);
         }
     }
-    send_window_encode_write(c->wbuf + c->wend, c->wcap - c->wend, req, sid, data, len);
+    send_window_encode_write(c->wbuf + c->wend, c->wcap - c->wend, req, sid, flags, data, len);
     c->wend += n;
     return 0;
 }

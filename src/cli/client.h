@@ -49,7 +49,8 @@ bool client_can_write(const client *c);
 
 /* Encodes a WRITE{req, sid, data} (at most SEND_WINDOW_CHUNK bytes) and appends it to
  * the send queue. */
-int client_queue_write(client *c, uint32_t req, uint32_t sid, const void *data, size_t len);
+int client_queue_write(client *c, uint32_t req, uint32_t sid, uint8_t flags, const void *data,
+                       size_t len);
 
 /* The one-line reason of the last failure (no "ptyhub: " prefix). */
 const char *client_strerror(const client *c);

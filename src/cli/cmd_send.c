@@ -125,27 +125,31 @@ static int writer_read(struct writer *w)
     return 0;
 }
 
-/* Queues WRITEs: refused chunks again once their time has come, then new chunks. */
+/* Queues WRITEs: refused chunks again once their time has come, then new chunks.
+ *
+ * After a refusal the daemon refuses this connection's later WRITEs to the session until
+ * one comes with the RESUME flag, so a chunk sent after a refused one can never reach
+ * the PTY first. Retries therefore go one at a time, oldest first, each with RESUME and
+ * only when nothing else is in flight; new chunks wait until no retry is left. */
 static int writer_queue(struct writer *w)
 {
     uint64_t off;
     size_t n;
     int rc;
-    if (w->retry_due) {
+    if (send_window_has_retry(&w->win)) {
+        if (!w->retry_due || send_window_waiting(&w->win))
+            return 0;
         w->retry_due = false;
-        while (send_window_has_retry(&w->win)) {
-            uint32_t req = client_req(w->cl);
-            n = send_window_resend(&w->win, req, &off);
-            rc = client_queue_write(w->cl, req, w->sid, w->data + (off - w->base), n);
-            if (rc < 0)
-                return rc;
-        }
+        uint32_t req = client_req(w->cl);
+        n = send_window_resend(&w->win, req, &off);
+        return client_queue_write(w->cl, req, w->sid, SEND_WINDOW_F_RESUME,
+                                  w->data + (off - w->base), n);
     }
     for (;;) {
         uint32_t req = client_req(w->cl);
         if ((n = send_window_cut(&w->win, w->end, req, &off)) == 0)
             return 0;
-        if ((rc = client_queue_write(w->cl, req, w->sid, w->data + (off - w->base), n)) < 0)
+        if ((rc = client_queue_write(w->cl, req, w->sid, 0, w->data + (off - w->base), n)) < 0)
             return rc;
     }
 }

@@ -127,6 +127,9 @@ static char *read_token_file(const char *path)
  * one is named). */
 static int run_daemon(int argc, char **argv, bool stdio_mode)
 {
+    /* Log lines are queued and written without blocking, on a private description of
+     * fd 2: a parent that never reads our stderr must not freeze the daemon. */
+    log_init_output();
     struct config cfg;
     config_defaults(&cfg);
     if (!stdio_mode)
@@ -162,7 +165,7 @@ static int run_daemon(int argc, char **argv, bool stdio_mode)
     }
     env_token = NULL;
     cfg.token = token;
-    cfg.input_queue = sa.input_queue; /* struct config gains `size_t input_queue;` */
+    cfg.input_queue = sa.input_queue;
     serve_args_deinit(&sa);
     if (stdio_mode && !cfg.argv)
         cfg.no_session = true;

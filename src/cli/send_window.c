@@ -133,7 +133,7 @@ static void put_u32(uint8_t *p, uint32_t v)
 }
 
 /* Lays out prefix, type, req, sid, flags, data. */
-size_t send_window_encode_write(uint8_t *buf, size_t cap, uint32_t req, uint32_t sid,
+size_t send_window_encode_write(uint8_t *buf, size_t cap, uint32_t req, uint32_t sid, uint8_t flags,
                                 const void *data, size_t len)
 {
     if (len > SEND_WINDOW_CHUNK)
@@ -146,7 +146,7 @@ size_t send_window_encode_write(uint8_t *buf, size_t cap, uint32_t req, uint32_t
     buf[4] = SEND_WINDOW_WIRE_WRITE;
     put_u32(buf + 5, req);
     put_u32(buf + 9, sid);
-    buf[13] = 0;
+    buf[13] = flags;
     if (len)
         memcpy(buf + 14, data, len);
     return total;

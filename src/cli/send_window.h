@@ -78,9 +78,12 @@ size_t send_window_waiting(const struct send_window *w);
 /* True when some chunk waits to be resent. */
 bool send_window_has_retry(const struct send_window *w);
 
-/* Encodes a WRITE{req, sid, flags 0, data} with its length prefix into buf. Returns the
+/* WRITE flags: this WRITE resends the one refused first; the daemon refuses a session's
+ * later WRITEs from this connection until it sees it (so input is never reordered). */
+#define SEND_WINDOW_F_RESUME 0x01
+/* Encodes a WRITE{req, sid, flags, data} with its length prefix into buf. Returns the
  * size, writing only when it fits in cap, or 0 when len is over SEND_WINDOW_CHUNK. */
-size_t send_window_encode_write(uint8_t *buf, size_t cap, uint32_t req, uint32_t sid,
+size_t send_window_encode_write(uint8_t *buf, size_t cap, uint32_t req, uint32_t sid, uint8_t flags,
                                 const void *data, size_t len);
 
 #endif

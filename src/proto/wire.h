@@ -72,7 +72,10 @@ enum wire_err {
 enum { WIRE_HELLO_F_ACK = 1u << 0 }; /* HELLO flags: this client paces OUTPUT with ACK */
 /* WELCOME flags: capabilities of this server (clients ignore unknown bits). */
 enum { WIRE_WELCOME_F_WRITE = 1u << 0 }; /* WRITE (acknowledged input) is accepted */
-enum { WIRE_LIST_F_MORE = 1u << 0 };     /* LIST_REPLY flags: more replies follow for this req */
+/* WRITE flags: this WRITE resends the first one refused; until it comes, the session's
+ * later WRITEs from the same connection are refused too (input is never reordered). */
+enum { WIRE_WRITE_F_RESUME = 1u << 0 };
+enum { WIRE_LIST_F_MORE = 1u << 0 }; /* LIST_REPLY flags: more replies follow for this req */
 enum wire_attach_mode { WIRE_MODE_INTERACTIVE = 0, WIRE_MODE_READ_ONLY = 1 };
 enum wire_from_kind { WIRE_FROM_OFFSET = 0, WIRE_FROM_TAIL = 1, WIRE_FROM_LIVE = 2 };
 enum wire_state { WIRE_STATE_RUNNING = 0, WIRE_STATE_EXITED = 1 };

@@ -18,7 +18,8 @@ struct config {
     size_t scrollback;      /* bytes retained per session */
     unsigned kill_grace_ms; /* SIGHUP → SIGKILL delay */
     unsigned max_sessions;
-    unsigned max_clients;  /* connections in all */
+    unsigned max_clients;  /* connections per class (Unix socket; HTTP and WebSocket) */
+    size_t input_queue;    /* bytes of input queued per session at most */
     unsigned keep_exited;  /* exited sessions kept listed */
     char socket_path[108]; /* Unix socket ("" until resolved) */
     enum log_level log_level;

@@ -78,6 +78,8 @@ struct conn {
     unsigned nsubs;
     struct write_ack *acks; /* WRITEs waiting for their OK */
     unsigned nacks;
+    uint32_t *latched; /* sessions whose WRITEs are refused until one with RESUME */
+    size_t nlatched, caplatched;
     uint32_t *owned; /* stdio: sessions this client created, ended with it */
     size_t nowned, capowned;
 };
@@ -510,9 +512,11 @@ static int on_detach(struct conn *c, const struct wire_detach *d)
  * input queue: a full one is the sender's error to handle, so one stuck program cannot
  * hold up this connection's other sessions or its control requests. */
 static bool conn_queue_input(struct conn *c, uint32_t req, uint32_t sid, const char *what,
-                             const struct wire_bytes *data, struct session **sp, int *step)
+                             const struct wire_bytes *data, struct session **sp, int *step,
+                             bool *full)
 {
     *sp = NULL;
+    *full = false;
     struct session *s = conn_local_session(c, req, sid, step);
     if (!s)
         return false;
@@ -527,6 +531,7 @@ static bool conn_queue_input(struct conn *c, uint32_t req, uint32_t sid, const c
         return false;
     }
     if (rc == -EAGAIN) {
+        *full = true;
         size_t cap = session_input_capacity(s), room = session_input_room(s);
         conn_error(c, req, sid, WIRE_ERR_LIMIT,
                    "session %u's input queue is full (%zu bytes waiting for the program to "
@@ -543,7 +548,8 @@ static int on_input(struct conn *c, const struct wire_input *in)
 {
     int step = STEP_NEXT;
     struct session *s;
-    conn_queue_input(c, 0, in->sid, "INPUT", &in->data, &s, &step);
+    bool full;
+    conn_queue_input(c, 0, in->sid, "INPUT", &in->data, &s, &step, &full);
     return step;
 }
 
@@ -568,9 +574,46 @@ static void write_ack_ready(struct session_waiter *w)
     free(a);
 }
 
-/* WRITE: acknowledged input; OK once every byte was written to the PTY. */
+/* The index of sid among the latched sessions, or -1. */
+static ssize_t latch_find(const struct conn *c, uint32_t sid)
+{
+    for (size_t i = 0; i < c->nlatched; i++)
+        if (c->latched[i] == sid)
+            return (ssize_t)i;
+    return -1;
+}
+
+/* Latches (refuses the following WRITEs to) a session, or unlatches it. */
+static void latch_set(struct conn *c, uint32_t sid, bool on)
+{
+    ssize_t i = latch_find(c, sid);
+    if (on && i < 0) {
+        if (c->nlatched == c->caplatched) {
+            c->caplatched = c->caplatched ? c->caplatched * 2 : 4;
+            c->latched = xrealloc(c->latched, c->caplatched * sizeof *c->latched);
+        }
+        c->latched[c->nlatched++] = sid;
+    } else if (!on && i >= 0) {
+        c->latched[i] = c->latched[--c->nlatched];
+    }
+}
+
+/* WRITE: acknowledged input; OK once every byte was written to the PTY. Once one is
+ * refused (queue full), later WRITEs of this connection to that session are refused as
+ * well until the client resends with WIRE_WRITE_F_RESUME: a WRITE sent after a refused
+ * one can never overtake it, so input is never reordered. */
 static int on_write(struct conn *c, const struct wire_write *wr)
 {
+    if (latch_find(c, wr->sid) >= 0) {
+        if (!(wr->flags & WIRE_WRITE_F_RESUME)) {
+            conn_error(c, wr->req, wr->sid, WIRE_ERR_LIMIT,
+                       "an earlier WRITE to session %u was refused: none of this WRITE's %zu "
+                       "bytes were queued; resend from the refused one, with the RESUME flag",
+                       wr->sid, wr->data.len);
+            return STEP_NEXT;
+        }
+        latch_set(c, wr->sid, false);
+    }
     if (c->nacks >= CONN_MAX_ACKS) {
         conn_error(c, wr->req, wr->sid, WIRE_ERR_LIMIT,
                    "%u WRITEs are already waiting for their OK on this connection; wait for "
@@ -580,8 +623,12 @@ static int on_write(struct conn *c, const struct wire_write *wr)
     }
     int step = STEP_NEXT;
     struct session *s;
-    if (!conn_queue_input(c, wr->req, wr->sid, "WRITE", &wr->data, &s, &step))
+    bool full = false;
+    if (!conn_queue_input(c, wr->req, wr->sid, "WRITE", &wr->data, &s, &step, &full)) {
+        if (full)
+            latch_set(c, wr->sid, true);
         return step;
+    }
     struct write_ack *a = xcalloc(1, sizeof *a);
     a->c = c;
     a->s = s;
@@ -899,6 +946,7 @@ static void conn_on_free(struct link *l)
 {
     struct conn *c = l->layer;
     framing_deinit(&c->fr);
+    free(c->latched);
     free(c->owned);
     free(c);
 }

@@ -44,8 +44,7 @@ static size_t stream_process(struct framing *f, struct link *l, framing_dispatch
     while (!l->closing && !l->moving) {
         const uint8_t *body;
         size_t blen;
-        ssize_t n =
-            wire_frame_split(l->in + pos, l->inlen - pos, WIRE_MAX_BODY, &body, &blen);
+        ssize_t n = wire_frame_split(l->in + pos, l->inlen - pos, WIRE_MAX_BODY, &body, &blen);
         if (n == 0)
             break;
         if (n < 0) {
@@ -117,8 +116,7 @@ static void ws_on_close(struct link *l, const uint8_t *p, size_t n)
 /* Handles WebSocket frames at the head of rbuf (RFC 6455 §5): unmasks each payload once
  * in place, answers pings, assembles fragments into msg, and dispatches each binary
  * message as one protocol body. Returns bytes consumed. */
-static size_t ws_process(struct framing *f, struct link *l, framing_dispatch_cb dispatch,
-                         void *ctx)
+static size_t ws_process(struct framing *f, struct link *l, framing_dispatch_cb dispatch, void *ctx)
 {
     size_t pos = 0;
     while (!l->closing && !l->moving) {
@@ -205,7 +203,6 @@ static size_t ws_process(struct framing *f, struct link *l, framing_dispatch_cb 
     }
     return pos;
 }
-
 
 /* Handles what is buffered, until stopped, moved, closed or out of whole messages. */
 void framing_process(struct framing *f, struct link *l, framing_dispatch_cb dispatch, void *ctx)

@@ -138,6 +138,7 @@ int hub_spawn(struct worker *w, const char *name, const char *const *argv, const
         .rows = rows,
         .scrollback = srv->cfg.scrollback,
         .kill_grace_ms = srv->cfg.kill_grace_ms,
+        .input_queue = srv->cfg.input_queue,
     };
     struct session *s = NULL;
     int rc = session_new(w->r, &o, session_exited_cb, w, &s, err, errlen);

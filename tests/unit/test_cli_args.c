@@ -346,12 +346,12 @@ TEST(cli_send_window_small_reads)
 TEST(cli_encode_write)
 {
     uint8_t buf[32];
-    size_t n = send_window_encode_write(buf, sizeof buf, 0x01020304, 7, "hi", 2);
+    size_t n = send_window_encode_write(buf, sizeof buf, 0x01020304, 7, 0, "hi", 2);
     static const uint8_t want[] = {12, 0, 0, 0, 0x0B, 4, 3, 2, 1, 7, 0, 0, 0, 0, 'h', 'i'};
     CHECK_EQ(n, sizeof want);
     CHECK_MEM_EQ(buf, want, sizeof want);
-    CHECK_EQ(send_window_encode_write(NULL, 0, 1, 1, "hi", 2), sizeof want); /* sizing */
-    CHECK_EQ(send_window_encode_write(NULL, 0, 1, 1, NULL, SEND_WINDOW_CHUNK + 1), 0);
+    CHECK_EQ(send_window_encode_write(NULL, 0, 1, 1, 0, "hi", 2), sizeof want); /* sizing */
+    CHECK_EQ(send_window_encode_write(NULL, 0, 1, 1, 0, NULL, SEND_WINDOW_CHUNK + 1), 0);
 #ifdef WIRE_WRITE
     /* Once the codec knows WRITE, it must read what the CLI writes. */
     struct wire_msg m;
