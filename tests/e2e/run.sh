@@ -87,7 +87,7 @@ start_daemon() {
     local extra=(${PTYHUB_E2E_ARGS:-})
     set -- "${extra[@]}" "$@"
     local dir=$tmp/$name
-    mkdir -p "$dir"
+    mkdir -p -m 700 "$dir"
     local port=""
     local listen
     if "$bin" --help 2>&1 | grep -q -- '--ready-fd'; then

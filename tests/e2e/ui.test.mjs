@@ -232,6 +232,10 @@ test('a reload replays the history exactly once', T, async (t) => {
   await withPages(t, async (h) => {
     const page = await h.open('/');
     const sid = await createSession(page, 'sh');
+    // Type once the prompt is there: keys typed ahead are echoed before the prompt, and
+    // the echoed command line would then be split around it.
+    await waitFor(async () => (await termLines(page)).some((l) => /^\S*[#$>%] ?$/.test(l)),
+      'the shell prompt');
     const m = marker('RELOAD');
     await typeLine(page, m.cmd);
     await waitLine(page, m.text);
