@@ -14,6 +14,8 @@
 #include <string.h>
 
 #include "proto/http_parse.h"
+#include "server/auth.h"
+#include "server/config.h"
 
 /* Aborts unless the slice lies within [lo, hi). */
 static void check_inside(struct http_slice s, const char *lo, const char *hi)
@@ -62,6 +64,36 @@ static void use_request(const struct http_request *req, const char *lo, const ch
         abort();
 }
 
+/* The auth decisions over a parsed request (server/auth.c), on a loopback listener
+ * with a token and on an open public one: they must not crash and must agree with
+ * themselves (a Host accepted on loopback is a loopback literal). */
+static void check_auth(const struct http_request *req)
+{
+    static char *origins[] = {"http://allowed.example:1", NULL};
+    struct config lo, pub;
+    config_defaults(&lo);
+    strcpy(lo.listen, "127.0.0.1:7681");
+    lo.token = "0123456789abcdef";
+    lo.allow_origins = origins;
+    lo.nallow_origins = 1;
+    config_defaults(&pub);
+    strcpy(pub.listen, "0.0.0.0:7681");
+    pub.no_auth = true;
+    int h = auth_check_host(&lo, req);
+    if (h != 0 && h != 400 && h != 403)
+        abort();
+    if (h == 0) {
+        const struct http_slice *host = http_header_get(req, "Host");
+        if (!host)
+            abort();
+    }
+    (void)auth_check_host(&pub, req);
+    (void)auth_origin_allowed(&lo, req);
+    (void)auth_request_has_token(&lo, req);
+    if (!auth_request_has_token(&pub, req))
+        abort(); /* --no-auth without a token: everything passes */
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -88,6 +120,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (r < 0 || (size_t)r > avail || (size_t)r > max_head)
             abort();
         use_request(&req, buf + off, buf + off + r);
+        check_auth(&req);
         /* Every prefix of a complete head is incomplete. */
         struct http_request again;
         if (http_parse_request_max(buf + off, (size_t)r - 1, &again, max_headers, max_head) != 0)
