@@ -90,6 +90,7 @@ def _echo_session(c):
 
 
 def _check_echo(c, sid, token, what, timeout=HANG):
+    os.set_blocking(c.wfd, False)
     try:
         c.send(wire.input_(sid, token + b"\r"), timeout=timeout)
     except TimeoutError:
@@ -332,6 +333,7 @@ def test_isolation_ws_upgrade_then_close_same_write():
 # ---- 4 ----
 
 def _hol(c, what):
+    os.set_blocking(c.wfd, False)  # so that send_raw's deadline holds
     a = _never_reads(c)
     b = _echo_session(c)
     errors = []
