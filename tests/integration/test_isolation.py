@@ -363,20 +363,33 @@ def _hol(c, what):
 
 
 def test_isolation_input_hol():
+    failures = []
     with Daemon() as d:
-        with d.conn() as c:
-            _hol(c, "Unix socket")
+        try:
+            with d.conn() as c:
+                _hol(c, "Unix socket")
+        except AssertionError as e:
+            failures.append(str(e))
         _alive(d, "after the Unix-socket HOL test")
     s = _Stdio()
     failed = True
     try:
-        s.conn.handshake(timeout=HANG)
-        _hol(s.conn, "stdio")
+        try:
+            s.conn.handshake(timeout=HANG)
+            _hol(s.conn, "stdio")
+        except AssertionError as e:
+            failures.append(str(e))
         s.close_stdin()
-        check_eq(s.proc.wait(TIMEOUT), 0, "stdio exit status after stdin closed")
-        failed = False
+        try:
+            status = s.proc.wait(HANG)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("; ".join(failures + ["stdio did not exit within %ss of "
+                                                       "stdin closing" % HANG]))
+        check_eq(status, 0, "stdio exit status after stdin closed")
+        failed = bool(failures)
     finally:
         s.finish(failed)
+    check(not failures, "; ".join(failures))
 
 
 # ---- 5 ----
@@ -663,7 +676,7 @@ def test_isolation_owner_not_starved():
         finally:
             for s in idle:
                 s.close()
-    with Daemon("--listen", "127.0.0.1:0", "--token", "X") as d:
+    with Daemon("--listen", "127.0.0.1:0", "--token", "isotoken1234") as d:
         idle = []
         for i in range(600):
             s = socket.create_connection((d.http_host, d.http_port), timeout=HANG)
@@ -673,7 +686,7 @@ def test_isolation_owner_not_starved():
         try:
             try:
                 with Http.to(d, timeout=HANG) as h:
-                    r = h.request("GET", "/api/sessions", [("Authorization", "Bearer X")])
+                    r = h.request("GET", "/api/sessions", [("Authorization", "Bearer isotoken1234")])
             except (TimeoutError, wire.Closed, OSError) as e:
                 raise AssertionError("an authorized request with 600 unauthenticated "
                                      "connections open: %r" % e)
