@@ -889,11 +889,13 @@ def test_isolation_grandchild_ignoring_sighup():
 
 # ---- 16 ----
 
-def _spawn_daemon(d, preexec=None, shell_suffix=None):
-    """Starts d (a harness.Daemon not yet started) ourselves: no HTTP, --ready-fd not
-    used, the socket awaited; for daemons that need a different start."""
+def _spawn_daemon(d, preexec=None, shell_suffix=None, http=False):
+    """Starts d (a harness.Daemon not yet started) ourselves, without --ready-fd, and
+    waits for its socket (and, with http, for the HTTP address in its log); for daemons
+    that need a different start."""
     d.log = open(d.log_path, "wb")
-    argv = [d.bin, "serve", "--socket", d.sock, "--no-session", "--listen", "none"] + d.extra
+    listen = "127.0.0.1:0" if http else "none"
+    argv = [d.bin, "serve", "--socket", d.sock, "--no-session", "--listen", listen] + d.extra
     if shell_suffix:
         argv = ["sh", "-c", 'exec "$@" ' + shell_suffix, "sh"] + argv
     d.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=d.log,
@@ -902,6 +904,12 @@ def _spawn_daemon(d, preexec=None, shell_suffix=None):
     d.pid = d.proc.pid
     wait_for(lambda: os.path.exists(d.sock) or d.proc.poll() is not None, "the socket")
     check(d.proc.poll() is None, "the daemon started: %s" % d.log_text())
+    if http:
+        import re
+        m = wait_for(lambda: re.search(r"HTTP on http://([0-9.]+):([0-9]+)/", d.log_text()),
+                     "the HTTP address in the log")
+        d.http_host, d.http_port = m.group(1), int(m.group(2))
+        d.http_addr = "%s:%d" % (d.http_host, d.http_port)
     time.sleep(0.2)
     return d
 
@@ -909,17 +917,18 @@ def _spawn_daemon(d, preexec=None, shell_suffix=None):
 def test_isolation_emfile():
     d = Daemon()
     try:
-        _spawn_daemon(d)
+        _spawn_daemon(d, http=True)
         n = fd_count(d.pid) + 16
         resource.prlimit(d.pid, resource.RLIMIT_NOFILE, (n, n))
         _alive(d, "with its fd limit lowered to %d" % n)
         conns = []
         t0 = time.monotonic()
-        for _ in range(n + 20):
-            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        for i in range(n + 40):  # both listeners, alternately
+            s = socket.socket(*((socket.AF_UNIX, socket.SOCK_STREAM) if i % 2 else
+                                (socket.AF_INET, socket.SOCK_STREAM)))
             s.settimeout(2)
             try:
-                s.connect(d.sock)
+                s.connect(d.sock if i % 2 else (d.http_host, d.http_port))
             except OSError:
                 s.close()
                 break
@@ -929,6 +938,11 @@ def test_isolation_emfile():
         for s in conns:
             s.close()
         _alive(d, "after the connections past its fd limit closed")
+        try:
+            r = wsclient.get(d, "/healthz", timeout=HANG)
+        except (TimeoutError, wire.Closed, OSError) as e:
+            raise AssertionError("HTTP after the connections past its fd limit closed: %r" % e)
+        check_eq(r.status, 200, "GET /healthz after EMFILE")
         elapsed = time.monotonic() - t0
         log = d.log_text(10 ** 7)
         warns = sum(1 for line in log.splitlines() if "accept" in line.lower())
