@@ -605,96 +605,147 @@ def _raw_request(d, method, path, body=b"", version="1.1", close=True, host=None
     return resp
 
 
+def _soft(failures, fn, *args):
+    """Runs fn(*args); an AssertionError (or a transport error) is recorded, not raised."""
+    try:
+        return fn(*args)
+    except (AssertionError, TimeoutError, wire.Closed, wire.ProtocolError, OSError) as e:
+        failures.append(str(e))
+        return None
+
+
+def _close_resize_output_delete(d, sids):
+    bad = []
+    for version in ("1.1", "1.0"):
+        for sid in sids:
+            what = "HTTP/%s%s session %d" % (version, " Connection: close" if version == "1.1"
+                                             else "", sid)
+            r = _soft(bad, _raw_request, d, "POST", "/api/sessions/%d/resize" % sid,
+                      {"cols": 100, "rows": 30}, version)
+            if r is not None and not 200 <= r.status < 300:
+                bad.append("%s resize: %r" % (what, r))
+            r = _soft(bad, _raw_request, d, "GET", "/api/sessions/%d/output?from=0" % sid, b"",
+                      version)
+            if r is not None and r.status != 200:
+                bad.append("%s output: %r" % (what, r))
+    for i, sid in enumerate(sids):
+        r = _soft(bad, _raw_request, d, "DELETE", "/api/sessions/%d" % sid, b"",
+                  ("1.1", "1.0")[i % 2])
+        if r is not None and r.status not in (202, 204):
+            bad.append("DELETE %d: %r" % (sid, r))
+    check(not bad, "%d of 20 Connection: close / HTTP/1.0 requests failed, e.g. %s"
+          % (len(bad), "; ".join(sorted(set(b[:160] for b in bad))[:4])))
+
+
+def _close_input(d):
+    path = os.path.join(d.dir, "sink")
+    sink = _http_create(d, ["sh", "-c", "stty raw -echo; printf R; exec cat > %s" % path])
+    wait_for(lambda: b"R" in wsclient.get(d, "/api/sessions/%d/output" % sink).body,
+             "the sink session to be raw", timeout=HANG)
+    bad = []
+    for i in range(4):
+        r = _soft(bad, _raw_request, d, "POST", "/api/sessions/%d/input" % sink,
+                  b"%d" % i * 400000, ("1.1", "1.0")[i % 2])
+        if r is not None and not 200 <= r.status < 300:
+            bad.append("400 KB input #%d with Connection: close: %r" % (i, r))
+    got = 0
+    try:
+        wait_for(lambda: os.path.exists(path) and os.path.getsize(path) >= 1600000,
+                 "1,600,000 bytes in the sink", timeout=HANG)
+    except AssertionError:
+        pass
+    got = os.path.getsize(path) if os.path.exists(path) else 0
+    if got != 1600000:
+        bad.append("the session received %d of 1,600,000 input bytes" % got)
+    check(not bad, "; ".join(bad))
+
+
+def _urllib_resize_delete(d):
+    ok = 0
+    errs = []
+    more = [_http_create(d, ["sleep", "100"]) for _ in range(10)]
+    base = "http://%s" % d.http_addr
+    for i in range(10):
+        rq = urllib.request.Request("%s/api/sessions/%d/resize" % (base, more[i]),
+                                    data=b'{"cols":90,"rows":20}', method="POST",
+                                    headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(rq, timeout=HANG) as resp:
+                ok += 200 <= resp.status < 300
+        except Exception as e:
+            errs.append("resize: %r" % e)
+    for i in range(10):
+        rq = urllib.request.Request("%s/api/sessions/%d" % (base, more[i]), method="DELETE")
+        try:
+            with urllib.request.urlopen(rq, timeout=HANG) as resp:
+                ok += resp.status in (202, 204)
+        except Exception as e:
+            errs.append("DELETE: %r" % e)
+    check_eq(ok, 20, "urllib resize and DELETE requests that succeeded (of 10 + 10; %s)"
+             % "; ".join(errs[:3]))
+
+
 def test_isolation_connection_close_requests():
+    failures = []
     with Daemon("--threads", "2") as d:
         sids = [_http_create(d, ["cat"]) for _ in range(4)]
-        for version in ("1.1", "1.0"):
-            for sid in sids:
-                what = "HTTP/%s%s session %d" % (version, " Connection: close" if version == "1.1"
-                                                 else "", sid)
-                r = _raw_request(d, "POST", "/api/sessions/%d/resize" % sid,
-                                 {"cols": 100, "rows": 30}, version)
-                check(200 <= r.status < 300, "%s resize: %r" % (what, r))
-                r = _raw_request(d, "GET", "/api/sessions/%d/output?from=0" % sid, b"", version)
-                check_eq(r.status, 200, "%s output: %r" % (what, r))
-        for i, sid in enumerate(sids):
-            r = _raw_request(d, "DELETE", "/api/sessions/%d" % sid, b"", ("1.1", "1.0")[i % 2])
-            check(r.status in (202, 204), "DELETE %d: %r" % (sid, r))
-
-        path = os.path.join(d.dir, "sink")
-        sink = _http_create(d, ["sh", "-c", "stty raw -echo; printf R; exec cat > %s" % path])
-        wait_for(lambda: b"R" in wsclient.get(d, "/api/sessions/%d/output?from=0" % sink).body,
-                 "the sink session to be raw", timeout=HANG)
-        for i in range(4):
-            r = _raw_request(d, "POST", "/api/sessions/%d/input" % sink, b"%d" % i * 400000,
-                             ("1.1", "1.0")[i % 2])
-            check(200 <= r.status < 300, "400 KB input #%d with Connection: close: %r" % (i, r))
-        try:
-            wait_for(lambda: os.path.getsize(path) >= 1600000, "1,600,000 bytes in the sink",
-                     timeout=HANG)
-        except AssertionError:
-            raise AssertionError("the session received %d of 1,600,000 input bytes"
-                                 % os.path.getsize(path))
-        check_eq(os.path.getsize(path), 1600000, "bytes the session received")
-
-        ok = 0
-        more = [_http_create(d, ["sleep", "100"]) for _ in range(10)]
-        base = "http://%s" % d.http_addr
-        for i in range(10):
-            rq = urllib.request.Request("%s/api/sessions/%d/resize" % (base, more[i]),
-                                        data=b'{"cols":90,"rows":20}', method="POST",
-                                        headers={"Content-Type": "application/json"})
-            try:
-                with urllib.request.urlopen(rq, timeout=HANG) as resp:
-                    ok += 200 <= resp.status < 300
-            except Exception as e:
-                sys.stderr.write("urllib resize %d: %r\n" % (i, e))
-        for i in range(10):
-            rq = urllib.request.Request("%s/api/sessions/%d" % (base, more[i]), method="DELETE")
-            try:
-                with urllib.request.urlopen(rq, timeout=HANG) as resp:
-                    ok += resp.status in (202, 204)
-            except Exception as e:
-                sys.stderr.write("urllib DELETE %d: %r\n" % (i, e))
-        check_eq(ok, 20, "urllib resize and DELETE requests that succeeded (of 10 + 10)")
+        _soft(failures, _close_resize_output_delete, d, sids)
+        _soft(failures, _close_input, d)
+        _soft(failures, _urllib_resize_delete, d)
         _alive(d, "after Connection: close requests")
+    check(not failures, " | ".join(failures))
 
 
 # ---- 10 ----
 
-def test_isolation_owner_not_starved():
-    _raise_nofile()
-    with Daemon() as d:
-        idle = [socket.create_connection((d.http_host, d.http_port), timeout=HANG)
-                for _ in range(600)]
+def _owner_cli(d):
+    idle = [socket.create_connection((d.http_host, d.http_port), timeout=HANG)
+            for _ in range(600)]
+    try:
         try:
-            try:
-                d.ok("ls", timeout=HANG)
-            except subprocess.TimeoutExpired:
-                raise AssertionError("`ptyhub ls` hangs with 600 idle HTTP connections open")
-            _alive(d, "with 600 idle HTTP connections")
-        finally:
-            for s in idle:
-                s.close()
-    with Daemon("--listen", "127.0.0.1:0", "--token", "isotoken1234") as d:
-        idle = []
+            d.ok("ls", timeout=HANG)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("`ptyhub ls` hangs with 600 idle HTTP connections open")
+        _alive(d, "with 600 idle HTTP connections")
+    finally:
+        for s in idle:
+            s.close()
+
+
+def _owner_authorized(d):
+    idle = []
+    try:
         for i in range(600):
             s = socket.create_connection((d.http_host, d.http_port), timeout=HANG)
+            idle.append(s)
             if i % 2:
                 s.sendall(b"GET /api/sessions HTTP/1.1\r\nHost: x\r\n")  # head never ends
-            idle.append(s)
         try:
-            try:
-                with Http.to(d, timeout=HANG) as h:
-                    r = h.request("GET", "/api/sessions", [("Authorization", "Bearer isotoken1234")])
-            except (TimeoutError, wire.Closed, OSError) as e:
-                raise AssertionError("an authorized request with 600 unauthenticated "
-                                     "connections open: %r" % e)
-            check_eq(r.status, 200, "authorized GET /api/sessions: %r" % r)
-            d.ok("ls", timeout=HANG)
-        finally:
-            for s in idle:
-                s.close()
+            with Http.to(d, timeout=HANG) as h:
+                r = h.request("GET", "/api/sessions", [("Authorization", "Bearer isotoken1234")])
+        except (TimeoutError, wire.Closed, OSError) as e:
+            raise AssertionError("an authorized request with 600 unauthenticated "
+                                 "connections open: %r" % e)
+        check_eq(r.status, 200, "authorized GET /api/sessions with 600 unauthenticated "
+                 "connections open: %r" % r)
+        d.ok("ls", timeout=HANG)
+    finally:
+        for s in idle:
+            s.close()
+
+
+def test_isolation_owner_not_starved():
+    _raise_nofile()
+    failures = []
+    # --max-clients 512: 600 idle HTTP connections are more than the whole budget.
+    with Daemon("--max-clients", "512") as d:
+        _soft(failures, _owner_cli, d)
+        _alive(d, "after the idle HTTP connections closed")
+    with Daemon("--listen", "127.0.0.1:0", "--token", "isotoken1234",
+                "--max-clients", "512") as d:
+        _soft(failures, _owner_authorized, d)
+        _alive(d, "after the unauthenticated connections closed")
+    check(not failures, " | ".join(failures))
 
 
 # ---- 11 ----
