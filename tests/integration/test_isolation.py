@@ -965,27 +965,42 @@ def _tagged(tag):
     return out
 
 
-def test_isolation_grandchild_ignoring_sighup():
+def _kill_leaves_nothing(d, what, script):
+    """Starts `sh -c script` tagged with a unique ISO_TAG, waits for at least 3 tagged
+    processes, `ptyhub kill`s the session; within grace + 5 s none may remain."""
     tag = "%d-%d" % (os.getpid(), time.monotonic_ns())
+    sid = int(d.ok("new", "--env", "ISO_TAG=" + tag, "--", "sh", "-c", script))
+    wait_for(lambda: len(_tagged(tag)) >= 3, "the session's processes", timeout=HANG)
+    before = _tagged(tag)
+    d.ok("kill", str(sid))
+    try:
+        wait_for(lambda: not _tagged(tag), "no process of the session left", timeout=5.5)
+    except AssertionError:
+        left = _tagged(tag)
+        for pid in left:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        raise AssertionError("%s: processes of the killed session still alive 5.5 s later: "
+                             "%r (of %r)" % (what, left, before))
+
+
+def test_isolation_grandchild_ignoring_sighup():
+    failures = []
     with Daemon("--kill-grace", "500") as d:
-        script = ("trap '' HUP; (trap '' HUP; exec sleep 1000) & "
-                  "(trap '' HUP; setsid sleep 1000 </dev/null) & printf U; sleep 1000")
-        sid = int(d.ok("new", "--env", "ISO_TAG=" + tag, "--", "sh", "-c", script))
-        wait_for(lambda: len(_tagged(tag)) >= 3, "the session's processes", timeout=HANG)
-        before = _tagged(tag)
-        d.ok("kill", str(sid))
-        try:
-            wait_for(lambda: not _tagged(tag), "no process of the session left", timeout=5.5)
-        except AssertionError:
-            left = _tagged(tag)
-            for pid in left:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
-            raise AssertionError("processes of the killed session still alive %.1f s later: "
-                                 "%r (of %r)" % (5.5, left, before))
-        _alive(d, "after killing a session with SIGHUP-ignoring children")
+        # Same process group; the shell and both children ignore SIGHUP.
+        _soft(failures, _kill_leaves_nothing, d, "same process group",
+              "trap '' HUP; (trap '' HUP; exec sleep 1000) & sleep 1000")
+        # Job control: the grandchild is in its own process group (same session), as a
+        # background job of an interactive shell is, and holds the slave.
+        _soft(failures, _kill_leaves_nothing, d, "own process group (set -m)",
+              "set -m; trap '' HUP; (trap '' HUP; exec sleep 1000) & sleep 1000")
+        # setsid: a new session, still holding the slave as stdout/stderr.
+        _soft(failures, _kill_leaves_nothing, d, "own session (setsid)",
+              "trap '' HUP; (trap '' HUP; exec setsid sleep 1000 </dev/null) & sleep 1000")
+        _alive(d, "after killing sessions with SIGHUP-ignoring children")
+    check(not failures, " | ".join(failures))
 
 
 # ---- 16 ----
