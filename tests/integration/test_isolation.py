@@ -9,7 +9,6 @@ to detect one, never a wall-clock threshold as a pass criterion. Every test star
 own daemon; after each, the daemon must still answer and exit 0 on SIGTERM.
 """
 
-import errno
 import fcntl
 import json
 import os
@@ -462,7 +461,8 @@ def test_isolation_peer_close_noticed():
         decs = [_Frames() for _ in socks]
 
         def on_read(i, data):
-            return any(m.type == wire.ERROR and m.code == wire.ERR_LIMIT for m in decs[i].feed(data))
+            return any(m.type == wire.ERROR and m.code == wire.ERR_LIMIT
+                       for m in decs[i].feed(data))
         _pump(socks, datas, time.monotonic() + HANG, on_read)
         for c in conns:
             c.close()
@@ -684,7 +684,7 @@ def _close_resize_output_delete(d, sids):
         if r is not None and r.status not in (202, 204):
             bad.append("DELETE %d: %r" % (sid, r))
     check(not bad, "%d of 20 Connection: close / HTTP/1.0 requests failed, e.g. %s"
-          % (len(bad), "; ".join(sorted(set(b[:160] for b in bad))[:4])))
+          % (len(bad), "; ".join(sorted(set(b[:160] for b in bad))[:10])))
 
 
 def _close_input(d):
@@ -874,7 +874,8 @@ def test_isolation_list_flood_bounded():
     with Daemon() as d:
         with d.conn() as c:
             for i in range(30):
-                c.create(["sh", "-c", "exec sleep 1000 # " + "x" * 200], name="s%03d-%s" % (i, "n" * 40))
+                c.create(["sh", "-c", "exec sleep 1000 # " + "x" * 200],
+                         name="s%03d-%s" % (i, "n" * 40))
         socks = []
         for _ in range(20):
             s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -1186,10 +1187,10 @@ def test_isolation_stdio_nonblock_restored():
         in_w = -1
         check_eq(proc.wait(HANG), 0, "stdio exit status")
         after = (nonblock(keep_in), nonblock(keep_out))
-        check_eq(after, (False, False), "O_NONBLOCK on the stdin/stdout file descriptions "
-                 "we passed, after stdio exited")
-        check_eq(running, (False, False), "O_NONBLOCK on the stdin/stdout file descriptions "
-                 "we passed, while stdio runs")
+        check_eq({"while running": running, "after exit": after},
+                 {"while running": (False, False), "after exit": (False, False)},
+                 "O_NONBLOCK on (our stdin pipe, our stdout pipe), the file descriptions "
+                 "we passed to stdio")
     except BaseException:
         sys.stderr.write("--- stdio log\n%s\n---\n" % d.log_text())
         raise
