@@ -886,14 +886,16 @@ def test_isolation_list_flood_bounded():
         rss = _RssMax(d.pid)
         _pump(socks, [data] * len(socks), time.monotonic() + HANG)
         time.sleep(2)
-        try:
-            _alive(d, "while 20 clients flood LIST without reading")
-        finally:
-            grew = rss.done()
-            for s in socks:
-                s.close()
-        check(grew < 200, "RSS grew %.0f MiB with 20 x 10,000 unread LISTs (want < 200)" % grew)
+        failures = []
+        _soft(failures, _alive, d, "while 20 clients flood LIST without reading")
+        grew = rss.done()
+        for s in socks:
+            s.close()
+        if grew >= 200:
+            failures.append("RSS grew %.0f MiB with 20 x 10,000 unread LISTs (want < 200)"
+                            % grew)
         _alive(d, "after the LIST flood")
+        check(not failures, " | ".join(failures))
 
 
 # ---- 14 ----
