@@ -2,13 +2,16 @@
  * See session.h for the model; the comments here are about ordering and lifetimes. */
 #include "pty/session.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/random.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 
@@ -49,6 +52,7 @@ struct session {
     bool killing;
     bool removed;    /* forgotten by the table: freed once no subscriber is left */
     bool group_gone; /* kill(-pgid) said ESRCH after the leader exited */
+    char key[40];    /* PTYHUB_SESSION_KEY=...: finds descendants that left the group */
     unsigned kill_grace_ms;
     int exit_code, exit_signal;
     struct sub *subs;
@@ -107,19 +111,35 @@ int session_new(reactor *r, const struct session_opts *o, session_exit_cb on_exi
 {
     char idbuf[16];
     snprintf(idbuf, sizeof idbuf, "%u", o->id);
+    /* A key no other process has, inherited by every descendant: what a kill uses to find
+     * those that left the session's process group or session (setsid, set -m). */
+    uint64_t rnd = 0;
+    if (getrandom(&rnd, sizeof rnd, GRND_NONBLOCK) != (ssize_t)sizeof rnd)
+        rnd = ((uint64_t)getpid() << 32) ^ (uint64_t)time(NULL) ^ ((uint64_t)o->id << 16);
+    char key[40];
+    snprintf(key, sizeof key, "PTYHUB_SESSION_KEY=%016llx", (unsigned long long)rnd);
+    size_t nextra = 0;
+    while (o->env_extra && o->env_extra[nextra])
+        nextra++;
+    const char **env = xcalloc(nextra + 2, sizeof *env);
+    for (size_t i = 0; i < nextra; i++)
+        env[i] = o->env_extra[i];
+    env[nextra] = key;
     struct spawn_opts so = {
         .argv = o->argv,
         .cwd = o->cwd,
-        .env_extra = o->env_extra,
+        .env_extra = env,
         .cols = o->cols ? o->cols : 80,
         .rows = o->rows ? o->rows : 24,
         .session_id = idbuf,
     };
     struct spawn_result sr;
     int rc = spawn_pty(&so, &sr, err, errlen);
+    free(env);
     if (rc < 0)
         return rc;
     struct session *s = xcalloc(1, sizeof *s);
+    memcpy(s->key, key, sizeof key);
     s->id = o->id;
     s->name = xstrdup(o->name ? o->name : "");
     s->command = join_argv(o->argv);
@@ -743,7 +763,77 @@ int session_signal(struct session *s, int sig)
     return -err;
 }
 
-/* SIGKILL to the whole group once the grace period is over. */
+/* True when the NUL-separated environment in buf holds the entry `entry`. */
+static bool environ_has(const char *buf, size_t len, const char *entry)
+{
+    size_t n = strlen(entry);
+    for (size_t i = 0; i < len;) {
+        const char *e = memchr(buf + i, '\0', len - i);
+        size_t elen = e ? (size_t)(e - (buf + i)) : len - i;
+        if (elen == n && memcmp(buf + i, entry, n) == 0)
+            return true;
+        i += elen + 1;
+    }
+    return false;
+}
+
+/* Reads at most cap bytes of a small /proc file. */
+static ssize_t proc_read(int dirfd, const char *name, char *buf, size_t cap)
+{
+    int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, buf, cap);
+    close(fd);
+    return n;
+}
+
+/* Sends sig to every process of the session that left its process group: those still
+ * in its session (a job of its shell: set -m), and any carrying its key in their
+ * environment (a setsid'ed grandchild). Returns how many were signalled. A walk of
+ * /proc (no disk, bounded by the process count), done only when a kill escalates. */
+static unsigned session_signal_stragglers(struct session *s, int sig)
+{
+    DIR *d = opendir("/proc");
+    if (!d)
+        return 0;
+    unsigned n = 0;
+    size_t envcap = 64 * 1024;
+    char *env = xmalloc(envcap), stat[512];
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        char *end;
+        long pid = strtol(de->d_name, &end, 10);
+        if (*end || pid <= 1 || pid == getpid())
+            continue;
+        int dfd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+            continue;
+        bool ours = false;
+        ssize_t k = proc_read(dfd, "stat", stat, sizeof stat - 1);
+        if (k > 0) {
+            stat[k] = '\0';
+            const char *p = strrchr(stat, ')');
+            char state;
+            int ppid, pgrp, sid;
+            if (p && sscanf(p + 1, " %c %d %d %d", &state, &ppid, &pgrp, &sid) == 4)
+                ours = sid == s->pid && state != 'Z';
+        }
+        if (!ours) {
+            k = proc_read(dfd, "environ", env, envcap);
+            ours = k > 0 && environ_has(env, (size_t)k, s->key);
+        }
+        close(dfd);
+        if (ours && kill((pid_t)pid, sig) == 0)
+            n++;
+    }
+    closedir(d);
+    free(env);
+    return n;
+}
+
+/* SIGKILL to the whole group, and to descendants that left it, once the grace period
+ * is over. */
 static int session_kill_timer_cb(reactor_timer *t, void *arg)
 {
     (void)t;
@@ -753,19 +843,25 @@ static int session_kill_timer_cb(reactor_timer *t, void *arg)
                  s->kill_grace_ms);
         session_signal(s, SIGKILL);
     }
+    unsigned n = session_signal_stragglers(s, SIGKILL);
+    if (n)
+        log_info("session %u: killed %u process(es) that had left its process group", s->id, n);
     return 0;
 }
 
-/* SIGHUP now, SIGKILL to the group after the grace period. */
+/* SIGHUP now, SIGKILL to the group (and its strays) after the grace period. */
 int session_kill(struct session *s)
 {
-    if (session_signal(s, 0) < 0)
-        return -ESRCH;
+    if (session_signal(s, 0) < 0) {
+        /* The group is gone; descendants that left it may not be. */
+        return session_signal_stragglers(s, SIGKILL) ? 0 : -ESRCH;
+    }
     if (s->kill_grace_ms == 0 || s->killing) {
         if (s->killing && reactor_timer_active(&s->kill_timer))
             return 0;
         s->killing = true;
         session_signal(s, SIGKILL);
+        session_signal_stragglers(s, SIGKILL);
         return 0;
     }
     s->killing = true;

@@ -41,7 +41,6 @@
 #define CONN_HDR_MAX (WS_FRAME_HEADER_MAX + WIRE_OUTPUT_HDR) /* framing + OUTPUT header */
 #define CONN_FRAME_MAX (256u * 1024)                         /* output bytes per OUTPUT frame */
 #define CONN_WBUF_HIGH (256u * 1024) /* stop reading requests above this much reply */
-#define CONN_GAP_ROOM (64u * 1024)   /* a viewer's GAP is queued only below this much */
 #define CONN_MAX_ACKS 4096           /* WRITEs waiting for their OK, per connection */
 #define CONN_READ_QUANTUM (256u * 1024)
 #define CONN_MAX_FRAMES 32
@@ -162,11 +161,11 @@ static size_t csub_prepare(struct conn *c, struct csub *cs)
     uint64_t start = session_start(s), end = session_end(s);
     if (cs->sub.cursor < start) {
         /* A viewer fell out of the ring. Being behind is a state, not a queue entry: one
-         * GAP [cursor, start) is queued only when the client is reading (little queued),
-         * then it goes on from the oldest retained byte. However long it stalls, at most
-         * one GAP is waiting. */
-        if (c->l->out.len >= CONN_GAP_ROOM)
-            return 0;
+         * GAP [cursor, start) is queued only once the client has taken everything sent
+         * before, then it goes on from the oldest retained byte. However long it stalls,
+         * at most one GAP is waiting. */
+        if (c->l->out.len)
+            return 0; /* the client has not taken what it was sent: no GAP piles up */
         struct wire_msg m = {.type = WIRE_GAP};
         m.gap = (struct wire_gap){cs->sid, cs->sub.cursor, start};
         conn_send(c, &m);

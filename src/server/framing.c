@@ -41,7 +41,7 @@ static size_t stream_process(struct framing *f, struct link *l, framing_dispatch
                              void *ctx)
 {
     size_t pos = 0;
-    while (!l->closing && !l->moving) {
+    while (!l->closing && !l->moving && l->out.len < l->out_high) {
         const uint8_t *body;
         size_t blen;
         ssize_t n = wire_frame_split(l->in + pos, l->inlen - pos, WIRE_MAX_BODY, &body, &blen);
@@ -119,7 +119,7 @@ static void ws_on_close(struct link *l, const uint8_t *p, size_t n)
 static size_t ws_process(struct framing *f, struct link *l, framing_dispatch_cb dispatch, void *ctx)
 {
     size_t pos = 0;
-    while (!l->closing && !l->moving) {
+    while (!l->closing && !l->moving && l->out.len < l->out_high) {
         if (f->msg_ready) {
             enum framing_step step = dispatch(ctx, f->msg, f->msg_len);
             if (step == FRAMING_CLOSE) {
@@ -207,9 +207,17 @@ static size_t ws_process(struct framing *f, struct link *l, framing_dispatch_cb 
 /* Handles what is buffered, until stopped, moved, closed or out of whole messages. */
 void framing_process(struct framing *f, struct link *l, framing_dispatch_cb dispatch, void *ctx)
 {
+    if (l->out.len >= l->out_high) {
+        /* A client that does not read its replies gets no more until it does: requests
+         * already read wait in `in` (bounded), so memory stays bounded too. */
+        l->process_held = true;
+        return;
+    }
     size_t pos = f->ws ? ws_process(f, l, dispatch, ctx) : stream_process(f, l, dispatch, ctx);
     if (!l->closing)
         link_consume(l, pos);
+    if (!l->closing && !l->moving && l->out.len >= l->out_high && l->inlen)
+        l->process_held = true;
 }
 
 /* Frees the assembly buffer. */

@@ -490,6 +490,8 @@ static void http_process(struct http_conn *hc)
     }
     if (hc->close_after_write || hc->l->closing)
         hc->l->hold_read = true; /* nothing more will be read on this connection */
+    else if (hc->l->out.len >= HTTP_OUT_HIGH && hc->l->inlen && !hc->waiting)
+        hc->l->process_held = true; /* pipelined requests wait for the responses to drain */
     if (hc->l->out.len)
         link_want_flush(hc->l);
     http_arm_timer(hc);

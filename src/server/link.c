@@ -235,6 +235,11 @@ void link_update(struct link *l)
         l->read_skipped = false;
         reactor_io_again(l->rio, REACTOR_READ);
     }
+    if (l->process_held && l->out.len < l->out_high) {
+        /* Requests already read wait for the replies to drain: take them up again. */
+        l->process_held = false;
+        link_wake(l);
+    }
 }
 
 /* True when the peer of a socket has closed and sent nothing we have not read. */

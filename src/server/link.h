@@ -76,6 +76,7 @@ struct link {
     bool read_skipped; /* data was left in the kernel: read again when there is room */
     bool hold_read;    /* the layer does not want input now (still watched for hang-up) */
     bool teardown;     /* closed by link_free_all: the daemon is exiting */
+    bool process_held; /* the layer left whole requests in `in` while output piled up */
     uint64_t last_flush_ns;
     uint64_t coalesce_ns; /* minimum interval between flushes (0: every turn) */
     reactor_timer coalesce_timer;
