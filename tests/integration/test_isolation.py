@@ -894,7 +894,7 @@ def test_isolation_list_flood_bounded():
         if grew >= 200:
             failures.append("RSS grew %.0f MiB with 20 x 10,000 unread LISTs (want < 200)"
                             % grew)
-        _alive(d, "after the LIST flood")
+        _soft(failures, _alive, d, "after the LIST flood")
         check(not failures, " | ".join(failures))
 
 
