@@ -696,6 +696,15 @@ int reactor_run(reactor *r)
     return rc;
 }
 
+/* Runs queued tasks and frees without a turn (teardown). */
+void reactor_run_pending(reactor *r)
+{
+    for (int pass = 0; pass < 8 && (r->task_head || r->defer_head); pass++) {
+        reactor_run_tasks(r);
+        reactor_run_deferred(r);
+    }
+}
+
 /* Runs a single turn, blocking at most timeout_ms. */
 int reactor_run_once(reactor *r, int timeout_ms)
 {

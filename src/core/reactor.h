@@ -99,6 +99,9 @@ const char *reactor_backend_reason(const reactor *r);
 int reactor_run(reactor *r);
 /* Runs one turn, waiting at most timeout_ms for events (-1: no limit). For tests. */
 int reactor_run_once(reactor *r, int timeout_ms);
+/* Runs the tasks and deferred tasks queued so far, touching no kernel state: for
+ * teardown, after reactor_run returned, when closing objects queued their frees. */
+void reactor_run_pending(reactor *r);
 /* Asks the reactor to return from reactor_run after its current turn. Thread-safe. */
 void reactor_stop(reactor *r);
 /* The reactor's cached CLOCK_MONOTONIC time in nanoseconds, updated each turn. */

@@ -368,6 +368,9 @@ void server_free(server *srv)
     for (unsigned i = 0; i < srv->nworkers; i++) {
         if (srv->workers[i].r) {
             link_free_all(&srv->workers[i].links);
+            /* Removed sessions whose last subscriber just left free themselves in a
+             * deferred task: run those now, the reactor no longer turns. */
+            reactor_run_pending(srv->workers[i].r);
         }
     }
     hub_table_free(srv);

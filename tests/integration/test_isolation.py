@@ -87,8 +87,9 @@ def _alive(d, what, timeout=HANG):
                              % (timeout, what, e, _crash_note(d)))
 
 
-def _wait_output(c, sid, token, timeout=HANG, what=None):
-    """Reads c until the OUTPUT of sid contains token; ERRORs for sid fail."""
+def _wait_output(c, sid, token, timeout=HANG, what=None, keep=None):
+    """Reads c until the OUTPUT of sid contains token; ERRORs for sid fail. Messages for
+    other sessions go to keep (a list) when one is given."""
     deadline = time.monotonic() + timeout
     got = b""
     while token not in got:
@@ -96,7 +97,7 @@ def _wait_output(c, sid, token, timeout=HANG, what=None):
         try:
             m = c.recv_until(lambda m: getattr(m, "sid", None) == sid
                              and m.type in (wire.OUTPUT, wire.ERROR, wire.EXIT),
-                             timeout=max(left, 0.001))
+                             timeout=max(left, 0.001), keep=keep)
         except TimeoutError:
             raise AssertionError("%s: no %r from session %d within %ss (got %r)"
                                  % (what or "output", token, sid, timeout, got[-200:]))
@@ -115,14 +116,14 @@ def _echo_session(c):
     return sid
 
 
-def _check_echo(c, sid, token, what, timeout=HANG):
+def _check_echo(c, sid, token, what, timeout=HANG, keep=None):
     os.set_blocking(c.wfd, False)
     try:
         c.send(wire.input_(sid, token + b"\r"), timeout=timeout)
     except TimeoutError:
         raise AssertionError("%s: writing INPUT for the echo session blocked for %ss"
                              % (what, timeout))
-    _wait_output(c, sid, token, timeout, what)
+    _wait_output(c, sid, token, timeout, what, keep)
 
 
 def _never_reads(c):
@@ -349,7 +350,7 @@ def test_isolation_http_input_then_delete_pipelined():
 def _ws_same_write(what, extra):
     with Daemon() as d:
         h = Http.to(d, timeout=HANG)
-        req, key = wsclient.upgrade_request(h.authority)
+        req, key = wsclient.upgrade_request(h.authority, headers=d.auth_header())
         h.send(req + extra)
         try:
             status, _, _ = h.read_head()
@@ -392,7 +393,7 @@ def _hol(c, what):
     except TimeoutError:
         raise AssertionError("%s: 2 MiB of INPUT for a session that never reads: the "
                              "connection stopped reading for %ss" % (what, HANG))
-    _check_echo(c, b, b"hol-echo", what + ": B's echo after A's input was refused")
+    _check_echo(c, b, b"hol-echo", what + ": B's echo after A's input was refused", keep=errors)
     req = c.req()
     c.send(wire.list_(req))
     try:
@@ -615,6 +616,7 @@ def _raw_request(d, method, path, body=b"", version="1.1", close=True, host=None
     if isinstance(body, (dict, list)):
         body = json.dumps(body).encode()
     lines = ["%s %s HTTP/%s" % (method, path, version), "Host: %s" % d.http_addr]
+    lines += ["%s: %s" % kv for kv in d.auth_header()]
     if close and version == "1.1":
         lines.append("Connection: close")
     if body or method == "POST":
@@ -718,14 +720,16 @@ def _urllib_resize_delete(d):
     for i in range(10):
         rq = urllib.request.Request("%s/api/sessions/%d/resize" % (base, more[i]),
                                     data=b'{"cols":90,"rows":20}', method="POST",
-                                    headers={"Content-Type": "application/json"})
+                                    headers=dict([("Content-Type", "application/json")]
+                                                 + d.auth_header()))
         try:
             with urllib.request.urlopen(rq, timeout=HANG) as resp:
                 ok += 200 <= resp.status < 300
         except Exception as e:
             errs.append("resize: %r" % e)
     for i in range(10):
-        rq = urllib.request.Request("%s/api/sessions/%d" % (base, more[i]), method="DELETE")
+        rq = urllib.request.Request("%s/api/sessions/%d" % (base, more[i]), method="DELETE",
+                                    headers=dict(d.auth_header()))
         try:
             with urllib.request.urlopen(rq, timeout=HANG) as resp:
                 ok += resp.status in (202, 204)
@@ -1114,7 +1118,8 @@ def _expect_continue(d):
     sid = _http_create(d, ["cat"])
     with Http.to(d, timeout=HANG) as h:
         h.send(("POST /api/sessions/%d/input HTTP/1.1\r\nHost: %s\r\nContent-Length: 3\r\n"
-                "Expect: 100-continue\r\n\r\n" % (sid, h.authority)).encode())
+                "Expect: 100-continue\r\n" % (sid, h.authority)).encode()
+               + d.auth_header_bytes() + b"\r\n")
         try:
             status, _, _ = h.read_head(time.monotonic() + 5)
         except TimeoutError:
