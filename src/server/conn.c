@@ -69,6 +69,7 @@ struct write_ack {
 struct conn {
     struct link *l;
     unsigned flags;
+    reactor_timer hello_timer; /* a client that never says HELLO is dropped */
     bool hello;
     bool ack_paced;
     struct framing fr; /* length prefixes or WebSocket messages */
@@ -380,6 +381,7 @@ static int on_hello(struct conn *c, const struct wire_hello *h)
         return STEP_CLOSE;
     }
     c->hello = true;
+    reactor_timer_stop(c->l->r, &c->hello_timer);
     c->version = h->version < WIRE_VERSION ? h->version : WIRE_VERSION;
     c->ack_paced = h->flags & WIRE_HELLO_F_ACK;
     struct wire_msg m = {.type = WIRE_WELCOME};
@@ -934,6 +936,7 @@ static void conn_on_close(struct link *l)
         free(a);
     }
     c->nacks = 0;
+    reactor_timer_stop(l->r, &c->hello_timer);
     if ((c->flags & CONN_STDIO) && !l->teardown) {
         conn_kill_owned(c);
         hub_shutdown(worker_server(l->w), "the stdio client closed");
@@ -970,6 +973,27 @@ static const struct link_ops conn_ops_ws = {
     .on_free = conn_on_free,
 };
 
+/* No HELLO within --header-timeout: the client is not speaking the protocol. */
+static int conn_hello_timeout_cb(reactor_timer *t, void *arg)
+{
+    (void)t;
+    struct conn *c = arg;
+    conn_error(c, 0, 0, WIRE_ERR_NOT_HELLO, "no HELLO within %u ms",
+               hub_config(worker_server(c->l->w))->header_timeout_ms);
+    link_close(c->l, "no HELLO in time");
+    return 0;
+}
+
+/* Starts the HELLO deadline (not for the stdio client: its parent may take its time). */
+static void conn_start_hello_timer(struct conn *c)
+{
+    reactor_timer_init(&c->hello_timer, conn_hello_timeout_cb, c);
+    if (!(c->flags & CONN_STDIO))
+        reactor_timer_start(c->l->r, &c->hello_timer,
+                            (uint64_t)hub_config(worker_server(c->l->w))->header_timeout_ms *
+                                1000000);
+}
+
 /* Sizes a link for the session protocol: a whole largest frame may be buffered; reading
  * pauses above CONN_WBUF_HIGH of queued replies. */
 static void conn_size_link(struct link *l)
@@ -990,6 +1014,7 @@ int conn_start(struct worker *w, int rfd, int wfd, unsigned flags)
         return -ENOMEM;
     }
     conn_size_link(c->l);
+    conn_start_hello_timer(c);
     return 0;
 }
 
@@ -1001,6 +1026,7 @@ void conn_adopt_ws(struct link *l, unsigned coalesce_ms)
     c->fr.ws = true;
     link_set_layer(l, &conn_ops_ws, c);
     conn_size_link(l);
+    conn_start_hello_timer(c);
     l->hold_read = false;
     l->coalesce_ns = (uint64_t)coalesce_ms * 1000000;
     /* Frames that came with the upgrade are handled from a task, and the 101 goes out. */

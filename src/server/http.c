@@ -40,15 +40,16 @@
 struct http_conn {
     struct link *l;
     reactor_timer timer;
-    bool close_after_write; /* the last response said Connection: close */
-    bool req_close;         /* the request being handled asks for Connection: close */
-    bool req_head;          /* ... is a HEAD: responses carry no body */
-    bool sent_continue;     /* "100 Continue" went out for the request being received */
-    bool waiting;           /* for room in a session's input queue */
-    bool head_started;      /* the header timer runs for the request being received */
-    bool authed;            /* a request carried the token: counted as authenticated */
-    size_t head_len;        /* length of the complete head at the front of in, 0 if unknown */
-    size_t scanned;         /* bytes of in searched for the end of the head */
+    reactor_timer send_timer; /* a client that stops taking its responses is dropped */
+    bool close_after_write;   /* the last response said Connection: close */
+    bool req_close;           /* the request being handled asks for Connection: close */
+    bool req_head;            /* ... is a HEAD: responses carry no body */
+    bool sent_continue;       /* "100 Continue" went out for the request being received */
+    bool waiting;             /* for room in a session's input queue */
+    bool head_started;        /* the header timer runs for the request being received */
+    bool authed;              /* a request carried the token: counted as authenticated */
+    size_t head_len;          /* length of the complete head at the front of in, 0 if unknown */
+    size_t scanned;           /* bytes of in searched for the end of the head */
     size_t progress;
     struct session_waiter waiter;
 };
@@ -269,6 +270,7 @@ static enum http_step http_upgrade(struct http_conn *hc, const struct http_reque
     struct link *l = hc->l;
     link_consume(l, consumed);
     reactor_timer_stop(l->r, &hc->timer);
+    reactor_timer_stop(l->r, &hc->send_timer);
     session_waiter_cancel(&hc->waiter);
     free(hc);
     conn_adopt_ws(l, hub_config(worker_server(l->w))->coalesce_ms);
@@ -354,11 +356,21 @@ static int http_timer_cb(reactor_timer *t, void *arg)
     return 0;
 }
 
+/* The client took nothing of its responses for six header timeouts: drop it. */
+static int http_send_timeout_cb(reactor_timer *t, void *arg)
+{
+    (void)t;
+    struct http_conn *hc = arg;
+    link_close(hc->l, "the client stopped reading its responses");
+    return 0;
+}
+
 /* Arms the right timer for the connection's state. */
 static void http_arm_timer(struct http_conn *hc)
 {
-    /* A request being handled (waiting for input room) is not late. */
-    if (hc->l->closing || hc->l->moving || hc->waiting)
+    /* A request being handled (waiting for input room), or requests that arrived and
+     * wait for their responses to drain (the send timer watches those), are not late. */
+    if (hc->l->closing || hc->l->moving || hc->waiting || hc->l->process_held)
         return;
     if (hc->l->inlen && !hc->head_started) {
         hc->head_started = true;
@@ -503,9 +515,20 @@ static void http_process(struct http_conn *hc)
 static void http_flush(struct link *l)
 {
     struct http_conn *hc = l->layer;
+    size_t before = l->out.len;
     link_flush_out(l);
-    if (l->closing || l->out.len)
+    if (l->closing)
         return;
+    if (l->out.len) {
+        /* Responses are waiting for the client: it has six --header-timeout periods (a
+         * minute by default) to take some; each bit of progress restarts the clock. */
+        if (l->out.len < before || !reactor_timer_active(&hc->send_timer))
+            reactor_timer_start(l->r, &hc->send_timer,
+                                6 * (uint64_t)hub_config(worker_server(l->w))->header_timeout_ms *
+                                    1000000);
+        return;
+    }
+    reactor_timer_stop(l->r, &hc->send_timer);
     if (hc->close_after_write && !hc->waiting)
         link_close(l, "Connection: close");
 }
@@ -529,6 +552,7 @@ static void http_on_close(struct link *l)
     struct http_conn *hc = l->layer;
     session_waiter_cancel(&hc->waiter);
     reactor_timer_stop(l->r, &hc->timer);
+    reactor_timer_stop(l->r, &hc->send_timer);
 }
 
 /* Frees the layer's state. */
@@ -560,6 +584,7 @@ static const struct link_ops http_ops = {
 enum http_step http_move(struct http_conn *hc, struct worker *to)
 {
     reactor_timer_stop(hc->l->r, &hc->timer);
+    reactor_timer_stop(hc->l->r, &hc->send_timer);
     if (link_move(hc->l, to) < 0)
         return HTTP_DONE;
     return HTTP_STOP;
@@ -617,6 +642,7 @@ int http_start(struct worker *w, int fd)
     l->in_max = HTTP_MAX_HEAD + HTTP_PREAUTH_BODY;
     l->out_high = HTTP_OUT_HIGH;
     reactor_timer_init(&hc->timer, http_timer_cb, hc);
+    reactor_timer_init(&hc->send_timer, http_send_timeout_cb, hc);
     if (hub_preauth_add(worker_server(w)))
         http_evict_oldest_preauth(w, l);
     http_arm_timer(hc);

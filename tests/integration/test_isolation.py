@@ -1227,3 +1227,39 @@ def test_isolation_script_without_shebang():
         d.cli("wait", str(sid), timeout=HANG)
         out = d.ok("output", str(sid))
         check(b"no-shebang-ok" in out, "output of a script without #!: %r" % out)
+
+
+# ---- timeouts for clients that send or take nothing ----
+
+def test_isolation_silent_and_non_reading_clients_time_out():
+    # A Unix or WebSocket client that never says HELLO is dropped after --header-timeout;
+    # an HTTP client that stops reading its responses after six of them. Neither holds
+    # its budget slot (or memory) for ever.
+    with Daemon("--header-timeout", "500") as d:
+        d.ok("ls")  # settled: the start-up fds (the READY pipe) are closed
+        base = fd_count(d.pid)
+        silent = [socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) for _ in range(5)]
+        for s in silent:
+            s.connect(d.sock)
+        h = Http.to(d, timeout=HANG)
+        big = h.request_bytes("GET", "/app.js")  # the page's bundle: hundreds of KiB
+        h.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        wait_for(lambda: fd_count(d.pid) >= base + 6, "the daemon to hold the 6 clients",
+                 timeout=HANG)
+        t0 = time.monotonic()
+        h.send(big * 100)  # far more response than the socket buffers hold, never read
+        wait_for(lambda: fd_count(d.pid) <= base + 1, "the silent clients to be dropped",
+                 timeout=HANG)
+        check(time.monotonic() - t0 < 2.5, "the non-reading HTTP client is still held "
+              "when the silent ones are dropped")
+        wait_for(lambda: fd_count(d.pid) <= base, "the non-reading HTTP client to be dropped "
+                 "after six header timeouts", timeout=HANG)
+        for s in silent:
+            s.settimeout(HANG)
+            data = s.recv(4096)
+            m = wire.decode(data[4:]) if len(data) > 4 else None
+            check(m is not None and m.type == wire.ERROR and m.code == wire.ERR_NOT_HELLO,
+                  "a silent client is told why it is dropped: %r" % (m,))
+            s.close()
+        h.close()
+        _alive(d, "after dropping silent clients")
