@@ -1263,3 +1263,49 @@ def test_isolation_silent_and_non_reading_clients_time_out():
             s.close()
         h.close()
         _alive(d, "after dropping silent clients")
+
+
+def test_isolation_stdio_parent_stops_reading_stdout():
+    # A broker (`ptyhub stdio --socket`) whose parent stops reading stdout while a session
+    # floods: that session pauses (its client is lossless), the daemon's memory stays
+    # bounded, a Unix socket client of the same daemon is served as usual, and when the
+    # parent closes stdin without ever reading again the daemon still ends, cleanly.
+    d = Daemon()  # for its binary, temp dir and log
+    sock = os.path.join(d.dir, "sock")
+    logf = open(d.log_path, "wb")
+    proc = subprocess.Popen([d.bin, "stdio", "--socket", sock], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=logf, cwd=d.dir, env=d.env)
+    failed = True
+    try:
+        os.set_blocking(proc.stdin.fileno(), False)
+        c = wire.Conn(proc.stdout.fileno(), proc.stdin.fileno())
+        c.handshake(timeout=HANG)
+        flood = c.create(["yes"])
+        c.attach(flood, from_kind=wire.FROM_OFFSET, from_=0)
+        wait_for(lambda: os.path.exists(sock), "the stdio daemon's socket", timeout=HANG)
+        rss = _RssMax(proc.pid)
+        time.sleep(2)  # we read nothing: stdout's pipe and the daemon's queue fill up
+        with wire.Conn.unix(sock, timeout=HANG) as u:
+            b = _echo_session(u)
+            _check_echo(u, b, b"still-served", "a socket client while stdout is not read")
+            rows = {e.sid: e for e in u.list(timeout=HANG)}
+            check(wire.LEVELS[rows[flood].level] == "blocked",
+                  "the flooding session is held back (level blocked): %r" % rows[flood])
+        grew = rss.done()
+        check(grew < 64, "RSS grew %.0f MiB while stdout was not read" % grew)
+        proc.stdin.close()
+        try:
+            status = proc.wait(HANG)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("stdio did not exit within %ss of stdin closing while its "
+                                 "stdout was full" % HANG)
+        check_eq(status, 0, "stdio exit status")
+        failed = False
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if failed:
+            sys.stderr.write("--- stdio log\n%s\n---\n" % d.log_text())
+        logf.close()
+        shutil.rmtree(d.dir, ignore_errors=True)
