@@ -19,14 +19,15 @@ import socket
 import struct
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
 
 import wire
 import wsclient
-from harness import (Daemon, check, check_eq, wait_for, rss_kib, fd_count, pid_alive,
-                     TIMEOUT)
+from harness import (Daemon, Skip, check, check_eq, wait_for, rss_kib, fd_count, pid_alive,
+                     ptyhub_bin, TIMEOUT)
 from wsclient import Http, WsConn
 
 MIB = 1 << 20
@@ -1309,3 +1310,99 @@ def test_isolation_stdio_parent_stops_reading_stdout():
             sys.stderr.write("--- stdio log\n%s\n---\n" % d.log_text())
         logf.close()
         shutil.rmtree(d.dir, ignore_errors=True)
+
+
+# ---- security: spoofed sockets, runtime directories, token guessing ----
+
+_FAKE_SERVER = r"""
+import os, socket, sys
+path, uid = sys.argv[1], int(sys.argv[2])
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(path)
+os.chmod(path, 0o666)
+os.setgroups([]); os.setresgid(uid, uid, uid); os.setresuid(uid, uid, uid)
+s.listen(1)  # SO_PEERCRED reports the credentials in effect here
+print("ready", flush=True)
+c, _ = s.accept()
+c.settimeout(5)
+got = b""
+try:
+    while True:
+        b = c.recv(4096)
+        if not b:
+            break
+        got += b
+except OSError:
+    pass
+print("received", len(got), flush=True)
+"""
+
+
+def test_isolation_cli_refuses_a_socket_of_another_uid():
+    # Another user who gets to serve the socket path must not receive our `ptyhub send`
+    # text: the CLI checks the server's uid before it sends a byte.
+    if os.getuid() != 0:
+        raise Skip("needs root to run a server as another uid")
+    d = Daemon()
+    try:
+        sock = os.path.join(d.dir, "fake.sock")
+        p = subprocess.Popen([sys.executable, "-c", _FAKE_SERVER, sock, "65534"],
+                             stdout=subprocess.PIPE, text=True)
+        check_eq(p.stdout.readline().strip(), "ready", "the fake server listens")
+        r = subprocess.run([d.bin, "send", "--socket", sock, "1", "secret password"],
+                           capture_output=True, timeout=HANG)
+        check(r.returncode != 0, "ptyhub send to another uid's socket must fail")
+        check(b"uid 65534" in r.stderr, "the CLI says whose socket it is: %r" % r.stderr)
+        out, _ = p.communicate(timeout=HANG)
+        check("received 0" in out, "the fake server received nothing: %r" % out)
+    finally:
+        shutil.rmtree(d.dir, ignore_errors=True)
+
+
+def test_isolation_daemon_refuses_unsafe_runtime_directories():
+    # The socket's directory must be ours alone: a symlink (someone else decides where it
+    # points), another owner, or a mode open to others is refused with a clear error.
+    base = tempfile.mkdtemp(prefix="ptyhub-it-rt-")
+    try:
+        real = os.path.join(base, "real")
+        os.mkdir(real, 0o700)
+        link = os.path.join(base, "link")
+        os.symlink(real, link)
+        loose = os.path.join(base, "loose")
+        os.mkdir(loose)
+        os.chmod(loose, 0o755)
+        cases = [(link, "symbolic link"), (loose, "open to other users")]
+        if os.getuid() == 0:
+            other = os.path.join(base, "other")
+            os.mkdir(other, 0o700)
+            os.chown(other, 65534, 65534)
+            cases.append((other, "belongs to uid 65534"))
+        for path, why in cases:
+            r = subprocess.run([ptyhub_bin(), "serve", "--socket", os.path.join(path, "sock"),
+                                "--no-session", "--listen", "none"],
+                               capture_output=True, timeout=HANG, stdin=subprocess.DEVNULL)
+            check(r.returncode != 0, "serve with its socket in %s must refuse" % path)
+            check(why.encode() in r.stderr, "the error names the problem (%s): %r"
+                  % (why, r.stderr[-300:]))
+            check(not os.path.exists(os.path.join(real, "sock")),
+                  "nothing was created through the symlink")
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_isolation_login_guessing_is_rate_limited():
+    # Wrong tokens at /api/login are answered 429 after a burst; the right one still
+    # works once the bucket refills.
+    with Daemon() as d:
+        statuses = []
+        for i in range(40):
+            r = wsclient.call(d, "POST", "/api/login", {"token": "guess%08d" % i},
+                              headers=[("Cookie", "x=y")], timeout=HANG)
+            statuses.append(r.status)
+        check(set(statuses) <= {401, 429}, "wrong tokens get 401 or 429: %r" % statuses)
+        check(statuses.count(429) >= 20, "most of 40 quick guesses are refused with 429: %r"
+              % statuses)
+        time.sleep(2.5)
+        r = wsclient.call(d, "POST", "/api/login", {"token": d.token},
+                          headers=[("Cookie", "x=y")], timeout=HANG)
+        check_eq(r.status, 204, "the right token after the guesses")
