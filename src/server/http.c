@@ -257,11 +257,28 @@ static enum http_step http_upgrade(struct http_conn *hc, const struct http_reque
         http_reply_close(hc, 400, "bad_key", "invalid Sec-WebSocket-Key");
         return HTTP_DONE;
     }
-    char resp[256];
+    /* RFC 6455 §4.2.2: the server selects ptyhub.v1 when the client offers it; a client
+     * that offers none (every client before it had a name) is served all the same. */
+    bool named = false;
+    for (size_t i = 0; i < req->num_headers && !named; i++) {
+        if (!http_slice_case_eq(req->headers[i].name, "Sec-WebSocket-Protocol"))
+            continue;
+        const char *p = req->headers[i].value.p, *end = p + req->headers[i].value.len;
+        while (p < end && !named) {
+            while (p < end && (*p == ' ' || *p == ','))
+                p++;
+            const char *q = p;
+            while (q < end && *q != ',' && *q != ' ')
+                q++;
+            named = q - p == 9 && memcmp(p, "ptyhub.v1", 9) == 0;
+            p = q;
+        }
+    }
+    char resp[320];
     int n = snprintf(resp, sizeof resp,
                      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                     "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
-                     accept);
+                     "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n%s\r\n",
+                     accept, named ? "Sec-WebSocket-Protocol: ptyhub.v1\r\n" : "");
     /* Responses to earlier pipelined requests go first, then the 101, then WebSocket
      * frames: the same link carries on with the session-protocol layer, from the bytes
      * that followed the request. */

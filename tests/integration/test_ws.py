@@ -544,3 +544,21 @@ def test_ws_coalesced_output_is_complete():
             rest, ex = _read_output(c, sid, 5)
             check(head + rest == _seq_bytes(n), "every byte, in order, with --coalesce-ms 20")
             check_eq(ex.code, 0, "exit code")
+
+
+def test_ws_subprotocol_ptyhub_v1():
+    # A client that names the subprotocol gets it back (browser tools show the messages as
+    # ptyhub.v1); one that offers others as well still gets ours; one that names none is
+    # served as before, without the header.
+    with Daemon() as d:
+        for offered, want in (("ptyhub.v1", "ptyhub.v1"), ("chat, ptyhub.v1", "ptyhub.v1"),
+                              (None, None), ("chat", None)):
+            headers = [("Sec-WebSocket-Protocol", offered)] if offered else []
+            c = WsConn.connect(d, headers=headers)
+            try:
+                check_eq(c.response.header("Sec-WebSocket-Protocol"), want,
+                         "subprotocol selected for %r" % offered)
+                c.handshake()
+                check_eq(c.welcome.version, wire.VERSION, "WELCOME over %r" % offered)
+            finally:
+                c.close()

@@ -107,7 +107,7 @@ function connect() {
   const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
   let sock;
   try {
-    sock = new WebSocket(url);
+    sock = new WebSocket(url, ["ptyhub.v1"]);
   } catch (e) {
     scheduleReconnect();
     return;
