@@ -644,6 +644,23 @@ static void enc_gap(struct wire_wr *w, const struct wire_msg *m)
     wr_u64(w, m->gap.to);
 }
 
+/* RESIZED: sid, cols, rows. */
+static int dec_resized(struct wire_rd *r, struct wire_msg *m)
+{
+    m->resized.sid = rd_u32(r);
+    m->resized.cols = rd_u16(r);
+    m->resized.rows = rd_u16(r);
+    return 0;
+}
+
+/* Writes the payload of RESIZED. */
+static void enc_resized(struct wire_wr *w, const struct wire_msg *m)
+{
+    wr_u32(w, m->resized.sid);
+    wr_u16(w, m->resized.cols);
+    wr_u16(w, m->resized.rows);
+}
+
 /* ERROR: req, sid, u16 code, rest = message. */
 static int dec_error(struct wire_rd *r, struct wire_msg *m)
 {
@@ -683,6 +700,7 @@ static const struct wire_codec codecs[] = {
     {WIRE_OUTPUT, "output", dec_output, enc_output, NULL},
     {WIRE_EXIT, "exit", dec_exit, enc_exit, NULL},
     {WIRE_GAP, "gap", dec_gap, enc_gap, NULL},
+    {WIRE_RESIZED, "resized", dec_resized, enc_resized, NULL},
     {WIRE_ERROR, "error", dec_error, enc_error, NULL},
 };
 

@@ -48,6 +48,7 @@ enum wire_type {
     WIRE_OUTPUT = 0x90,
     WIRE_EXIT = 0x91,
     WIRE_GAP = 0x92,
+    WIRE_RESIZED = 0x93, /* version 2: a session's size changed */
     WIRE_ERROR = 0xE0,
 };
 
@@ -71,7 +72,10 @@ enum wire_err {
 
 enum { WIRE_HELLO_F_ACK = 1u << 0 }; /* HELLO flags: this client paces OUTPUT with ACK */
 /* WELCOME flags: capabilities of this server (clients ignore unknown bits). */
-enum { WIRE_WELCOME_F_WRITE = 1u << 0 }; /* WRITE (acknowledged input) is accepted */
+enum {
+    WIRE_WELCOME_F_WRITE = 1u << 0,   /* WRITE (acknowledged input) is accepted */
+    WIRE_WELCOME_F_RESIZED = 1u << 1, /* attached clients are told of size changes */
+};
 /* WRITE flags: this WRITE resends the first one refused; until it comes, the session's
  * later WRITEs from the same connection are refused too (input is never reordered). */
 enum { WIRE_WRITE_F_RESUME = 1u << 0 };
@@ -226,6 +230,11 @@ struct wire_gap {
     uint64_t from, to; /* [from, to) is not retained or was skipped */
 };
 
+struct wire_resized {
+    uint32_t sid;
+    uint16_t cols, rows;
+};
+
 struct wire_error {
     uint32_t req;              /* 0 when not tied to a request */
     uint32_t sid;              /* 0 when none */
@@ -256,6 +265,7 @@ struct wire_msg {
         struct wire_output output;
         struct wire_exit exit;
         struct wire_gap gap;
+        struct wire_resized resized;
         struct wire_error error;
     };
 };

@@ -742,6 +742,9 @@ int session_resize(struct session *s, uint16_t cols, uint16_t rows)
     if (rc == 0) {
         SUM_SET(s, cols, cols);
         SUM_SET(s, rows, rows);
+        for (struct sub *u = s->subs; u; u = u->next)
+            if (u->ops->resized)
+                u->ops->resized(u, cols, rows);
     }
     return rc;
 }

@@ -38,6 +38,9 @@ struct sub_ops {
      * s is still readable during the call (output, exit status), so the owner can
      * deliver what this subscriber had not received yet. */
     void (*gone)(struct sub *sub, struct session *s);
+    /* The terminal size changed (may be NULL). Called during session_resize: it may only
+     * queue something for later, never call back into the session. */
+    void (*resized)(struct sub *sub, uint16_t cols, uint16_t rows);
 };
 
 /* A subscriber: caller storage, attached with session_attach(). */

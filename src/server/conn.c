@@ -318,7 +318,20 @@ static void csub_gone(struct sub *sub, struct session *s)
     csub_remove(cs->c, cs);
 }
 
-static const struct sub_ops csub_ops = {.notify = csub_notify, .gone = csub_gone};
+/* The session's size changed: version 2 clients are told (RESIZED), so every attached
+ * client learns another's resize without polling LIST. */
+static void csub_resized(struct sub *sub, uint16_t cols, uint16_t rows)
+{
+    struct csub *cs = sub->owner;
+    if (cs->c->version < 2)
+        return;
+    struct wire_msg m = {.type = WIRE_RESIZED};
+    m.resized = (struct wire_resized){cs->sid, cols, rows};
+    conn_send(cs->c, &m);
+}
+
+static const struct sub_ops csub_ops = {
+    .notify = csub_notify, .gone = csub_gone, .resized = csub_resized};
 
 /* Finds this connection's subscription to sid. */
 static struct csub *conn_find_sub(struct conn *c, uint32_t sid)
@@ -385,9 +398,10 @@ static int on_hello(struct conn *c, const struct wire_hello *h)
     c->version = h->version < WIRE_VERSION ? h->version : WIRE_VERSION;
     c->ack_paced = h->flags & WIRE_HELLO_F_ACK;
     struct wire_msg m = {.type = WIRE_WELCOME};
-    m.welcome = (struct wire_welcome){.version = c->version,
-                                      .flags = c->version >= 2 ? WIRE_WELCOME_F_WRITE : 0,
-                                      .server_pid = (uint32_t)getpid()};
+    m.welcome = (struct wire_welcome){
+        .version = c->version,
+        .flags = c->version >= 2 ? WIRE_WELCOME_F_WRITE | WIRE_WELCOME_F_RESIZED : 0,
+        .server_pid = (uint32_t)getpid()};
     m.welcome.server_version = (struct wire_bytes){(const uint8_t *)"ptyhub " PTYHUB_VERSION,
                                                    strlen("ptyhub " PTYHUB_VERSION)};
     conn_send(c, &m);

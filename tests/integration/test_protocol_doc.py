@@ -23,7 +23,7 @@ NAMES = {
     "OUTPUT": wire.OUTPUT, "EXIT": wire.EXIT, "LIST_REPLY": wire.LIST_REPLY,
     "SIGNAL": wire.SIGNAL, "OK": wire.OK, "ERROR": wire.ERROR, "GAP": wire.GAP,
     "INPUT": wire.INPUT, "RESIZE": wire.RESIZE, "LIST": wire.LIST, "ACK": wire.ACK,
-    "DETACH": wire.DETACH, "REMOVE": wire.REMOVE, "WRITE": wire.WRITE,
+    "DETACH": wire.DETACH, "REMOVE": wire.REMOVE, "WRITE": wire.WRITE, "RESIZED": wire.RESIZED,
 }
 
 

@@ -121,3 +121,37 @@ def test_reattach_from_offset_mid_stream():
         out = d.ok("output", "--from", str(k), str(sid))
         check(out == full[k:], "`output --from %d` (%d bytes, want %d)" % (k, len(out),
                                                                             len(full) - k))
+
+
+def test_resized_tells_the_other_attached_clients():
+    # When one interactive client resizes a session, every other client attached to it
+    # that speaks version 2 gets RESIZED at once; a version 1 client gets nothing new
+    # (it learns the size from ATTACHED or LIST, as before).
+    with Daemon() as d:
+        a = d.conn()
+        b = d.conn()
+        old = wire.Conn.unix(d.sock, timeout=60, version=1)
+        try:
+            check(a.welcome.flags & wire.WELCOME_F_RESIZED, "WELCOME announces RESIZED")
+            check_eq(old.welcome.flags, 0, "no capability bits for a version 1 client")
+            sid = a.create(["cat"])
+            a.attach(sid)
+            b.attach(sid, mode=wire.MODE_READ_ONLY)
+            old.attach(sid, mode=wire.MODE_READ_ONLY)
+            a.send(wire.resize(sid, 123, 45))
+            m = b.recv_until(lambda m: m.type == wire.RESIZED, timeout=60)
+            check_eq((m.sid, m.cols, m.rows), (sid, 123, 45), "RESIZED to the other client")
+            m = a.recv_until(lambda m: m.type == wire.RESIZED, timeout=60)
+            check_eq((m.cols, m.rows), (123, 45), "RESIZED to the resizing client too")
+            rows = {e.sid: e for e in old.list(timeout=60)}
+            check_eq((rows[sid].cols, rows[sid].rows), (123, 45), "LIST has the new size")
+            old.send(wire.list_(99))
+            seen = []
+            old.recv_until(lambda m: m.type == wire.LIST_REPLY and m.req == 99, timeout=60,
+                           keep=seen)
+            check(not [m for m in seen if m.type == wire.RESIZED],
+                  "a version 1 client gets no RESIZED: %r" % seen)
+        finally:
+            a.close()
+            b.close()
+            old.close()

@@ -22,14 +22,15 @@ MAX_BODY = 1 << 20
 # Message types.
 HELLO, CREATE, ATTACH, DETACH, INPUT, RESIZE, SIGNAL, LIST, ACK, REMOVE, WRITE = range(1, 12)
 WELCOME, CREATED, ATTACHED, OK, LIST_REPLY = 0x81, 0x82, 0x83, 0x84, 0x85
-OUTPUT, EXIT, GAP, ERROR = 0x90, 0x91, 0x92, 0xE0
+OUTPUT, EXIT, GAP, RESIZED, ERROR = 0x90, 0x91, 0x92, 0x93, 0xE0
 
 TYPE_NAMES = {
     HELLO: "hello", CREATE: "create", ATTACH: "attach", DETACH: "detach", INPUT: "input",
     RESIZE: "resize", SIGNAL: "signal", LIST: "list", ACK: "ack", REMOVE: "remove",
     WRITE: "write",
     WELCOME: "welcome", CREATED: "created", ATTACHED: "attached", OK: "ok",
-    LIST_REPLY: "list_reply", OUTPUT: "output", EXIT: "exit", GAP: "gap", ERROR: "error",
+    LIST_REPLY: "list_reply", OUTPUT: "output", EXIT: "exit", GAP: "gap", RESIZED: "resized",
+    ERROR: "error",
 }
 
 # ERROR codes (enum wire_err).
@@ -53,6 +54,7 @@ CLOSING_ERRORS = {ERR_BAD_FRAME, ERR_TOO_LARGE, ERR_VERSION, ERR_NOT_HELLO, ERR_
 
 HELLO_F_ACK = 1
 WELCOME_F_WRITE = 1  # WELCOME flags: the server accepts WRITE
+WELCOME_F_RESIZED = 2  # ... and tells attached clients of size changes (RESIZED)
 LIST_F_MORE = 1
 MODE_INTERACTIVE, MODE_READ_ONLY = 0, 1
 FROM_OFFSET, FROM_TAIL, FROM_LIVE = 0, 1, 2
@@ -219,6 +221,9 @@ def decode(body):
     elif t == GAP:
         sid, from_, to = r.take("<IQQ")
         m = Msg(t, sid=sid, from_=from_, to=to)
+    elif t == RESIZED:
+        sid, cols, rows = r.take("<IHH")
+        m = Msg(t, sid=sid, cols=cols, rows=rows)
     elif t == WRITE:
         req, sid, flags = r.take("<IIB")
         m = Msg(t, req=req, sid=sid, flags=flags, data=r.rest())

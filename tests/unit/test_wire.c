@@ -93,6 +93,10 @@ static const struct golden goldens[] = {
      {.type = WIRE_EXIT, .exit = {5, 5, -1, 9}},
      "91050000000500000000000000ffffffff09000000"},
     {"gap", {.type = WIRE_GAP, .gap = {5, 10, 20}}, "92050000000a000000000000001400000000000000"},
+    {"resized",
+     {.type = WIRE_RESIZED, .resized = {5, 120, 40}},
+     "93050000007800"
+     "2800"},
     {"error",
      {.type = WIRE_ERROR, .error = {2, 5, WIRE_ERR_NO_SUCH_SESSION, S("no session 5")}},
      "e0020000000500000006006e6f2073657373696f6e2035"},
@@ -592,8 +596,8 @@ TEST(wire_decode_trailing_bytes)
 
 TEST(wire_decode_unknown_types)
 {
-    const uint8_t known[] = {0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a,
-                             0x0b, 0x81, 0x82, 0x83, 0x84, 0x85, 0x90, 0x91, 0x92, 0xe0};
+    const uint8_t known[] = {0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b,
+                             0x81, 0x82, 0x83, 0x84, 0x85, 0x90, 0x91, 0x92, 0x93, 0xe0};
     for (unsigned t = 0; t < 256; t++) {
         uint8_t body[16] = {(uint8_t)t, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
         struct wire_msg m;
