@@ -33,7 +33,8 @@ enum {
     OPT_MAX_SESSION_CLIENTS,
     OPT_HEADER_TIMEOUT,
     OPT_READY_FD,
-    OPT_INPUT_QUEUE
+    OPT_INPUT_QUEUE,
+    OPT_SCHED
 };
 
 static const struct option serve_options[] = {
@@ -57,6 +58,7 @@ static const struct option serve_options[] = {
     {"header-timeout", required_argument, NULL, OPT_HEADER_TIMEOUT},
     {"ready-fd", required_argument, NULL, OPT_READY_FD},
     {"input-queue", required_argument, NULL, OPT_INPUT_QUEUE},
+    {"sched", required_argument, NULL, OPT_SCHED},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -160,6 +162,14 @@ int serve_args_parse(int argc, char **argv, struct config *cfg, struct serve_arg
                 xrealloc(cfg->allow_origins, (cfg->nallow_origins + 2) * sizeof(char *));
             cfg->allow_origins[cfg->nallow_origins++] = optarg;
             cfg->allow_origins[cfg->nallow_origins] = NULL;
+            break;
+        case OPT_SCHED:
+            if (strcmp(optarg, "interactive") == 0)
+                cfg->sched = 1;
+            else if (strcmp(optarg, "fifo") == 0)
+                cfg->sched = 0;
+            else
+                BAD("--sched: '%s' is not interactive or fifo", optarg);
             break;
         case OPT_COALESCE_MS:
             if (config_parse_uint(optarg, 0, 1000, &cfg->coalesce_ms) < 0)

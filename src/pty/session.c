@@ -70,8 +70,12 @@ struct session {
         _Atomic int exit_code, exit_signal;
         _Atomic unsigned clients, level;
         _Atomic uint16_t cols, rows;
-        _Atomic uint64_t bytes_out, pauses;
+        _Atomic uint64_t bytes_out, pauses, reclassified;
+        _Atomic unsigned cls;
     } sum;
+    enum session_sched sched;
+    uint64_t win_start_ns, win_bytes; /* output in the current classification window */
+    uint64_t last_input_ns;
 };
 
 #define SUM_SET(s, f, v) atomic_store_explicit(&(s)->sum.f, (v), memory_order_relaxed)
@@ -149,6 +153,7 @@ int session_new(reactor *r, const struct session_opts *o, session_exit_cb on_exi
     s->pid = sr.pid;
     s->pidfd = sr.pidfd;
     s->kill_grace_ms = o->kill_grace_ms;
+    s->sched = o->sched;
     s->exit_code = -1;
     s->in_cap = o->input_queue ? o->input_queue : 1u << 20;
     s->on_exit = on_exit;
@@ -247,6 +252,60 @@ void session_summary(const struct session *s, struct session_summary *out)
     out->bytes_out = SUM_GET(s, bytes_out);
     out->created_ms = s->created_ms;
     out->pauses = SUM_GET(s, pauses);
+    out->cls = (enum session_class)SUM_GET(s, cls);
+    out->reclassified = SUM_GET(s, reclassified);
+}
+
+/* ---- scheduling class ---------------------------------------------------------------- */
+
+/* Output over this much per window makes a session bulk; under the low mark, or a
+ * keystroke, makes it interactive again (hysteresis). 256 KiB per 250 ms is 1 MiB/s:
+ * no person reads that; every flood writes far more. */
+#define SESSION_WINDOW_NS (250ull * 1000 * 1000)
+#define SESSION_BULK_BYTES (256u * 1024)
+#define SESSION_CALM_BYTES (16u * 1024)
+
+/* Sets the CPU weight of the session's autogroup (every process of its session): nice
+ * 19 for bulk, 0 for interactive. A write to procfs, no disk; ignored where autogroups
+ * are off or the file is missing. Lowering is allowed to the owner; raising back to 0
+ * is too, as it was 0 before (only going below the original needs CAP_SYS_NICE). */
+static void session_set_weight(struct session *s, bool low)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/autogroup", (int)s->pid);
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    ssize_t w = write(fd, low ? "19" : "0", low ? 2 : 1);
+    (void)w;
+    close(fd);
+}
+
+/* Moves the session to a class. */
+static void session_set_class(struct session *s, enum session_class cls)
+{
+    if ((enum session_class)SUM_GET(s, cls) == cls)
+        return;
+    SUM_SET(s, cls, (unsigned)cls);
+    SUM_SET(s, reclassified, SUM_GET(s, reclassified) + 1);
+    if (s->sched == SCHED_INTERACTIVE && !s->child_exited)
+        session_set_weight(s, cls == SESSION_BULK);
+}
+
+/* Accounts n output bytes and reclassifies at window boundaries. */
+static void session_account_output(struct session *s, size_t n)
+{
+    uint64_t now = reactor_now_ns(s->r);
+    if (now - s->win_start_ns >= SESSION_WINDOW_NS) {
+        bool recent_input = now - s->last_input_ns < 2 * SESSION_WINDOW_NS;
+        if (s->win_bytes < SESSION_CALM_BYTES || recent_input)
+            session_set_class(s, SESSION_INTERACTIVE);
+        s->win_start_ns = now;
+        s->win_bytes = 0;
+    }
+    s->win_bytes += n;
+    if (s->win_bytes >= SESSION_BULK_BYTES && now - s->last_input_ns >= 2 * SESSION_WINDOW_NS)
+        session_set_class(s, SESSION_BULK);
 }
 
 /* ---- output and backpressure ------------------------------------------------------- */
@@ -402,6 +461,7 @@ static void session_read(struct session *s)
     }
     uint64_t end = ring_end(&s->ring);
     if (end != start_end) {
+        session_account_output(s, (size_t)(end - start_end));
         SUM_SET(s, bytes_out, end);
         session_schedule_notify(s);
     }
@@ -654,6 +714,9 @@ int session_write_input(struct session *s, const uint8_t *p, size_t n)
     memcpy(s->in_buf + s->in_head + s->in_len, p, n);
     s->in_len += n;
     s->in_queued += n;
+    /* Typed into: interactive at once (a Ctrl-C into a flood must not wait behind it). */
+    s->last_input_ns = reactor_now_ns(s->r);
+    session_set_class(s, SESSION_INTERACTIVE);
     session_flush_input(s);
     return 0;
 }

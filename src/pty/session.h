@@ -30,6 +30,15 @@ struct sub;
 
 enum session_level { LEVEL_NONE, LEVEL_LIGHT, LEVEL_MODERATE, LEVEL_HEAVY, LEVEL_BLOCKED };
 
+/* Scheduling class (see session_sched_*): a session typed into recently or with a low
+ * output rate is interactive; one that floods output is bulk. */
+enum session_class { SESSION_INTERACTIVE, SESSION_BULK };
+/* How the daemon treats bulk sessions: SCHED_FIFO_MODE changes nothing (the old
+ * behaviour); SCHED_INTERACTIVE lowers a bulk session's CPU weight (its autogroup's nice
+ * value, with kernel.sched_autogroup_enabled) so a keystroke's path — the daemon, the
+ * typed-into program, the tty flush — is not queued behind flooding producers. */
+enum session_sched { SCHED_FIFO_MODE, SCHED_INTERACTIVE };
+
 struct sub_ops {
     /* New output, a gap, or the exit is ready for this subscriber. Called at the end of
      * the reactor turn in which it happened. */
@@ -80,6 +89,7 @@ struct session_opts {
     size_t scrollback;            /* ring capacity in bytes */
     unsigned kill_grace_ms;       /* SIGHUP → SIGKILL */
     size_t input_queue;           /* bytes of input queued at most (0: 1 MiB) */
+    enum session_sched sched;     /* what a bulk classification does */
 };
 
 /* Called on the session's reactor when the session has exited (after its output). */
@@ -98,6 +108,8 @@ struct session_summary {
     uint64_t bytes_out;
     uint64_t created_ms;
     uint64_t pauses; /* times reading was suspended for a lossless subscriber */
+    enum session_class cls;
+    uint64_t reclassified; /* class changes */
 };
 
 /* Spawns the program and starts reading its output on r. Returns 0, or a negative errno

@@ -42,6 +42,7 @@ static cJSON *session_json(const struct hub_row *row)
     cJSON_AddNumberToObject(o, "clients", s->clients);
     cJSON_AddNumberToObject(o, "bytes_out", (double)s->bytes_out);
     cJSON_AddStringToObject(o, "level", level_names[s->level <= LEVEL_BLOCKED ? s->level : 0]);
+    cJSON_AddStringToObject(o, "class", s->cls == SESSION_BULK ? "bulk" : "interactive");
     cJSON_AddNumberToObject(o, "cols", s->cols);
     cJSON_AddNumberToObject(o, "rows", s->rows);
     cJSON_AddNumberToObject(o, "created_ms", (double)s->created_ms);

@@ -139,6 +139,7 @@ int hub_spawn(struct worker *w, const char *name, const char *const *argv, const
         .scrollback = srv->cfg.scrollback,
         .kill_grace_ms = srv->cfg.kill_grace_ms,
         .input_queue = srv->cfg.input_queue,
+        .sched = (enum session_sched)srv->cfg.sched,
     };
     struct session *s = NULL;
     int rc = session_new(w->r, &o, session_exited_cb, w, &s, err, errlen);
@@ -411,8 +412,8 @@ struct list_node *hub_link_list(struct worker *w)
 }
 
 struct metrics_acc {
-    unsigned running, exited, attached;
-    uint64_t bytes_out, pauses;
+    unsigned running, exited, attached, bulk;
+    uint64_t bytes_out, pauses, reclassified;
 };
 
 /* Sums the per-session numbers for /metrics. */
@@ -426,6 +427,9 @@ static void metrics_row(void *ctx, const struct hub_row *row)
     m->attached += row->sum.clients;
     m->bytes_out += row->sum.bytes_out;
     m->pauses += row->sum.pauses;
+    if (!row->sum.exited && row->sum.cls == SESSION_BULK)
+        m->bulk++;
+    m->reclassified += row->sum.reclassified;
 }
 
 /* Writes the Prometheus text exposition. */
@@ -466,12 +470,20 @@ void hub_metrics(struct server *srv, char **text, size_t *len)
             "ptyhub_preauth_evictions_total %llu\n"
             "# HELP ptyhub_log_lines_dropped_total Log lines dropped because stderr was not "
             "being read.\n# TYPE ptyhub_log_lines_dropped_total counter\n"
-            "ptyhub_log_lines_dropped_total %llu\n",
+            "ptyhub_log_lines_dropped_total %llu\n"
+            "# HELP ptyhub_sessions_by_class Running sessions by scheduling class.\n"
+            "# TYPE ptyhub_sessions_by_class gauge\n"
+            "ptyhub_sessions_by_class{class=\"interactive\"} %u\n"
+            "ptyhub_sessions_by_class{class=\"bulk\"} %u\n"
+            "# HELP ptyhub_session_reclassifications Class changes of the listed sessions.\n"
+            "# TYPE ptyhub_session_reclassifications gauge\n"
+            "ptyhub_session_reclassifications %llu\n",
             atomic_load(&srv->nconns[HUB_UNIX]), atomic_load(&srv->nconns[HUB_HTTP]),
             atomic_load(&srv->npreauth), (unsigned long long)atomic_load(&srv->sheds[HUB_UNIX]),
             (unsigned long long)atomic_load(&srv->sheds[HUB_HTTP]),
             (unsigned long long)atomic_load(&srv->preauth_evictions),
-            (unsigned long long)log_dropped_total());
+            (unsigned long long)log_dropped_total(), m.running - m.bulk, m.bulk,
+            (unsigned long long)m.reclassified);
     static const struct {
         const char *name, *help;
         size_t off;
