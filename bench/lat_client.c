@@ -26,7 +26,7 @@
  *       flood_bytes= seconds= daemon_cpu_s= client_cpu_s=
  * flood_mbps is the bytes all flood connections received during the phase over the phase's
  * time (MB = 10^6 bytes). daemon_cpu_s is the daemon's utime+stime (/proc/PID/stat, the pid
- * from WELCOME) over the phase, -1 in raw mode.
+ * from WELCOME, printed as daemon_pid) over the phase, -1 in raw mode.
  *
  * Every OUTPUT must continue where the previous one of its session ended (no GAP on these
  * interactive attachments); an ERROR, a bad frame, a closed connection, an echo that does
@@ -396,10 +396,10 @@ static void phase_end(const char *name)
     double secs = t1 - L.ph_t0;
     double dcpu = L.ph_cpu0 >= 0 && cpu1 >= 0 ? cpu1 - L.ph_cpu0 : -1;
     printf("lat target=%s phase=%s n=%d p50_us=%.1f p99_us=%.1f max_us=%.1f mean_us=%.1f "
-           "flood_mbps=%.1f flood_bytes=%llu seconds=%.3f daemon_cpu_s=%.3f client_cpu_s=%.3f\n",
+           "flood_mbps=%.1f flood_bytes=%llu seconds=%.3f daemon_cpu_s=%.3f client_cpu_s=%.3f daemon_pid=%d\n",
            L.target, name, l->n, l->v[l->n / 2], l->v[i99], l->v[l->n - 1], sum / l->n,
            (double)(b1 - L.ph_b0) / secs / 1e6, (unsigned long long)(b1 - L.ph_b0), secs, dcpu,
-           self1 - L.ph_self0);
+           self1 - L.ph_self0, (int)L.daemon_pid);
     fflush(stdout);
 }
 
