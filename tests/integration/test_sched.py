@@ -1,7 +1,8 @@
 """The scheduler's classes: a session that floods output is bulk, one typed into is
-interactive; with --sched interactive (the default) a bulk session's processes get a low
-CPU weight (their autogroup's nice value) and it still makes progress; --sched fifo
-changes no weight. Behaviour only: the latency numbers are in `make bench`."""
+interactive (in every mode: REST and /metrics show it); with --sched interactive a bulk
+session's processes get a low CPU weight (their autogroup's nice value) and it still
+makes progress; --sched fifo (the default) changes no weight. Behaviour only: the
+latency numbers are in `make bench BENCH=latency`."""
 
 import os
 import time
@@ -30,7 +31,7 @@ def _metric(d, name):
 
 
 def test_flood_is_bulk_typing_is_interactive():
-    with Daemon() as d:
+    with Daemon("--sched", "interactive") as d:
         flood = d.new("yes")
         probe = d.new("cat")
         wait_for(lambda: _session(d, flood)["class"] == "bulk", "the flood to be bulk")
@@ -56,7 +57,7 @@ def test_flood_is_bulk_typing_is_interactive():
 def test_sched_fifo_changes_no_weight():
     if not os.path.exists("/proc/self/autogroup"):
         raise Skip("this kernel has no autogroups")
-    with Daemon("--sched", "fifo") as d:
+    with Daemon() as d:  # --sched fifo by default
         flood = d.new("yes")
         wait_for(lambda: _session(d, flood)["class"] == "bulk", "the flood to be bulk")
         check_eq(_autogroup_nice(_session(d, flood)["pid"]), 0,
