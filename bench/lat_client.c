@@ -74,7 +74,7 @@
 #define LC_CARRY_MAX (WS_FRAME_HEADER_MAX + LC_SMALL_BODY_MAX)
 #define LC_MAX_FLOODS 256
 #define LC_MAX_KEYS 1000000
-#define LC_ECHO_TIMEOUT 5.0  /* seconds for one echo (or line) to come back */
+#define LC_ECHO_TIMEOUT 5.0   /* seconds for one echo (or line) to come back */
 #define LC_SETUP_TIMEOUT 20.0 /* seconds for connecting, creating, attaching, ending */
 #define LC_LINE 32            /* keystrokes per line */
 #define LC_KEY "dGhlIHNhbXBsZSBub25jZQ=="
@@ -396,7 +396,8 @@ static void phase_end(const char *name)
     double secs = t1 - L.ph_t0;
     double dcpu = L.ph_cpu0 >= 0 && cpu1 >= 0 ? cpu1 - L.ph_cpu0 : -1;
     printf("lat target=%s phase=%s n=%d p50_us=%.1f p99_us=%.1f max_us=%.1f mean_us=%.1f "
-           "flood_mbps=%.1f flood_bytes=%llu seconds=%.3f daemon_cpu_s=%.3f client_cpu_s=%.3f daemon_pid=%d\n",
+           "flood_mbps=%.1f flood_bytes=%llu seconds=%.3f daemon_cpu_s=%.3f client_cpu_s=%.3f "
+           "daemon_pid=%d\n",
            L.target, name, l->n, l->v[l->n / 2], l->v[i99], l->v[l->n - 1], sum / l->n,
            (double)(b1 - L.ph_b0) / secs / 1e6, (unsigned long long)(b1 - L.ph_b0), secs, dcpu,
            self1 - L.ph_self0, (int)L.daemon_pid);
@@ -509,10 +510,8 @@ static void on_message(struct conn *c, const uint8_t *body, size_t len)
         c->sid = m.created.sid;
         L.ncreated++;
         struct wire_msg a = {.type = WIRE_ATTACH};
-        a.attach = (struct wire_attach){.req = 2,
-                                        .sid = c->sid,
-                                        .mode = WIRE_MODE_INTERACTIVE,
-                                        .from_kind = WIRE_FROM_LIVE};
+        a.attach = (struct wire_attach){
+            .req = 2, .sid = c->sid, .mode = WIRE_MODE_INTERACTIVE, .from_kind = WIRE_FROM_LIVE};
         send_msg(c, &a);
         break;
     }
@@ -571,8 +570,8 @@ static void on_output_hdr(struct conn *c, const uint8_t *b)
     if (!c->attached || sid != c->sid)
         die("connection %u: OUTPUT for session %u (attached to %u)", c->idx, sid, c->sid);
     if (off != c->next)
-        die("connection %u: OUTPUT at offset %llu, expected %llu", c->idx,
-            (unsigned long long)off, (unsigned long long)c->next);
+        die("connection %u: OUTPUT at offset %llu, expected %llu", c->idx, (unsigned long long)off,
+            (unsigned long long)c->next);
 }
 
 /* Consumes what it can of buf[0..len); returns the bytes consumed. */
@@ -646,8 +645,8 @@ static size_t ws_parse(struct conn *c, uint8_t *buf, size_t len)
             const char *reason = "";
             size_t rlen = 0;
             ws_close_payload_parse(b, plen, &code, &reason, &rlen);
-            die("connection %u: the server closed the WebSocket (%u %.*s)", c->idx, code,
-                (int)rlen, reason);
+            die("connection %u: the server closed the WebSocket (%u %.*s)", c->idx, code, (int)rlen,
+                reason);
         }
         default:
             die("connection %u: unexpected frame opcode %u", c->idx, h.opcode);
@@ -919,14 +918,16 @@ int main(int argc, char **argv)
         if (n < 0)
             die("epoll_wait: %s", strerror(errno));
         double t = now_s();
-        if ((L.ps == PS_KEY || L.ps == PS_LINE) &&
-            (L.phase == PH_IDLE || L.phase == PH_FLOOD) && t - L.t_key > LC_ECHO_TIMEOUT)
+        if ((L.ps == PS_KEY || L.ps == PS_LINE) && (L.phase == PH_IDLE || L.phase == PH_FLOOD) &&
+            t - L.t_key > LC_ECHO_TIMEOUT)
             die("no echo within %.0f s (keystroke %d of phase %s)", LC_ECHO_TIMEOUT, L.key_i,
                 L.phase == PH_IDLE ? "idle" : "flood");
         if ((L.phase == PH_SETUP || L.phase == PH_FLOOD_START || L.phase == PH_END) &&
             t - L.t_progress > LC_SETUP_TIMEOUT)
             die("stuck in %s for %.0f s (%u created, %u attached, %u delivering, %u exited)",
-                L.phase == PH_SETUP ? "setup" : L.phase == PH_END ? "shutdown" : "flood start",
+                L.phase == PH_SETUP ? "setup"
+                : L.phase == PH_END ? "shutdown"
+                                    : "flood start",
                 LC_SETUP_TIMEOUT, L.ncreated, L.nattached, L.nfirst, L.nexited);
         /* the probe first, then the timer, then the floods */
         bool timer = false;

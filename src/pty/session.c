@@ -311,12 +311,45 @@ static void session_account_output(struct session *s, size_t n)
 /* ---- output and backpressure ------------------------------------------------------- */
 
 /* Unread bytes of the slowest lossless subscriber (0 when there is none). */
+/* Bytes a lossless subscriber holds back, and how many it allows at most. */
+static uint64_t sub_backlog(const struct sub *u, uint64_t end)
+{
+    return end - (u->limit ? u->hold : u->cursor);
+}
+
+static uint64_t sub_limit(const struct session *s, const struct sub *u)
+{
+    return u->limit && u->limit < s->ring.capacity ? u->limit : s->ring.capacity;
+}
+
+/* Bytes that may be read before the tightest lossless subscriber's limit. */
+static uint64_t session_room(const struct session *s)
+{
+    uint64_t end = ring_end(&s->ring), room = s->ring.capacity;
+    for (const struct sub *u = s->subs; u; u = u->next) {
+        if (!u->lossless)
+            continue;
+        uint64_t b = sub_backlog(u, end), l = sub_limit(s, u);
+        uint64_t r = b >= l ? 0 : l - b;
+        if (r < room)
+            room = r;
+    }
+    return room;
+}
+
+/* The fullest lossless subscriber's backlog, scaled to the ring's capacity (so pausing,
+ * resuming at half and the levels work the same for every limit). */
 static uint64_t session_backlog(const struct session *s)
 {
-    uint64_t end = ring_end(&s->ring), worst = 0;
-    for (const struct sub *u = s->subs; u; u = u->next)
-        if (u->lossless && end - u->cursor > worst)
-            worst = end - u->cursor;
+    uint64_t end = ring_end(&s->ring), worst = 0, cap = s->ring.capacity;
+    for (const struct sub *u = s->subs; u; u = u->next) {
+        if (!u->lossless)
+            continue;
+        uint64_t b = sub_backlog(u, end), l = sub_limit(s, u);
+        uint64_t scaled = b >= l ? cap : b * cap / l;
+        if (scaled > worst)
+            worst = scaled;
+    }
     return worst;
 }
 
@@ -426,7 +459,7 @@ static void session_read(struct session *s)
     while (budget > 0 && !s->eof) {
         size_t want = budget;
         if (has_lossless) {
-            uint64_t room = s->ring.capacity - session_backlog(s);
+            uint64_t room = session_room(s);
             if (room < SESSION_MIN_READ) {
                 session_pause(s);
                 break;
@@ -615,8 +648,7 @@ void session_attach(struct session *s, struct sub *sub, uint64_t from)
     SUM_SET(s, clients, SUM_GET(s, clients) + 1);
     if (from < ring_end(&s->ring) || s->finished)
         session_schedule_notify(s);
-    if (sub->lossless && !s->paused && s->mio &&
-        s->ring.capacity - session_backlog(s) < SESSION_MIN_READ)
+    if (sub->lossless && !s->paused && s->mio && session_room(s) < SESSION_MIN_READ)
         session_pause(s);
     session_update_level(s, session_backlog(s));
 }
@@ -657,6 +689,20 @@ void sub_consumed(struct sub *sub, uint64_t cursor)
     if (!s || cursor <= sub->cursor)
         return;
     sub->cursor = cursor;
+    if (!sub->lossless)
+        return;
+    uint64_t backlog = session_backlog(s);
+    session_maybe_resume(s, backlog);
+    session_update_level(s, backlog);
+}
+
+/* Records an acknowledgement and resumes the PTY when the backlog allows. */
+void sub_hold(struct sub *sub, uint64_t offset)
+{
+    struct session *s = sub->s;
+    if (!s || !sub->limit || offset <= sub->hold)
+        return;
+    sub->hold = offset;
     if (!sub->lossless)
         return;
     uint64_t backlog = session_backlog(s);

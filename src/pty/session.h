@@ -57,9 +57,15 @@ struct sub {
     struct session *s; /* NULL when detached */
     uint64_t cursor;   /* next offset this subscriber will get */
     bool lossless;     /* holds the PTY back instead of losing bytes */
-    bool interactive;  /* may type and resize */
-    bool notified;     /* queued for notify this turn */
-    bool exit_sent;    /* the owner has delivered EXIT */
+    /* A lossless subscriber that acknowledges what it consumed (the page: what xterm.js
+     * rendered) may hold the PTY back by its acknowledged offset instead of its cursor,
+     * with a smaller limit than the ring: a program then runs at most `limit` bytes ahead
+     * of what was rendered, so a Ctrl-C stops the screen quickly. 0: cursor and ring. */
+    uint64_t hold;
+    uint64_t limit;
+    bool interactive; /* may type and resize */
+    bool notified;    /* queued for notify this turn */
+    bool exit_sent;   /* the owner has delivered EXIT */
     const struct sub_ops *ops;
     void *owner;
     struct sub *prev, *next;
@@ -151,6 +157,8 @@ ssize_t session_peek(const struct session *s, uint64_t from, size_t max, struct 
                      int *iovcnt);
 /* The subscriber has taken everything below `cursor`. */
 void sub_consumed(struct sub *sub, uint64_t cursor);
+/* The subscriber (one with a limit) has acknowledged everything below `offset`. */
+void sub_hold(struct sub *sub, uint64_t offset);
 
 /* Queues n bytes of input for the PTY, all or nothing. Returns 0 when queued, -EAGAIN
  * when the queue cannot take all of it now (nothing queued; see session_input_room),

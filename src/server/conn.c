@@ -44,7 +44,11 @@
 #define CONN_MAX_ACKS 4096           /* WRITEs waiting for their OK, per connection */
 #define CONN_READ_QUANTUM (256u * 1024)
 #define CONN_MAX_FRAMES 32
-#define CONN_ACK_WINDOW (2u * 1024 * 1024) /* unacknowledged bytes for ACK-paced clients */
+/* Unacknowledged bytes for ACK-paced clients (the page). An interactive one also holds
+ * the program back by its acknowledged offset with this limit: the program runs at most
+ * this far ahead of what xterm.js rendered (tens of ms at its 5-35 MB/s), so Ctrl-C
+ * during a flood stops the screen quickly. */
+#define CONN_ACK_WINDOW (256u * 1024)
 
 struct csub {
     struct sub sub;
@@ -504,6 +508,9 @@ static int on_attach(struct conn *c, const struct wire_attach *a)
         from = start;
     }
     cs->acked = from;
+    bool held = c->ack_paced && cs->sub.lossless;
+    cs->sub.hold = from;
+    cs->sub.limit = held ? CONN_ACK_WINDOW : 0;
     session_attach(s, &cs->sub, from);
     return STEP_NEXT;
 }
@@ -791,8 +798,10 @@ static int on_ack(struct conn *c, const struct wire_ack *a)
     }
     /* Never backwards; beyond what was sent means everything sent (docs/protocol.md). */
     uint64_t off = a->offset < cs->sub.cursor ? a->offset : cs->sub.cursor;
-    if (off > cs->acked)
+    if (off > cs->acked) {
         cs->acked = off;
+        sub_hold(&cs->sub, off);
+    }
     conn_want_flush(c);
     return STEP_NEXT;
 }
