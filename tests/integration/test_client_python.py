@@ -1,0 +1,342 @@
+"""test_client_python: the Python client library (clients/python) against the real
+daemon: the codec against the documented bytes, the blocking and asyncio clients over
+the Unix socket, stdio and WebSocket, a 16-session stdio broker (floods, a program that
+never reads its input, prompts), and resuming from an offset after a restart. The
+package is used from the source tree (no installation)."""
+
+import asyncio
+import os
+import re
+import subprocess
+import sys
+import time
+
+from harness import Daemon, ROOT, TIMEOUT, check, check_eq
+
+sys.path.insert(0, os.path.join(ROOT, "clients", "python"))
+
+import ptyhub  # noqa: E402
+from ptyhub import (AsyncClient, Client, ConnectionClosed, Exit, Output, PtyhubError,  # noqa: E402
+                    codec)
+
+# The program of the exact-bytes tests: no echo, so the output is exactly what it prints.
+PROMPT = ["sh", "-c", "stty -echo; printf ready; read p; printf 'got %s' \"$p\"; exit 3"]
+FLOOD_N = 1000000
+FLOOD = ["sh", "-c", "head -c %d /dev/zero | tr '\\0' x; echo; echo done" % FLOOD_N]
+
+
+def _hex(s):
+    return bytes.fromhex("".join(s.split()))
+
+
+def test_client_python_codec_matches_the_doc():
+    """Every worked example of docs/protocol.md, both ways."""
+    check_eq(codec.frame(codec.encode_hello()), _hex("09000000 01 50545948 0200 0000"), "HELLO")
+    check_eq(codec.frame(codec.encode_create(
+        1, ["sh", "-c", "printf hello; exit 3"], name="demo", env={"TERM": "xterm-256color"},
+        cols=80, rows=24)), _hex(
+        "4c000000 02 01000000 5000 1800 0400 64656d6f 0000 0300 1b000000"
+        "7368002d63007072696e74662068656c6c6f3b20657869742033 00"
+        "0100 14000000 5445524d3d787465726d2d323536636f6c6f7200"), "CREATE")
+    check_eq(codec.frame(codec.encode_attach(2, 1)),
+             _hex("19000000 03 02000000 01000000 00 00 0000 0000000000000000 0000 0000"), "ATTACH")
+    check_eq(codec.frame(codec.encode_signal(8, 1, 0)), _hex("0a000000 07 08000000 01000000 00"),
+             "SIGNAL")
+    check_eq(codec.frame(codec.encode_ack(1, 5)), _hex("0d000000 09 01000000 0500000000000000"),
+             "ACK")
+    check_eq(codec.frame(codec.encode_write(9, 1, b"ls\r")),
+             _hex("0d000000 0b 09000000 01000000 00 6c730d"), "WRITE")
+    check_eq(codec.encode_write(9, 1, b"", codec.WRITE_F_RESUME)[9], 1, "WRITE RESUME flag")
+
+    stream = _hex(
+        "0e000000 81 0200 0100 92100000 302e312e30"
+        "0d000000 82 01000000 01000000 93100000"
+        "1e000000 83 02000000 01000000 0000000000000000 0500000000000000 5000 1800 01"
+        "12000000 90 01000000 0000000000000000 68656c6c6f"
+        "15000000 91 01000000 0500000000000000 03000000 00000000"
+        "52000000 85 03000000 00 0100 01000000 93100000 01 00 0000 03000000 00000000"
+        "5000 1800 0500000000000000 0068e5cf8b010000 0400 64656d6f 1a00"
+        "7368202d63207072696e74662068656c6c6f3b20657869742033"
+        "15000000 92 01000000 0000000000000000 0010000000000000"
+        "17000000 e0 07000000 09000000 0600 6e6f2073657373696f6e2039"
+        "05000000 84 09000000"
+        "02000000 7f 00")  # an unknown type: skipped
+    split = codec.FrameSplitter()
+    msgs = []
+    for i in range(0, len(stream), 7):  # frames split across reads
+        split.feed(stream[i:i + 7])
+        msgs += [codec.decode(b) for b in split.bodies()]
+    check_eq(msgs, [
+        codec.Welcome(2, 1, 4242, "0.1.0"), codec.Created(1, 1, 4243),
+        codec.Attached(2, 1, 0, 5, 80, 24, 1), Output(1, 0, b"hello"), Exit(1, 5, 3, 0),
+        codec.ListReply(3, False, [codec.SessionInfo(1, 4243, 1, 0, 0, 3, 0, 80, 24, 5,
+                                                     1700000000000, "demo",
+                                                     "sh -c printf hello; exit 3")]),
+        codec.Gap(1, 0, 4096), codec.Error(7, 9, 6, "no session 9"), codec.Ok(9), None],
+        "decoded worked examples")
+    for bad in (b"\x00\x00\x00\x00", (codec.MAX_BODY + 1).to_bytes(4, "little")):
+        s = codec.FrameSplitter()
+        s.feed(bad)
+        try:
+            list(s.bodies())
+        except codec.DecodeError:
+            pass
+        else:
+            raise AssertionError("frame length %r accepted" % bad)
+
+
+def _exact_bytes_blocking(c):
+    sid = c.create(PROMPT, name="exact", env={"TERM": "dumb", "PATH": os.environ["PATH"]})
+    check(c.attach(sid).sid == sid, "ATTACHED names the session")
+    first = c.next_event(TIMEOUT, sid)  # "ready": echo is off from here on
+    check(isinstance(first, Output) and first.offset == 0, "first event %r" % (first,))
+    seen = first.data
+    while seen != b"ready":
+        ev = c.next_event(TIMEOUT, sid)
+        seen += ev.data
+    acked = []
+    c.write(sid, b"hello \xff\n", on_ack=acked.append)
+    check_eq(acked, [8], "on_ack of one small write")
+    rest, ex = c.output_until_exit(sid)
+    check_eq(seen + rest, b"readygot hello \xff", "output of the prompt program")
+    check_eq(ex, Exit(sid, 16, 3, 0), "EXIT")
+    info = [s for s in c.list() if s.sid == sid][0]
+    check_eq((info.name, info.running, info.exit_code, info.bytes_out), ("exact", False, 3, 16),
+             "LIST entry")
+    try:
+        c.write(sid, b"late\n")
+    except PtyhubError as e:
+        check_eq((e.code, e.name, e.sid), (12, "exited", sid), "WRITE to an exited session")
+    else:
+        raise AssertionError("WRITE to an exited session succeeded")
+    c.remove(sid)
+    try:
+        c.attach(sid)
+    except PtyhubError as e:
+        check_eq((e.code, e.name), (6, "no_such_session"), "ATTACH of a removed session")
+        check(e.req != 0, "the error names its request")
+    else:
+        raise AssertionError("ATTACH of a removed session succeeded")
+    # Fire-and-forget failures come back as events.
+    c.input(999999, b"x")
+    ev = c.next_event(TIMEOUT)
+    check(isinstance(ev, ptyhub.Failed) and ev.error.name == "no_such_session"
+          and ev.sid == 999999, "INPUT to no session gives a Failed event: %r" % (ev,))
+    # A session killed by a signal.
+    sid = c.create(["sleep", "100"])
+    c.attach(sid, mode="read_only", live=True)
+    c.signal(sid, 15)
+    out, ex = c.output_until_exit(sid)
+    check_eq((out, ex.code, ex.signal), (b"", -1, 15), "killed session")
+
+
+async def _exact_bytes_async(c):
+    sid = await c.create(PROMPT, cols=100, rows=30)
+    a = await c.attach(sid, cols=120, rows=40)
+    check_eq((a.cols, a.rows), (120, 40), "attach with a size resizes")
+    seen = b""
+    async for ev in c.events(timeout=TIMEOUT, sid=sid):
+        seen += ev.data
+        if seen == b"ready":
+            break
+    await c.resize(sid, 90, 20)
+    await c.write(sid, "héllo\n")
+    rest, ex = await c.output_until_exit(sid)
+    check_eq(seen + rest, "readygot héllo".encode(), "output of the prompt program (asyncio)")
+    check_eq((ex.code, ex.signal, ex.end), (3, 0, len(seen + rest)), "EXIT (asyncio)")
+    info = [s for s in await c.list() if s.sid == sid][0]
+    check_eq((info.cols, info.rows), (90, 20), "size after RESIZE")
+    try:
+        await c.signal(424242)
+    except PtyhubError as e:
+        check_eq((e.code, e.name, e.sid), (6, "no_such_session", 424242), "SIGNAL to no session")
+    else:
+        raise AssertionError("SIGNAL to no session succeeded")
+
+
+def test_client_python_unix_blocking_and_asyncio():
+    with Daemon() as d:
+        with Client.connect_unix(d.sock, timeout=TIMEOUT) as c:
+            check_eq((c.welcome.version, c.can_write), (2, True), "WELCOME")
+            _exact_bytes_blocking(c)
+
+        async def main():
+            async with await AsyncClient.connect_unix(d.sock, timeout=TIMEOUT) as c:
+                await _exact_bytes_async(c)
+        asyncio.run(main())
+        # The default socket path rules.
+        old = os.environ.get("PTYHUB_SOCKET")
+        os.environ["PTYHUB_SOCKET"] = d.sock
+        try:
+            check_eq(ptyhub.default_socket_path(), d.sock, "$PTYHUB_SOCKET")
+            with Client.connect_unix(timeout=TIMEOUT) as c:
+                check(isinstance(c.list(), list), "LIST over the default socket")
+        finally:
+            if old is None:
+                del os.environ["PTYHUB_SOCKET"]
+            else:
+                os.environ["PTYHUB_SOCKET"] = old
+
+
+def test_client_python_stdio_blocking_and_asyncio():
+    d = Daemon()
+    with open(d.log_path, "wb") as log:
+        with Client.spawn_stdio(d.bin, stderr=log.fileno(), timeout=TIMEOUT) as c:
+            proc = c.transport.proc
+            _exact_bytes_blocking(c)
+            sid = c.create(["sleep", "100"])
+        check_eq(proc.returncode, 0, "`ptyhub stdio` exit status once the client closed")
+
+        async def main():
+            async with await AsyncClient.spawn_stdio(d.bin, stderr=log.fileno(),
+                                                     timeout=TIMEOUT) as c:
+                await _exact_bytes_async(c)
+        asyncio.run(main())
+    del sid
+
+
+def test_client_python_websocket():
+    with Daemon() as d:
+        url = "ws://%s/ws" % d.http_addr
+        # The token from the file beside the socket.
+        with Client.connect_ws(url, socket_path=d.sock, timeout=TIMEOUT) as c:
+            _exact_bytes_blocking(c)
+
+        async def main():
+            async with await AsyncClient.connect_ws(url, token=d.token, timeout=TIMEOUT) as c:
+                await _exact_bytes_async(c)
+                # Big messages both ways: a 200 KiB write, output over 64 KiB frames.
+                sid = await c.create(["sh", "-c", "stty raw -echo; printf ready; head -c 200000"
+                                      " | od -An -v -tx1; printf END"])
+                await c.attach(sid)
+                ev = await c.next_event(TIMEOUT, sid)
+                check_eq(ev.data, b"ready", "the od session is ready")
+                await c.write(sid, bytes(range(256)) * 781 + b"0123456789ab")
+                out, ex = await c.output_until_exit(sid)
+                check(out.endswith(b"END") and len(out) > 600000, "od output: %d bytes"
+                      % len(out))
+                lines = out[:-3].split(b"\r\n")
+                data = bytes(int(x, 16) for ln in lines for x in ln.split())
+                check_eq(data, bytes(range(256)) * 781 + b"0123456789ab",
+                         "bytes written over WebSocket, as the program read them")
+        asyncio.run(main())
+        try:
+            Client.connect_ws(url, token="wrong", timeout=TIMEOUT)
+        except (PtyhubError, ConnectionClosed) as e:
+            check(getattr(e, "name", "auth") == "auth", "wrong token: %r" % e)
+        else:
+            raise AssertionError("a wrong token was accepted")
+
+
+async def _fanout(bin_path, log):
+    c = await AsyncClient.spawn_stdio(bin_path, args=["--scrollback", "4M"], stderr=log,
+                                      timeout=TIMEOUT)
+    async with c:
+        floods = [await c.create(FLOOD, name="flood%d" % i) for i in range(8)]
+        stuck = await c.create(["sleep", "120"], name="stuck")
+        n = 300001
+        prompt = ["sh", "-c", "stty raw -echo; printf ready; n=$(head -c %d | wc -c);"
+                  " printf 'got %%s' $n" % n]
+        prompts = [await c.create(prompt, name="prompt%d" % i) for i in range(7)]
+        every = floods + [stuck] + prompts
+        check_eq(len(set(every)), 16, "16 sessions")
+        for sid in every:
+            await c.attach(sid)
+
+        # The stuck program never reads: 3 MiB to it fill its input queue (1 MiB), so
+        # its WRITEs are refused and resent with RESUME, and never finish.
+        stuck_acks = []
+        stuck_write = asyncio.ensure_future(c.write(stuck, b"s" * (3 << 20),
+                                                    on_ack=stuck_acks.append))
+
+        async def drain(sid):
+            return await c.output_until_exit(sid, timeout=TIMEOUT)
+
+        async def prompted(sid):
+            seen = b""
+            while seen != b"ready":
+                ev = await c.next_event(TIMEOUT, sid)
+                seen += ev.data
+            acks = []
+            t0 = time.monotonic()
+            await c.write(sid, b"p" * (n - 1) + b"\n", on_ack=acks.append)
+            took = time.monotonic() - t0
+            check(acks == sorted(acks) and acks[-1] == n and len(acks) >= 5,
+                  "session %d: acks in order, every byte: %r" % (sid, acks))
+            out, ex = await c.output_until_exit(sid, timeout=TIMEOUT)
+            return seen + out, ex, took
+
+        t0 = time.monotonic()
+        results = await asyncio.gather(*[drain(s) for s in floods],
+                                       *[prompted(s) for s in prompts])
+        elapsed = time.monotonic() - t0
+        for sid, (out, ex) in zip(floods, results[:8]):
+            check_eq((out.count(b"x"), out[FLOOD_N:]), (FLOOD_N, b"\r\ndone\r\n"),
+                     "flood session %d's bytes" % sid)
+            check_eq((ex.code, ex.end), (0, FLOOD_N + 8), "flood session %d's EXIT" % sid)
+        for sid, (out, ex, took) in zip(prompts, results[8:]):
+            check_eq(out, b"readygot %d" % n, "prompt session %d's output" % sid)
+            check_eq(ex.code, 0, "prompt session %d's exit" % sid)
+        check(not stuck_write.done(), "the stuck session's write is still waiting (%r)"
+              % (stuck_write.done() and stuck_write.exception(),))
+        check(stuck_acks == sorted(stuck_acks), "stuck acks in order: %r" % stuck_acks)
+        sys.stdout.write("16 sessions: floods and prompts done in %.1fs; stuck session acked "
+                         "%s bytes of 3 MiB\n" % (elapsed, stuck_acks[-1:] or 0))
+        # Ending the stuck program ends its write with an error, and it exits too.
+        await c.signal(stuck)
+        try:
+            await asyncio.wait_for(stuck_write, TIMEOUT)
+        except PtyhubError as e:
+            check(e.name in ("exited", "no_such_session"), "stuck write ended by %r" % e)
+        else:
+            raise AssertionError("the stuck write succeeded after its program was killed")
+        out, ex = await c.output_until_exit(stuck, timeout=TIMEOUT)
+        check(ex.signal != 0 or ex.code != 0, "the stuck session was killed: %r" % (ex,))
+        states = {s.sid: s.running for s in await c.list()}
+        check_eq(sorted(s for s, r in states.items() if not r), sorted(every),
+                 "every session exited")
+
+
+def test_client_python_stdio_fanout_16_sessions():
+    d = Daemon()
+    with open(d.log_path, "wb") as log:
+        try:
+            asyncio.run(asyncio.wait_for(_fanout(d.bin, log.fileno()), 2 * TIMEOUT))
+        except BaseException:
+            sys.stderr.write("--- ptyhub stdio log\n%s\n---\n" % d.log_text())
+            raise
+
+
+def test_client_python_resume_after_restart():
+    """A client that stops after some output and comes back attaches from the last
+    offset it saw: together, exactly the session's bytes, no gap, no duplicate."""
+    script = "for i in $(seq 1 3000); do echo line $i; done; sleep 0.3; echo tail; exit 7"
+    with Daemon() as d:
+        with Client.connect_unix(d.sock, timeout=TIMEOUT) as c:
+            sid = c.create(["sh", "-c", script])
+            c.attach(sid)
+            first = bytearray()
+            last = 0
+            for ev in c.events(timeout=TIMEOUT, sid=sid):
+                check_eq(ev.offset, last, "offset of the next OUTPUT")
+                first += ev.data
+                last = ev.end
+                if last > 5000:
+                    break
+        # "Restart": a new connection from the offset we stored.
+        with Client.connect_unix(d.sock, timeout=TIMEOUT) as c:
+            a = c.attach(sid, from_offset=last)
+            check(a.start <= last <= a.end, "resume offset %d within [%d, %d]"
+                  % (last, a.start, a.end))
+            ev = c.next_event(TIMEOUT, sid)
+            check(isinstance(ev, Output) and ev.offset == last, "resumed at %d: %r"
+                  % (last, ev))
+            rest, ex = c.output_until_exit(sid)
+            whole = bytes(first) + ev.data + rest
+            check_eq(ex.code, 7, "exit status")
+            c.attach(sid, from_offset=0)
+            again, ex2 = c.output_until_exit(sid)
+            check_eq(whole, again, "resumed stream == the whole retained output")
+            want = b"".join(b"line %d\r\n" % i for i in range(1, 3001)) + b"tail\r\n"
+            check_eq(whole, want, "the session's output")
+            check_eq(ex2.end, len(want), "EXIT end")
