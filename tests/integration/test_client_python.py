@@ -211,13 +211,13 @@ def test_client_python_websocket():
                 await c.attach(sid)
                 ev = await c.next_event(TIMEOUT, sid)
                 check_eq(ev.data, b"ready", "the od session is ready")
-                await c.write(sid, bytes(range(256)) * 781 + b"0123456789ab")
+                await c.write(sid, bytes(range(256)) * 781 + b"0123456789abcdef" * 4)
                 out, ex = await c.output_until_exit(sid)
                 check(out.endswith(b"END") and len(out) > 600000, "od output: %d bytes"
                       % len(out))
-                lines = out[:-3].split(b"\r\n")
+                lines = out[:-3].split(b"\n")
                 data = bytes(int(x, 16) for ln in lines for x in ln.split())
-                check_eq(data, bytes(range(256)) * 781 + b"0123456789ab",
+                check_eq(data, bytes(range(256)) * 781 + b"0123456789abcdef" * 4,
                          "bytes written over WebSocket, as the program read them")
         asyncio.run(main())
         try:
