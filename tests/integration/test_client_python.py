@@ -340,3 +340,92 @@ def test_client_python_resume_after_restart():
             want = b"".join(b"line %d\r\n" % i for i in range(1, 3001)) + b"tail\r\n"
             check_eq(whole, want, "the session's output")
             check_eq(ex2.end, len(want), "EXIT end")
+
+
+def test_client_python_slow_consumer_is_bounded():
+    """A client whose caller stops taking events holds at most the server's window per
+    session, pauses that session's program, and still gets its replies; other
+    connections are not slowed."""
+    with Daemon() as d:
+        with Client.connect_unix(d.sock, timeout=TIMEOUT) as c:
+            yes = c.create(["yes", "y" * 200])
+            c.attach(yes)
+            # Nobody takes events: the program must come to a stop (replies still get
+            # through: list() is answered while OUTPUT waits).
+            sizes = [-1]
+            deadline = time.monotonic() + TIMEOUT
+            while True:
+                info = [s for s in c.list() if s.sid == yes][0]
+                sizes.append(info.bytes_out)
+                if sizes[-1] == sizes[-2] or time.monotonic() > deadline:
+                    break
+                time.sleep(0.5)
+            check(sizes[-1] == sizes[-2], "the program is paused: bytes_out %r" % sizes)
+            buffered = c._core.events.buffered_bytes
+            check(buffered <= (2 << 20) + (1 << 20), "the client buffered %d bytes" % buffered)
+            check(sizes[-1] <= 8 << 20, "the program stopped after %d bytes" % sizes[-1])
+            sys.stdout.write("paused after %d bytes, %d of them buffered in the client\n"
+                             % (sizes[-1], buffered))
+            with Client.connect_unix(d.sock, timeout=TIMEOUT) as other:
+                sid = other.create(PROMPT)
+                other.attach(sid)
+                ev = other.next_event(TIMEOUT, sid)
+                t0 = time.monotonic()
+                other.write(sid, b"quick\n")
+                out, ex = other.output_until_exit(sid)
+                check_eq(ev.data + out, b"readygot quick", "another connection's session")
+                check(time.monotonic() - t0 < 10, "another connection was not slowed")
+            # Taking events resumes the program.
+            got = 0
+            for ev in c.events(timeout=TIMEOUT, sid=yes):
+                got += len(ev.data)
+                if got > sizes[-1] + (4 << 20):
+                    break
+            check(got > sizes[-1] + (4 << 20), "output resumed: %d bytes" % got)
+            c.signal(yes)
+
+
+def _readme_blocks():
+    with open(os.path.join(ROOT, "clients", "python", "README.md")) as f:
+        return re.findall(r"```python\n(.*?)```", f.read(), re.S)
+
+
+def test_client_python_readme_examples():
+    """The README's broker: crashes after five events, then resumes; every agent's log
+    holds exactly its bytes. Then the asyncio example, with `ptyhub` on PATH."""
+    broker, aio_example = _readme_blocks()[:2]
+    with Daemon() as d:
+        work = os.path.join(d.dir, "broker")
+        os.mkdir(work)
+        with open(os.path.join(work, "broker.py"), "w") as f:
+            f.write(broker)
+        env = dict(os.environ, PTYHUB_SOCKET=d.sock,  # spawn_stdio() ignores it
+                   PYTHONPATH=os.path.join(ROOT, "clients", "python"),
+                   PATH=os.path.dirname(d.bin) + os.pathsep + os.environ["PATH"])
+
+        def run(*args):
+            return subprocess.run([sys.executable, "broker.py"] + list(args), cwd=work, env=env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  timeout=TIMEOUT)
+        p = run("--crash-after", "5")
+        check_eq(p.returncode, 1, "the crashing broker's status (stderr %r)" % p.stderr)
+        check(os.path.exists(os.path.join(work, "broker.json")), "the broker saved its state")
+        p = run()
+        check_eq(p.returncode, 0, "the resumed broker's status (stderr %r)" % p.stderr)
+        logs = sorted(n for n in os.listdir(work) if n.startswith("agent-"))
+        check_eq(len(logs), 9, "agent logs")
+        for n in logs:
+            sid = int(n[len("agent-"):-len(".log")])
+            with open(os.path.join(work, n), "rb") as f:
+                want = b"prompt for %d\r\ngot prompt for %d\r\n" % (sid, sid)
+                check_eq(f.read(), want, "%s after a crash and a resume" % n)
+        check_eq(d.ls_json(), [], "the broker removed its sessions")
+
+        with open(os.path.join(work, "aio.py"), "w") as f:
+            f.write(aio_example)
+        p = subprocess.run([sys.executable, "aio.py"], cwd=work, env=env, timeout=TIMEOUT,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        check_eq(p.returncode, 0, "the asyncio example's status (stderr %r)" % p.stderr)
+        lines = p.stdout.decode().splitlines()
+        check_eq(sorted(lines), sorted("%d 0 b'prompt %d\\r\\ngot prompt %d\\r\\n'" % (i, i, i)
+                                       for i in range(9)), "the asyncio example's output")

@@ -14,6 +14,7 @@ from ._common import (WS_BINARY, WS_CLOSE, WS_PONG, Core, Event, WritePlan, WsRe
                       default_socket_path, default_token, ws_check_response,
                       ws_close_reason, ws_frame, ws_handshake_request, ws_parse_url)
 from .client import Env, _bytes, attach_args
+from .transport import stdio_env
 from .codec import Attached, Exit, Gap, Output, SessionInfo
 from .errors import ConnectionClosed, LostOutput, ProtocolViolation, PtyhubError
 
@@ -187,7 +188,7 @@ class AsyncClient:
                           stderr: Optional[int] = None, **kw) -> "AsyncClient":
         proc = await asyncio.create_subprocess_exec(
             ptyhub, "stdio", *args, stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE, stderr=stderr)
+            stdout=asyncio.subprocess.PIPE, stderr=stderr, env=stdio_env())
         assert proc.stdout is not None and proc.stdin is not None
         return await cls(AsyncStreamTransport(proc.stdout, proc.stdin, proc), **kw)._start()
 

@@ -159,9 +159,9 @@ class Client:
     def create(self, argv: Sequence[str], name: Optional[str] = None,
                cwd: Optional[str] = None, env: Env = None, cols: int = 0, rows: int = 0,
                timeout: Optional[float] = None) -> int:
-        """Starts argv in a new session; returns its id. env is a mapping or a list of
-        "KEY=VALUE" (the whole environment of the program, besides what the server
-        adds); cols/rows 0 means the server's default size."""
+        """Starts argv in a new session; returns its id (its pid is then last_pid). env
+        (a mapping or a list of "KEY=VALUE") is added to the daemon's environment,
+        overriding it; cols/rows 0 means the server's default size."""
         msg = self._request(lambda r: codec.encode_create(r, argv, name, cwd, env, cols, rows),
                             timeout=timeout)
         assert isinstance(msg, codec.Created)

@@ -96,6 +96,13 @@ class UnixTransport(StreamTransport):
         self.sock.close()
 
 
+def stdio_env() -> dict:
+    """The environment of a `ptyhub stdio` child: ours without $PTYHUB_SOCKET."""
+    env = dict(os.environ)
+    env.pop("PTYHUB_SOCKET", None)
+    return env
+
+
 class StdioTransport(StreamTransport):
     """Runs `ptyhub stdio ARGS` as a child process and talks over its stdin/stdout.
     Closing ends it: stdin is closed, which ends every session, and the child is waited
@@ -104,7 +111,7 @@ class StdioTransport(StreamTransport):
     def __init__(self, ptyhub: str = "ptyhub", args: Sequence[str] = (),
                  stderr: Optional[int] = None, grace: float = 10.0) -> None:
         self.proc = subprocess.Popen([ptyhub, "stdio"] + list(args), stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=stderr)
+                                     stdout=subprocess.PIPE, stderr=stderr, env=stdio_env())
         self.grace = grace
         assert self.proc.stdin is not None and self.proc.stdout is not None
         super().__init__(self.proc.stdout.fileno(), self.proc.stdin.fileno())
