@@ -429,3 +429,39 @@ def test_client_python_readme_examples():
         lines = p.stdout.decode().splitlines()
         check_eq(sorted(lines), sorted("%d 0 b'prompt %d\\r\\ngot prompt %d\\r\\n'" % (i, i, i)
                                        for i in range(9)), "the asyncio example's output")
+
+
+def test_client_python_write_resumes_after_refusals():
+    """A program that reads slowly behind a small input queue: WRITEs are refused with
+    `limit` and resent with RESUME, and the program reads exactly the bytes written, in
+    order (checksum). A write() abandoned on a timeout does not block the next one."""
+    import hashlib
+    data = os.urandom(600000)
+    with Daemon("--input-queue", "64K") as d:
+        with Client.connect_unix(d.sock, timeout=TIMEOUT) as c:
+            sid = c.create(["sh", "-c", "stty raw -echo -iexten; printf ready; sleep 1;"
+                            " head -c %d | sha256sum" % len(data)])
+            c.attach(sid)
+            check_eq(c.next_event(TIMEOUT, sid).data, b"ready", "ready")
+            acks = []
+            c.write(sid, data, on_ack=acks.append)
+            check(c.write_refusals > 0, "no WRITE was refused: the test tests nothing")
+            check(acks == sorted(acks) and acks[-1] == len(data), "acks in order: %r" % acks)
+            out, ex = c.output_until_exit(sid)
+            check_eq(out.split()[0].decode(), hashlib.sha256(data).hexdigest(),
+                     "sha256 of what the program read (%d refusals)" % c.write_refusals)
+
+            sid = c.create(["sh", "-c", "stty raw -echo -iexten; printf ready; sleep 2;"
+                            " cat >/dev/null"])
+            c.attach(sid)
+            check_eq(c.next_event(TIMEOUT, sid).data, b"ready", "ready")
+            try:
+                c.write(sid, b"a" * 300000, timeout=0.5)
+            except TimeoutError:
+                pass
+            else:
+                raise AssertionError("a write to a program asleep behind a 64K queue finished")
+            c.write(sid, b"b" * 300005)  # clears the latch; the program reads it all
+            c.signal(sid, 15)
+            out, ex = c.output_until_exit(sid)
+            check_eq((out, ex.signal), (b"", 15), "output and exit")

@@ -155,8 +155,13 @@ class WritePlan:
 
     RETRY_MIN, RETRY_MAX = 0.005, 0.25
 
-    def __init__(self, data: bytes, chunk: int = WRITE_CHUNK, window: int = WRITE_WINDOW):
+    def __init__(self, data: bytes, chunk: int = WRITE_CHUNK, window: int = WRITE_WINDOW,
+                 resume_first: bool = False):
         mv = memoryview(bytes(data))
+        # An earlier write() to the session was abandoned (timeout, cancellation) and
+        # may have left the server's refusal latch set: the first chunk clears it.
+        self.first_flags = codec.WRITE_F_RESUME if resume_first else 0
+        self.refusals = 0
         self.chunks: List[bytes] = [bytes(mv[i:i + chunk]) for i in range(0, len(mv), chunk)] or [b""]
         self.window = window
         self.next = 0                       # first chunk never sent
@@ -195,7 +200,7 @@ class WritePlan:
             req = new_req()
             self.inflight[req] = idx
             self.inflight_bytes += len(self.chunks[idx])
-            out.append((req, 0, self.chunks[idx]))
+            out.append((req, self.first_flags if idx == 0 else 0, self.chunks[idx]))
         return out
 
     def owns(self, req: int) -> bool:
@@ -225,6 +230,7 @@ class WritePlan:
             self.resending = None
         self.refused.append(idx)
         self.refused.sort()
+        self.refusals += 1
         self.retry_ready = False
         delay = self.retry_delay
         self.retry_delay = min(self.retry_delay * 2, self.RETRY_MAX)
@@ -402,6 +408,8 @@ class Core:
         self._lists: Dict[int, List[codec.SessionInfo]] = {}
         self.welcome: Optional[codec.Welcome] = None
         self.fatal: Optional[ConnectionClosed] = None
+        self.write_refusals = 0              # WRITEs refused with `limit` (and resent)
+        self.write_abandoned: set = set()    # sids whose last write() did not finish
 
     @property
     def can_write(self) -> bool:

@@ -219,6 +219,11 @@ class AsyncClient:
         return self._core.welcome
 
     @property
+    def write_refusals(self) -> int:
+        """How many WRITEs the server refused with `limit` so far (each was resent)."""
+        return self._core.write_refusals
+
+    @property
     def can_write(self) -> bool:
         return self._core.can_write
 
@@ -260,6 +265,7 @@ class AsyncClient:
                     fut.set_result(None)
                 else:
                     fut.set_exception(core.fatal or err)
+                    fut.exception()  # retrieved: a caller that gave up must not be warned
         self._futs.clear()
         if not self._welcome.done():
             self._welcome.set_exception(core.fatal or err)
@@ -363,7 +369,8 @@ class AsyncClient:
     async def _write(self, sid: int, data: bytes,
                      on_ack: Optional[Callable[[int], None]]) -> None:
         core = self._core
-        plan = WritePlan(data)
+        plan = WritePlan(data, resume_first=sid in core.write_abandoned)
+        core.write_abandoned.discard(sid)
         retry_at: Optional[float] = None
         try:
             while not plan.finished:
@@ -382,6 +389,7 @@ class AsyncClient:
                         if e.code != codec.ERROR_CODES["limit"]:
                             raise
                         retry_at = time.monotonic() + plan.on_limit(req)
+                        core.write_refusals += 1
                         continue
                     assert isinstance(msg, codec.Ok)
                     n = plan.on_ok(req)
@@ -410,6 +418,8 @@ class AsyncClient:
             for req in list(plan.inflight):
                 self._futs.pop(req, None)
                 core.forget(req)
+            if not plan.finished:
+                core.write_abandoned.add(sid)
 
     # -- events --
 

@@ -103,6 +103,11 @@ class Client:
         return self._core.welcome
 
     @property
+    def write_refusals(self) -> int:
+        """How many WRITEs the server refused with `limit` so far (each was resent)."""
+        return self._core.write_refusals
+
+    @property
     def can_write(self) -> bool:
         """The server accepts WRITE (acknowledged input)."""
         return self._core.can_write
@@ -222,7 +227,8 @@ class Client:
                                         "this server does not accept WRITE (WELCOME flags)",
                                         0, sid)
         core = self._core
-        plan = WritePlan(_bytes(data))
+        plan = WritePlan(_bytes(data), resume_first=sid in core.write_abandoned)
+        core.write_abandoned.discard(sid)
         deadline = _deadline(self.timeout if timeout is None else timeout)
         retry_at: Optional[float] = None
         try:
@@ -240,6 +246,7 @@ class Client:
                         if e.code != codec.ERROR_CODES["limit"]:
                             raise
                         retry_at = time.monotonic() + plan.on_limit(req)
+                        core.write_refusals += 1
                         continue
                     assert isinstance(msg, codec.Ok)
                     n = plan.on_ok(req)
@@ -261,6 +268,8 @@ class Client:
         finally:
             for req in list(plan.inflight):
                 core.forget(req)
+            if not plan.finished:
+                core.write_abandoned.add(sid)
 
     # -- events --
 
