@@ -42,6 +42,7 @@ class AsyncStreamTransport(AsyncTransport):
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                  proc: Optional[asyncio.subprocess.Process] = None, grace: float = 10.0):
         self._r, self._w, self.proc, self.grace = reader, writer, proc, grace
+        self._drain_lock = asyncio.Lock()
 
     def send(self, body: bytes) -> None:
         if self._w.is_closing():
@@ -49,10 +50,12 @@ class AsyncStreamTransport(AsyncTransport):
         self._w.write(codec.frame(body))
 
     async def drain(self) -> None:
-        try:
-            await self._w.drain()
-        except (BrokenPipeError, ConnectionResetError) as e:
-            raise ConnectionClosed("the server closed the connection (%s)" % e)
+        # One drain at a time: Python before 3.10 does not allow concurrent drains.
+        async with self._drain_lock:
+            try:
+                await self._w.drain()
+            except (BrokenPipeError, ConnectionResetError) as e:
+                raise ConnectionClosed("the server closed the connection (%s)" % e)
 
     async def recv(self) -> bytes:
         try:
@@ -84,6 +87,7 @@ class AsyncWebSocketTransport(AsyncTransport):
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                  rest: bytes):
         self._r, self._w = reader, writer
+        self._drain_lock = asyncio.Lock()
         self._ws = WsReader()
         self._ws.feed(rest)
         self._closed = False
@@ -115,10 +119,12 @@ class AsyncWebSocketTransport(AsyncTransport):
         self._w.write(ws_frame(WS_BINARY, body))
 
     async def drain(self) -> None:
-        try:
-            await self._w.drain()
-        except (BrokenPipeError, ConnectionResetError) as e:
-            raise ConnectionClosed("the server closed the connection (%s)" % e)
+        # One drain at a time: Python before 3.10 does not allow concurrent drains.
+        async with self._drain_lock:
+            try:
+                await self._w.drain()
+            except (BrokenPipeError, ConnectionResetError) as e:
+                raise ConnectionClosed("the server closed the connection (%s)" % e)
 
     async def recv(self) -> bytes:
         while True:
