@@ -465,3 +465,30 @@ def test_client_python_write_resumes_after_refusals():
             c.signal(sid, 15)
             out, ex = c.output_until_exit(sid)
             check_eq((out, ex.signal), (b"", 15), "output and exit")
+
+
+def test_client_python_gap_when_not_retained():
+    """Attaching below what the daemon still retains gives one Gap, then the retained
+    bytes, contiguous; output_until_exit reports the loss as LostOutput."""
+    with Daemon("--scrollback", "64K") as d:
+        with Client.connect_unix(d.sock, timeout=TIMEOUT) as c:
+            sid = c.create(["sh", "-c", "head -c 300000 /dev/zero | tr '\\0' y; printf END"])
+            c.attach(sid, mode="read_only", live=True)
+            c.output_until_exit(sid)  # wait for the end
+            a = c.attach(sid, mode="read_only", from_offset=10)
+            check(a.start > 10 and a.end == 300003 and a.exited, "ATTACHED %r" % (a,))
+            ev = c.next_event(TIMEOUT, sid)
+            check_eq(ev, ptyhub.Gap(sid, 10, a.start), "the first event")
+            out, ex = c.output_until_exit(sid)
+            check_eq((len(out), out[-3:], ex.end), (a.end - a.start, b"END", a.end),
+                     "the retained bytes")
+            c.attach(sid, mode="read_only", tail=100)
+            out, ex = c.output_until_exit(sid)
+            check_eq(out, b"y" * 97 + b"END", "tail=100")
+            c.attach(sid, mode="read_only", from_offset=0)
+            try:
+                c.output_until_exit(sid)
+            except ptyhub.LostOutput as e:
+                check_eq((e.sid, e.start, e.end), (sid, 0, a.start), "LostOutput")
+            else:
+                raise AssertionError("no LostOutput for bytes not retained")
