@@ -85,6 +85,54 @@ def test_client_python_codec_matches_the_doc():
             raise AssertionError("frame length %r accepted" % bad)
 
 
+def test_client_python_write_plan_never_reorders():
+    """The WRITE pipeline against a simulated server with the documented refusal latch
+    (docs/protocol.md, WRITE): random queue sizes, program reads and reply timing; what
+    the server queued is always exactly the data, in order, and OKs come in order."""
+    import random
+    from ptyhub._common import WritePlan
+    for seed in range(200):
+        rnd = random.Random(seed)
+        data = rnd.randbytes(rnd.randint(0, 700000))
+        cap = rnd.choice([65536, 100000, 300000, 1 << 20])
+        plan = WritePlan(data, resume_first=rnd.random() < 0.2)
+        queued, delivered, replies, oks = [], bytearray(), [], []
+        latched, acks, reqs = False, [], [0]
+
+        def new_req():
+            reqs[0] += 1
+            return reqs[0]
+        steps = 0
+        while not plan.finished:
+            steps += 1
+            check(steps < 100000, "seed %d: no progress" % seed)
+            for req, flags, chunk in plan.to_send(new_req):
+                if latched and not flags & codec.WRITE_F_RESUME:
+                    replies.append(("limit", req))
+                elif sum(len(q[1]) for q in queued) + len(chunk) <= cap:
+                    latched = False
+                    queued.append((req, chunk))
+                else:
+                    latched = True
+                    replies.append(("limit", req))
+            r = rnd.random()
+            if queued and r < 0.4:  # the program reads a whole WRITE: its OK
+                req, chunk = queued.pop(0)
+                delivered += chunk
+                replies.append(("ok", req))
+            elif replies and r < 0.9:
+                kind, req = replies.pop(0)
+                if kind == "ok":
+                    acks.append(plan.on_ok(req))
+                else:
+                    plan.on_limit(req)
+            elif plan.refused and not plan.retry_ready:
+                plan.retry_ready = True  # the retry delay passed
+        check_eq(bytes(delivered), data, "seed %d: bytes the program read" % seed)
+        check(acks == sorted(acks) and (not data or acks[-1] == len(data)),
+              "seed %d: acks %r" % (seed, acks))
+
+
 def _exact_bytes_blocking(c):
     sid = c.create(PROMPT, name="exact", env={"TERM": "dumb", "PATH": os.environ["PATH"]})
     check(c.attach(sid).sid == sid, "ATTACHED names the session")
