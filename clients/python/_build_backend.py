@@ -47,10 +47,11 @@ if not _have_bdist_wheel():
             out[key] = m.group(1) if m else ""
         return out
 
-    def get_requires_for_build_wheel(config_settings=None):  # noqa: F811
+    def get_requires_for_build_wheel(config_settings: object = None) -> list:  # noqa: F811
         return []
 
-    def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):  # noqa: F811
+    def build_wheel(wheel_directory: str, config_settings: object = None,
+                    metadata_directory: object = None) -> str:  # noqa: F811
         p = _project()
         name, version = p["name"], p["version"]
         dist = "%s-%s.dist-info" % (name, version)

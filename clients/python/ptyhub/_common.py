@@ -60,7 +60,7 @@ class EventStore:
     the client says it is ACK-paced, so at most the server's window (2 MiB) of OUTPUT per
     attached session is ever unacknowledged, and ACKs are sent only for consumed events."""
 
-    def __init__(self, auto_ack: bool, send_ack: Callable[[int, int], None]):
+    def __init__(self, auto_ack: bool, send_ack: Callable[[int, int], None]) -> None:
         self.auto_ack = auto_ack
         self._send_ack = send_ack
         self._q: Dict[int, Deque[Tuple[int, Event]]] = {}
@@ -156,7 +156,7 @@ class WritePlan:
     RETRY_MIN, RETRY_MAX = 0.005, 0.25
 
     def __init__(self, data: bytes, chunk: int = WRITE_CHUNK, window: int = WRITE_WINDOW,
-                 resume_first: bool = False):
+                 resume_first: bool = False) -> None:
         mv = memoryview(bytes(data))
         # An earlier write() to the session was abandoned (timeout, cancellation) and
         # may have left the server's refusal latch set: the first chunk clears it.
@@ -313,7 +313,7 @@ class WsReader:
     ("message", body) for a binary message, ("ping", data), ("close", payload), or
     None when more bytes are needed."""
 
-    def __init__(self, max_message: int = codec.MAX_BODY):
+    def __init__(self, max_message: int = codec.MAX_BODY) -> None:
         self._buf = bytearray()
         self._frag = bytearray()
         self._frag_op: Optional[int] = None
@@ -400,7 +400,7 @@ class Core:
     """Everything a connection knows, fed with server bodies by handle(). `send` sends a
     body (used for automatic ACKs)."""
 
-    def __init__(self, auto_ack: bool, send: Callable[[bytes], None]):
+    def __init__(self, auto_ack: bool, send: Callable[[bytes], None]) -> None:
         self.events = EventStore(auto_ack, lambda sid, off: send(codec.encode_ack(sid, off)))
         self._req = 0
         self._pending: Dict[int, object] = {}

@@ -40,7 +40,7 @@ class AsyncStreamTransport(AsyncTransport):
     """Length-prefixed frames over asyncio streams (a Unix socket, or a child's pipes)."""
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                 proc: Optional[asyncio.subprocess.Process] = None, grace: float = 10.0):
+                 proc: Optional[asyncio.subprocess.Process] = None, grace: float = 10.0) -> None:
         self._r, self._w, self.proc, self.grace = reader, writer, proc, grace
         self._drain_lock = asyncio.Lock()
 
@@ -85,7 +85,7 @@ class AsyncStreamTransport(AsyncTransport):
 
 class AsyncWebSocketTransport(AsyncTransport):
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                 rest: bytes):
+                 rest: bytes) -> None:
         self._r, self._w = reader, writer
         self._drain_lock = asyncio.Lock()
         self._ws = WsReader()

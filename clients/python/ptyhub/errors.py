@@ -12,7 +12,7 @@ class PtyhubError(Exception):
     its name (``"no_such_session"``, ``"limit"``, ...); ``req`` is the request it
     answers (0 when none) and ``sid`` the session concerned (0 when none)."""
 
-    def __init__(self, code: int, name: str, message: str, req: int = 0, sid: int = 0):
+    def __init__(self, code: int, name: str, message: str, req: int = 0, sid: int = 0) -> None:
         super().__init__("%s (%d): %s" % (name, code, message))
         self.code = code
         self.name = name
@@ -29,7 +29,7 @@ class PtyhubError(Exception):
         """True for the errors after which the server closes the connection."""
         return self.code in ERRORS_CLOSING
 
-    def __reduce__(self):  # picklable despite the custom __init__
+    def __reduce__(self) -> tuple:  # picklable despite the custom __init__
         return (type(self), (self.code, self.name, self.message, self.req, self.sid))
 
 
@@ -55,7 +55,7 @@ class ConnectionClosed(Exception):
     """The connection ended (end of stream, WebSocket close, or a closing ERROR, which is
     then ``cause``)."""
 
-    def __init__(self, message: str = "connection closed", cause: Optional[PtyhubError] = None):
+    def __init__(self, message: str = "connection closed", cause: Optional[PtyhubError] = None) -> None:
         super().__init__(message)
         self.cause = cause
 
@@ -68,6 +68,6 @@ class ProtocolViolation(Exception):
 class LostOutput(Exception):
     """output_until_exit() met a GAP: bytes [start, end) of the session are gone."""
 
-    def __init__(self, sid: int, start: int, end: int):
+    def __init__(self, sid: int, start: int, end: int) -> None:
         super().__init__("session %d: bytes [%d, %d) were not retained" % (sid, start, end))
         self.sid, self.start, self.end = sid, start, end
