@@ -15,7 +15,6 @@ import os
 import re
 import zipfile
 
-from setuptools import build_meta as _sm
 from setuptools.build_meta import *  # noqa: F401,F403
 
 

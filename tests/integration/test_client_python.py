@@ -96,7 +96,7 @@ def test_client_python_write_plan_never_reorders():
         data = rnd.randbytes(rnd.randint(0, 700000))
         cap = rnd.choice([65536, 100000, 300000, 1 << 20])
         plan = WritePlan(data, resume_first=rnd.random() < 0.2)
-        queued, delivered, replies, oks = [], bytearray(), [], []
+        queued, delivered, replies = [], bytearray(), []
         latched, acks, reqs = False, [], [0]
 
         def new_req():

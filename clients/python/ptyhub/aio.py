@@ -5,7 +5,6 @@ are queued (bounded by the server's ACK window per attached session, see Client)
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from typing import (AsyncIterator, Callable, Dict, List, Optional, Sequence, Tuple, Union)
 

@@ -7,7 +7,7 @@ import time
 from typing import (Callable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union)
 
 from . import codec
-from ._common import Core, Event, Failed, WritePlan
+from ._common import Core, Event, WritePlan
 from .codec import Attached, Exit, Gap, Output, SessionInfo
 from .errors import ConnectionClosed, LostOutput, ProtocolViolation, PtyhubError
 from .transport import StdioTransport, Transport, UnixTransport, WebSocketTransport

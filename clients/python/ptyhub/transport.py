@@ -9,7 +9,7 @@ import select
 import socket
 import subprocess
 import time
-from typing import List, Optional, Sequence
+from typing import Optional, Sequence
 
 from . import codec
 from ._common import (WS_BINARY, WS_CLOSE, WS_PONG, WsReader, default_socket_path,
