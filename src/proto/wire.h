@@ -70,7 +70,14 @@ enum wire_err {
     WIRE_ERR_AUTH = 14, /* closes */
 };
 
-enum { WIRE_HELLO_F_ACK = 1u << 0 }; /* HELLO flags: this client paces OUTPUT with ACK */
+/* HELLO flags. */
+enum {
+    WIRE_HELLO_F_ACK = 1u << 0, /* this client paces OUTPUT with ACK */
+    /* Version 2, with ACK: this client renders what it acknowledges (a terminal, the
+     * page): an interactive attachment holds its program at most the hold window ahead of
+     * the acknowledged offset, so what the program wrote before a Ctrl-C is drawn quickly. */
+    WIRE_HELLO_F_HOLD = 1u << 1,
+};
 /* WELCOME flags: capabilities of this server (clients ignore unknown bits). */
 enum {
     WIRE_WELCOME_F_WRITE = 1u << 0,   /* WRITE (acknowledged input) is accepted */

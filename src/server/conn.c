@@ -44,11 +44,13 @@
 #define CONN_MAX_ACKS 4096           /* WRITEs waiting for their OK, per connection */
 #define CONN_READ_QUANTUM (256u * 1024)
 #define CONN_MAX_FRAMES 32
-/* Unacknowledged bytes for ACK-paced clients (the page). An interactive one also holds
- * the program back by its acknowledged offset with this limit: the program runs at most
- * this far ahead of what xterm.js rendered (tens of ms at its 5-35 MB/s), so Ctrl-C
- * during a flood stops the screen quickly. */
-#define CONN_ACK_WINDOW (256u * 1024)
+/* Unacknowledged bytes for ACK-paced clients. */
+#define CONN_ACK_WINDOW (2u * 1024 * 1024)
+/* For ACK-paced clients that render (HELLO flag HOLD: the page), the window is smaller,
+ * and an interactive attachment also holds its program back by the acknowledged offset
+ * with it: the program runs at most this far ahead of what xterm.js rendered (tens of ms
+ * at its 5-35 MB/s), so Ctrl-C during a flood stops the screen quickly. */
+#define CONN_HOLD_WINDOW (256u * 1024)
 
 struct csub {
     struct sub sub;
@@ -76,6 +78,7 @@ struct conn {
     reactor_timer hello_timer; /* a client that never says HELLO is dropped */
     bool hello;
     bool ack_paced;
+    uint64_t window;   /* unacknowledged OUTPUT bytes at most, for an ACK-paced client */
     struct framing fr; /* length prefixes or WebSocket messages */
     uint16_t version;  /* negotiated protocol version */
     struct csub *subs;
@@ -198,10 +201,10 @@ static size_t csub_prepare(struct conn *c, struct csub *cs)
     uint64_t avail = end - cs->sub.cursor;
     if (c->ack_paced) {
         uint64_t unacked = cs->sub.cursor - cs->acked;
-        if (unacked >= CONN_ACK_WINDOW)
+        if (unacked >= c->window)
             return 0;
-        if (avail > CONN_ACK_WINDOW - unacked)
-            avail = CONN_ACK_WINDOW - unacked;
+        if (avail > c->window - unacked)
+            avail = c->window - unacked;
     }
     return avail > CONN_FRAME_MAX ? CONN_FRAME_MAX : (size_t)avail;
 }
@@ -401,6 +404,8 @@ static int on_hello(struct conn *c, const struct wire_hello *h)
     reactor_timer_stop(c->l->r, &c->hello_timer);
     c->version = h->version < WIRE_VERSION ? h->version : WIRE_VERSION;
     c->ack_paced = h->flags & WIRE_HELLO_F_ACK;
+    c->window = c->ack_paced && (h->flags & WIRE_HELLO_F_HOLD) && c->version >= 2 ? CONN_HOLD_WINDOW
+                                                                                  : CONN_ACK_WINDOW;
     struct wire_msg m = {.type = WIRE_WELCOME};
     m.welcome = (struct wire_welcome){
         .version = c->version,
@@ -508,9 +513,9 @@ static int on_attach(struct conn *c, const struct wire_attach *a)
         from = start;
     }
     cs->acked = from;
-    bool held = c->ack_paced && cs->sub.lossless;
+    bool held = c->window == CONN_HOLD_WINDOW && cs->sub.lossless;
     cs->sub.hold = from;
-    cs->sub.limit = held ? CONN_ACK_WINDOW : 0;
+    cs->sub.limit = held ? CONN_HOLD_WINDOW : 0;
     session_attach(s, &cs->sub, from);
     return STEP_NEXT;
 }
@@ -920,7 +925,7 @@ static bool conn_wants_write(struct link *l)
     struct conn *c = l->layer;
     for (struct csub *cs = c->subs; cs; cs = cs->next)
         if (cs->sub.s && cs->sub.cursor < session_end(cs->sub.s) &&
-            (!c->ack_paced || cs->sub.cursor - cs->acked < CONN_ACK_WINDOW))
+            (!c->ack_paced || cs->sub.cursor - cs->acked < c->window))
             return true;
     return false;
 }

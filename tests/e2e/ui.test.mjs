@@ -321,9 +321,10 @@ test('a flood keeps the page responsive and Ctrl-C stops it', T, async (t) => {
     t.diagnostic(`Ctrl-C to marker: ${Date.now() - t0} ms`);
     const s = await apiSession(page, sid);
     assert.ok(s.bytes_out < 200 * MiB, `the flood ran to the end (${s.bytes_out} bytes): Ctrl-C did not stop it`);
-    // HELLO asked for ACK pacing; ACKs never went backwards, came at least every 64 KiB
-    // (plus one OUTPUT), and the last one covers everything once rendering caught up.
-    assert.deepEqual([...sent[0]], [0x01, 0x50, 0x54, 0x59, 0x48, 1, 0, 1, 0], 'HELLO with flags 1');
+    // HELLO (version 2) asked for ACK pacing and the render hold (flags 3); ACKs never
+    // went backwards, came at least every 64 KiB (plus one OUTPUT), and the last one
+    // covers everything once rendering caught up.
+    assert.deepEqual([...sent[0]], [0x01, 0x50, 0x54, 0x59, 0x48, 2, 0, 3, 0], 'HELLO version 2 with flags 3');
     await waitCaughtUp(page, sid);
     const end = (await ph(page)).rendered;
     const acks = () => sent.filter((b) => b[0] === 0x09).map((b) => Number(b.readBigUInt64LE(5)));

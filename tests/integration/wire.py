@@ -53,6 +53,7 @@ ERR_AUTH = 14
 CLOSING_ERRORS = {ERR_BAD_FRAME, ERR_TOO_LARGE, ERR_VERSION, ERR_NOT_HELLO, ERR_AUTH}
 
 HELLO_F_ACK = 1
+HELLO_F_HOLD = 2  # version 2: hold the program by the acknowledged offset (renderers)
 WELCOME_F_WRITE = 1  # WELCOME flags: the server accepts WRITE
 WELCOME_F_RESIZED = 2  # ... and tells attached clients of size changes (RESIZED)
 LIST_F_MORE = 1

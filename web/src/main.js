@@ -116,7 +116,7 @@ function connect() {
   ws = sock;
   sock.onopen = () => {
     if (ws !== sock) return;
-    sock.send(wire.encodeHello(wire.HELLO_F_ACK));
+    sock.send(wire.encodeHello(wire.HELLO_F_ACK | wire.HELLO_F_HOLD));
     sendAttach();
   };
   sock.onmessage = (ev) => {

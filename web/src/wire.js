@@ -10,6 +10,7 @@ export const T = {
 };
 
 export const HELLO_F_ACK = 1;
+export const HELLO_F_HOLD = 2; // version 2: hold the program by what was rendered
 export const MODE_INTERACTIVE = 0;
 export const MODE_READ_ONLY = 1;
 export const FROM_ABSOLUTE = 0;
@@ -30,10 +31,13 @@ function body(type, n) {
 }
 
 // HELLO: version 1, flags (bit 0: this client paces output with ACK).
+// HELLO with the highest version the page speaks (2); the server answers with the
+// highest common one. Unknown server messages (RESIZED, ...) decode to null and are
+// ignored.
 export function encodeHello(flags) {
   const [b, v] = body(T.HELLO, 9);
   v.setUint32(1, MAGIC, true);
-  v.setUint16(5, 1, true);
+  v.setUint16(5, 2, true);
   v.setUint16(7, flags, true);
   return b;
 }
