@@ -43,8 +43,7 @@
     (CELL_BOLD | CELL_DIM | CELL_ITALIC | CELL_UNDERLINE | CELL_BLINK | CELL_INVERSE |             \
      CELL_HIDDEN | CELL_STRIKE)
 
-#define VT_RGB_MAX 1024
-#define VT_RGB_SLOTS 2048 /* hash slots, a power of two above VT_RGB_MAX */
+#define VT_RGB_MAX 1024 /* true colours interned per vt */
 #define COLOR_RGB_BASE 257
 
 enum state {
@@ -88,10 +87,12 @@ struct saved {
     uint8_t g[2], gl;
 };
 
+/* Interned true colours: rgb[] in order of first use, and an open-addressing hash of
+ * 2 * cap slots (0 empty, else index + 1); both double together up to VT_RGB_MAX. */
 struct rgb_table {
-    uint32_t rgb[VT_RGB_MAX];
-    uint16_t slot[VT_RGB_SLOTS]; /* 0 empty, else index + 1 */
-    uint16_t n;
+    uint32_t *rgb;
+    uint16_t *slot;
+    uint16_t n, cap;
 };
 
 struct vt {
@@ -336,6 +337,32 @@ static unsigned rgb_to_palette(unsigned r, unsigned g, unsigned b)
     return 16 + 36 * idx[0] + 6 * idx[1] + idx[2];
 }
 
+/* The hash of an RGB key (Fibonacci hashing). */
+static unsigned rgb_hash(uint32_t key)
+{
+    return (key * 2654435761u) >> 16;
+}
+
+/* Stores index+1 v for key in the first free slot of its probe sequence. */
+static void rgb_slot_put(struct rgb_table *t, uint32_t key, uint16_t v)
+{
+    unsigned mask = 2u * t->cap - 1;
+    unsigned h = rgb_hash(key) & mask;
+    while (t->slot[h])
+        h = (h + 1) & mask;
+    t->slot[h] = v;
+}
+
+/* Frees a true colour table; NULL is fine. */
+static void rgb_free(struct rgb_table *t)
+{
+    if (!t)
+        return;
+    free(t->rgb);
+    free(t->slot);
+    free(t);
+}
+
 /* The colour code for an RGB true colour, interned in the vt's table. */
 static uint16_t rgb_code(struct vt *vt, unsigned r, unsigned g, unsigned b)
 {
@@ -343,18 +370,29 @@ static uint16_t rgb_code(struct vt *vt, unsigned r, unsigned g, unsigned b)
     if (!vt->rgb)
         vt->rgb = xcalloc(1, sizeof *vt->rgb);
     struct rgb_table *t = vt->rgb;
-    unsigned h = (key * 2654435761u) >> 21 & (VT_RGB_SLOTS - 1);
-    for (;; h = (h + 1) & (VT_RGB_SLOTS - 1)) {
-        uint16_t s = t->slot[h];
-        if (s == 0)
-            break;
-        if (t->rgb[s - 1] == key)
-            return (uint16_t)(COLOR_RGB_BASE + s - 1);
+    if (t->cap) {
+        unsigned mask = 2u * t->cap - 1;
+        for (unsigned h = rgb_hash(key) & mask;; h = (h + 1) & mask) {
+            uint16_t s = t->slot[h];
+            if (s == 0)
+                break;
+            if (t->rgb[s - 1] == key)
+                return (uint16_t)(COLOR_RGB_BASE + s - 1);
+        }
     }
     if (t->n == VT_RGB_MAX)
         return (uint16_t)(1 + rgb_to_palette(r, g, b));
+    if (t->n == t->cap) {
+        t->cap = t->cap ? (uint16_t)(t->cap * 2) : 16;
+        t->rgb = xrealloc(t->rgb, t->cap * sizeof *t->rgb);
+        free(t->slot);
+        t->slot = xcalloc(2u * t->cap, sizeof *t->slot);
+        for (unsigned i = 0; i < t->n; i++)
+            rgb_slot_put(t, t->rgb[i], (uint16_t)(i + 1));
+    }
     t->rgb[t->n] = key;
-    t->slot[h] = (uint16_t)(++t->n);
+    rgb_slot_put(t, key, (uint16_t)(t->n + 1));
+    t->n++;
     return (uint16_t)(COLOR_RGB_BASE + t->n - 1);
 }
 
@@ -625,7 +663,7 @@ static void full_reset(struct vt *vt)
     screen_alloc(vt, &vt->pri);
     free(vt->tabs);
     vt->tabs = NULL;
-    free(vt->rgb);
+    rgb_free(vt->rgb);
     vt->rgb = NULL;
     vt->modes = 0;
     soft_reset(vt);
@@ -1535,7 +1573,7 @@ void vt_free(struct vt *vt)
     screen_free(vt, &vt->pri);
     screen_free(vt, &vt->alt);
     free(vt->tabs);
-    free(vt->rgb);
+    rgb_free(vt->rgb);
     free(vt->title);
     free(vt->cwd);
     free(vt->osc);
@@ -1678,7 +1716,7 @@ size_t vt_memory(const struct vt *vt)
     if (vt->tabs)
         n += (vt->cols + 7u) / 8u;
     if (vt->rgb)
-        n += sizeof *vt->rgb;
+        n += sizeof *vt->rgb + vt->rgb->cap * (sizeof(uint32_t) + 2 * sizeof(uint16_t));
     if (vt->title)
         n += strlen(vt->title) + 1;
     if (vt->cwd)
