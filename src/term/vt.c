@@ -1614,6 +1614,11 @@ static void screen_resize(struct vt *vt, struct screen *s, uint16_t cols, uint16
             free(r->c);
             continue;
         }
+        if (cols > vt->cols && r->fill != 0) {
+            /* New columns are blank with the default background, like xterm's. */
+            row_reserve(vt, r, vt->cols);
+            r->fill = 0;
+        }
         if (r->len > cols)
             r->len = cols;
         if (r->cap > cols) {

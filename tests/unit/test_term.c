@@ -778,6 +778,16 @@ TEST(term_resize)
     vt_free(vt);
 }
 
+TEST(term_resize_wider_adds_default_background)
+{
+    struct vt *vt = vt_new(4, 2);
+    feed(vt, "\x1b[41m\x1b[2J\x1b[0m");
+    CHECK_EQ(vt_resize(vt, 8, 2), 0);
+    CHECK(snapshot_has(vt, "\x1b[1;1H\x1b[0;41m    \x1b[2;1H    \x1b[0m"));
+    check_roundtrip(vt);
+    vt_free(vt);
+}
+
 TEST(term_resize_extremes_bounded)
 {
     struct vt *vt = vt_new(80, 24);
