@@ -112,6 +112,7 @@ struct vt {
     struct rgb_table *rgb;
     uint32_t last_cp; /* for REP */
     uint64_t bells;
+    size_t cells; /* cells allocated in all rows, at most VT_CELLS_MAX */
     char *title, *cwd;
 
     /* parser */
@@ -156,17 +157,23 @@ static struct cell blank(uint16_t bg)
     return (struct cell){0, 0, bg};
 }
 
-/* Makes r store at least need cells, the new ones blank with the row's fill. */
-static void row_reserve(struct vt *vt, struct row *r, unsigned need)
+/* Makes r store at least need cells, the new ones blank with the row's fill; false (and
+ * nothing changed) when that would take the vt over its budget of VT_CELLS_MAX cells. */
+static bool row_reserve(struct vt *vt, struct row *r, unsigned need)
 {
     if (need <= r->len)
-        return;
+        return true;
     if (need > r->cap) {
         unsigned cap = r->cap ? r->cap * 2u : 16u;
         if (cap < need)
             cap = need;
         if (cap > vt->cols)
             cap = vt->cols;
+        if (vt->cells - r->cap + cap > VT_CELLS_MAX)
+            cap = need; /* near the budget: no slack */
+        if (vt->cells - r->cap + cap > VT_CELLS_MAX)
+            return false;
+        vt->cells = vt->cells - r->cap + cap;
         r->c = xrealloc(r->c, cap * sizeof *r->c);
         r->cap = (uint16_t)cap;
     }
@@ -174,6 +181,16 @@ static void row_reserve(struct vt *vt, struct row *r, unsigned need)
     for (unsigned i = r->len; i < need; i++)
         r->c[i] = b;
     r->len = (uint16_t)need;
+    return true;
+}
+
+/* Frees the cells of r. */
+static void row_free(struct vt *vt, struct row *r)
+{
+    vt->cells -= r->cap;
+    free(r->c);
+    r->c = NULL;
+    r->len = r->cap = 0;
 }
 
 /* The cell at column x of r (a blank with the fill when not stored). */
@@ -215,14 +232,15 @@ static void erase_cells(struct vt *vt, struct row *r, unsigned a, unsigned b, ui
     if (a >= b)
         return;
     if (b >= vt->cols) {
-        if (a > r->len)
-            row_reserve(vt, r, a);
+        if (a > r->len && !row_reserve(vt, r, a))
+            a = r->len; /* over budget: [len, a) takes the new background too */
         r->len = (uint16_t)a;
         r->fill = bg;
     } else {
         if (a >= r->len && bg == r->fill)
             return;
-        row_reserve(vt, r, b);
+        if (!row_reserve(vt, r, b) && b > r->len)
+            b = r->len; /* over budget: cells not stored keep the fill */
         for (unsigned i = a; i < b; i++)
             r->c[i] = blank(bg);
         fix_wide(vt, r, (int)b);
@@ -307,7 +325,7 @@ static void screen_free(struct vt *vt, struct screen *s)
     if (!s->rows)
         return;
     for (unsigned i = 0; i < vt->rows; i++)
-        free(s->rows[i].c);
+        row_free(vt, &s->rows[i]);
     free(s->rows);
     s->rows = NULL;
 }
@@ -453,7 +471,8 @@ static void insert_cells(struct vt *vt, unsigned n)
         n = cols - x;
     if (x >= r->len && vt->pen.bg == r->fill)
         return;
-    row_reserve(vt, r, cols);
+    if (!row_reserve(vt, r, cols))
+        return; /* over budget */
     memmove(&r->c[x + n], &r->c[x], (cols - x - n) * sizeof *r->c);
     for (unsigned i = x; i < x + n; i++)
         r->c[i] = blank(vt->pen.bg);
@@ -467,7 +486,8 @@ static void delete_cells(struct vt *vt, unsigned n)
     unsigned x = vt->x, cols = vt->cols;
     if (n > cols - x)
         n = cols - x;
-    if (vt->pen.bg == r->fill) {
+    bool whole = vt->pen.bg != r->fill && row_reserve(vt, r, cols);
+    if (!whole) {
         if (x + n < r->len) {
             memmove(&r->c[x], &r->c[x + n], (r->len - x - n) * sizeof *r->c);
             r->len = (uint16_t)(r->len - n);
@@ -475,7 +495,6 @@ static void delete_cells(struct vt *vt, unsigned n)
             r->len = (uint16_t)x;
         }
     } else {
-        row_reserve(vt, r, cols);
         memmove(&r->c[x], &r->c[x + n], (cols - x - n) * sizeof *r->c);
         for (unsigned i = cols - n; i < cols; i++)
             r->c[i] = blank(vt->pen.bg);
@@ -506,16 +525,16 @@ static void print_cp(struct vt *vt, uint32_t cp)
         insert_cells(vt, (unsigned)w);
     struct row *r = row_at(vt, cur(vt), vt->y);
     unsigned x = vt->x;
-    row_reserve(vt, r, x + (unsigned)w);
-    if (x > 0 && (r->c[x].cp & CELL_CONT))
-        r->c[x - 1].cp = 0;
-    struct cell c = {cp | vt->pen.flags | (w == 2 ? CELL_WIDE : 0), vt->pen.fg, vt->pen.bg};
-    r->c[x] = c;
-    if (w == 2) {
-        r->c[x + 1] = (struct cell){CELL_CONT | vt->pen.flags, vt->pen.fg, vt->pen.bg};
+    if (row_reserve(vt, r, x + (unsigned)w)) {
+        if (x > 0 && (r->c[x].cp & CELL_CONT))
+            r->c[x - 1].cp = 0;
+        struct cell c = {cp | vt->pen.flags | (w == 2 ? CELL_WIDE : 0), vt->pen.fg, vt->pen.bg};
+        r->c[x] = c;
+        if (w == 2)
+            r->c[x + 1] = (struct cell){CELL_CONT | vt->pen.flags, vt->pen.fg, vt->pen.bg};
+        if (x + (unsigned)w < r->len && (r->c[x + w].cp & CELL_CONT))
+            r->c[x + w].cp = 0;
     }
-    if (x + (unsigned)w < r->len && (r->c[x + w].cp & CELL_CONT))
-        r->c[x + w].cp = 0;
     vt->last_cp = cp;
     if (x + (unsigned)w >= vt->cols) {
         vt->x = (uint16_t)(vt->cols - 1);
@@ -558,12 +577,13 @@ static void print_ascii(struct vt *vt, const uint8_t *s, size_t n)
         struct row *r = row_at(vt, cur(vt), vt->y);
         if (x > 0 && x < r->len && (r->c[x].cp & CELL_CONT))
             r->c[x - 1].cp = 0;
-        row_reserve(vt, r, x + (unsigned)k);
-        struct cell *c = r->c + x;
-        for (size_t i = 0; i < k; i++)
-            c[i] = (struct cell){s[i] | fl, fg, bg};
-        if (x + k < r->len && (r->c[x + k].cp & CELL_CONT))
-            r->c[x + k].cp = 0;
+        if (row_reserve(vt, r, x + (unsigned)k)) {
+            struct cell *c = r->c + x;
+            for (size_t i = 0; i < k; i++)
+                c[i] = (struct cell){s[i] | fl, fg, bg};
+            if (x + k < r->len && (r->c[x + k].cp & CELL_CONT))
+                r->c[x + k].cp = 0;
+        }
         s += k;
         n -= k;
         if (x + k < cols) {
@@ -573,9 +593,9 @@ static void print_ascii(struct vt *vt, const uint8_t *s, size_t n)
             vt->wrapnext = true;
         } else {
             vt->x = (uint16_t)(cols - 1);
-            if (n > 0)
+            if (n > 0 && r->len == cols)
                 r->c[cols - 1] = (struct cell){s[n - 1] | fl, fg, bg};
-            if (cols >= 2 && (r->c[cols - 2].cp & CELL_WIDE))
+            if (cols >= 2 && r->len == cols && (r->c[cols - 2].cp & CELL_WIDE))
                 r->c[cols - 2].cp = 0;
             n = 0;
         }
@@ -826,7 +846,8 @@ static void screen_align(struct vt *vt)
     for (unsigned y = 0; y < vt->rows; y++) {
         struct row *r = row_at(vt, cur(vt), (uint16_t)y);
         row_clear(r, 0);
-        row_reserve(vt, r, vt->cols);
+        if (!row_reserve(vt, r, vt->cols))
+            continue; /* over budget: the row stays blank */
         for (unsigned x = 0; x < vt->cols; x++)
             r->c[x] = (struct cell){'E', 0, 0};
     }
@@ -1611,7 +1632,7 @@ static void screen_resize(struct vt *vt, struct screen *s, uint16_t cols, uint16
     for (unsigned y = 0; y < vt->rows; y++) {
         struct row *r = row_at(vt, s, (uint16_t)y);
         if (y < drop_top || y - drop_top >= rows) {
-            free(r->c);
+            row_free(vt, r);
             continue;
         }
         if (cols > vt->cols && r->fill != 0) {
@@ -1623,6 +1644,7 @@ static void screen_resize(struct vt *vt, struct screen *s, uint16_t cols, uint16
             r->len = cols;
         if (r->cap > cols) {
             r->c = xrealloc(r->c, cols * sizeof *r->c);
+            vt->cells -= r->cap - cols;
             r->cap = cols;
         }
         if (r->len == cols && (r->c[cols - 1].cp & CELL_WIDE))

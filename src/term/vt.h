@@ -26,6 +26,9 @@
 #define VT_CWD_MAX 1024  /* bytes kept of an OSC 7 working directory */
 #define VT_OSC_MAX 4096  /* bytes kept of any OSC string; the rest is dropped */
 #define VT_PARAMS_MAX 32 /* CSI parameters (and sub-parameters) kept; values clamp to 65535 */
+/* Cells stored per vt (8 bytes each, 32 MiB): a screen bigger than this that is written
+ * all over keeps only the cells written first; the rest read as blanks. */
+#define VT_CELLS_MAX (1u << 22)
 
 struct vt;
 
@@ -59,7 +62,9 @@ enum vt_query {
     VT_Q_DECRQM,    /* CSI ?Ps$p, param = Ps */
 };
 
-/* Called inline from vt_feed, in stream order, once per query parsed. st_terminated tells
+/* Called inline from vt_feed, in stream order, once per query parsed, with the vt in the
+ * state right after the query (so vt_reply gives CPR the cursor at that point). It may call
+ * the const accessors and vt_reply, never vt_feed, vt_resize or vt_free. st_terminated tells
  * whether an OSC query ended with ST (ESC \) rather than BEL; false for CSI queries. */
 typedef void (*vt_query_cb)(void *arg, enum vt_query q, int param, bool st_terminated);
 
@@ -93,7 +98,10 @@ void vt_set_query_cb(struct vt *vt, vt_query_cb cb, void *arg);
 size_t vt_text(const struct vt *vt, char *buf, size_t cap);
 /* Writes a byte sequence that reproduces the screen, modes, title and cursor in an
  * xterm-compatible terminal (or a fresh vt of the same size); returns the length it needs
- * (snprintf-style, no NUL). */
+ * (snprintf-style, no NUL). It starts with RIS (ESC c); on the alternate screen it draws
+ * the primary screen first and enters with ?1049h, so leaving restores it. Also carried:
+ * scroll region, origin mode, pending wrap, pen, cursor style, charsets, title, cwd. Not
+ * carried: tab stops, the DECSC-saved cursor of the current screen. */
 size_t vt_snapshot(const struct vt *vt, uint8_t *buf, size_t cap);
 /* Writes the reply to query q with the state now; returns the length it needs. */
 size_t vt_reply(const struct vt *vt, enum vt_query q, int param, bool st_terminated, uint8_t *buf,

@@ -807,6 +807,28 @@ TEST(term_resize_extremes_bounded)
     vt_free(vt);
 }
 
+TEST(term_cell_budget_bounds_huge_screens)
+{
+    struct vt *vt = vt_new(VT_DIM_MAX, VT_DIM_MAX);
+    /* DECALN fills every cell: 10^8 cells would be 800 MB; the budget keeps 4 Mi. */
+    feed(vt, "\x1b#8");
+    size_t budget = (size_t)VT_CELLS_MAX * 8 + 2 * VT_DIM_MAX * 16 + 4096;
+    CHECK_MSG(vt_memory(vt) <= budget, "%zu bytes", vt_memory(vt));
+    size_t n = vt_text(vt, NULL, 0);
+    char *t = malloc(n + 1);
+    CHECK(t != NULL);
+    vt_text(vt, t, n + 1);
+    CHECK_EQ(strspn(t, "E"), VT_DIM_MAX);
+    free(t);
+    /* Still usable: writes to rows already stored work, the rest read as blank. */
+    feed(vt, "\x1b[Hok\x1b[9999;1Hlost\x1b[?1049hx\x1b[?1049l\x1b[2J\x1b[Hagain");
+    CHECK(vt_memory(vt) <= budget);
+    char first[8];
+    vt_text(vt, first, sizeof first);
+    CHECK_STR_EQ(first, "again\n\n");
+    vt_free(vt);
+}
+
 TEST(term_memory_active_screen)
 {
     struct vt *vt = vt_new(80, 24);
@@ -878,6 +900,30 @@ static uint64_t rnd(uint64_t *s)
     *s ^= *s >> 7;
     *s ^= *s << 17;
     return *s;
+}
+
+TEST(term_every_split_point_agrees)
+{
+    const char *s =
+        "\x1b]2;t\x1b\\ab\xe4\xb8\xad\x1b[1;31mcd\x1b[3;4Hx\r\n\x1b[?1049h\x1b[38:2::1:2:3mz"
+        "\xf0\x9f\x98\x80\x1b(0q\x1b(B\x1b[2;5r\n\n\n\x1b[?25l\x07yz";
+    size_t n = strlen(s);
+    struct vt *whole = vt_new(12, 5);
+    feed(whole, s);
+    size_t wn;
+    uint8_t *want = snapshot(whole, &wn);
+    for (size_t cut = 0; cut <= n; cut++) {
+        struct vt *vt = vt_new(12, 5);
+        vt_feed(vt, (const uint8_t *)s, cut);
+        vt_feed(vt, (const uint8_t *)s + cut, n - cut);
+        size_t gn;
+        uint8_t *got = snapshot(vt, &gn);
+        CHECK_MSG(gn == wn && memcmp(got, want, wn) == 0, "split at %zu differs", cut);
+        free(got);
+        vt_free(vt);
+    }
+    free(want);
+    vt_free(whole);
 }
 
 TEST_TIMEOUT(term_random_bytes, 120)
