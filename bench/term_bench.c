@@ -7,9 +7,11 @@
  *   colour-ls   ls-like lines with SGR colours, 16/256/true colour
  *   fullscreen  cursor-addressed redraws of every row (an editor or top repainting)
  * Reported: MB/s fed per input. Then the vt's own memory accounting for a blank and for
- * an active (full of coloured text) 80x24 screen, and for an idle 10000x10000 one.
+ * an active (full of coloured text) 80x24 screen, and for an idle 10000x10000 one, next
+ * to the heap the allocator reports in use for it (mallinfo2, so with malloc overhead).
  * Usage: term_bench [seconds_per_input]
  */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +104,13 @@ static void run(const char *name, size_t (*gen)(char *), double secs)
     free(buf);
 }
 
+/* Heap bytes in use: small blocks plus mmap'd ones. */
+static size_t heap_in_use(void)
+{
+    struct mallinfo2 mi = mallinfo2();
+    return mi.uordblks + mi.hblkhd;
+}
+
 int main(int argc, char **argv)
 {
     double secs = argc > 1 ? atof(argv[1]) : 2.0;
@@ -110,20 +119,22 @@ int main(int argc, char **argv)
     run("colour-ls", fill_colour_ls, secs);
     run("fullscreen", fill_fullscreen, secs);
 
-    struct vt *vt = vt_new(80, 24);
-    printf("memory (vt_memory, no allocator overhead):\n");
-    printf("  blank 80x24          %6zu bytes\n", vt_memory(vt));
     char *buf = malloc(CHUNK);
+    printf("memory: vt_memory (own accounting) / heap in use (mallinfo2, with overhead)\n");
+    size_t heap0 = heap_in_use();
+    struct vt *vt = vt_new(80, 24);
+    printf("  blank 80x24          %7zu / %7zu bytes\n", vt_memory(vt), heap_in_use() - heap0);
     size_t len = fill_colour_ls(buf);
     vt_feed(vt, (const uint8_t *)buf, len);
     len = fill_fullscreen(buf);
     vt_feed(vt, (const uint8_t *)buf, len);
     vt_feed(vt, (const uint8_t *)"\x1b]2;vim main.c\x07", 16);
-    printf("  active 80x24         %6zu bytes\n", vt_memory(vt));
+    printf("  active 80x24         %7zu / %7zu bytes\n", vt_memory(vt), heap_in_use() - heap0);
     vt_free(vt);
+    heap0 = heap_in_use();
     vt = vt_new(10000, 10000);
     vt_feed(vt, (const uint8_t *)"$ ls\r\n", 6);
-    printf("  10000x10000, 1 line  %6zu bytes\n", vt_memory(vt));
+    printf("  10000x10000, 1 line  %7zu / %7zu bytes\n", vt_memory(vt), heap_in_use() - heap0);
     vt_free(vt);
     free(buf);
     return 0;

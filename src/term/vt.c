@@ -838,9 +838,12 @@ static void execute(struct vt *vt, uint8_t b)
     }
 }
 
-/* Fills the screen with 'E' (DECALN) and resets margins and cursor. */
+/* Fills the screen with 'E' (DECALN) and resets margins and cursor; ignored on screens
+ * larger than the cell budget. */
 static void screen_align(struct vt *vt)
 {
+    if ((size_t)vt->cols * vt->rows > VT_CELLS_MAX)
+        return; /* it could not be stored, and each one would cost the whole budget */
     vt->top = 0;
     vt->bot = (uint16_t)(vt->rows - 1);
     for (unsigned y = 0; y < vt->rows; y++) {

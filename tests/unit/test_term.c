@@ -810,8 +810,13 @@ TEST(term_resize_extremes_bounded)
 TEST(term_cell_budget_bounds_huge_screens)
 {
     struct vt *vt = vt_new(VT_DIM_MAX, VT_DIM_MAX);
-    /* DECALN fills every cell: 10^8 cells would be 800 MB; the budget keeps 4 Mi. */
-    feed(vt, "\x1b#8");
+    /* Text in every cell: 10^8 cells would be 800 MB; the budget keeps 4 Mi. */
+    for (int i = 0; i < 420; i++)
+        feed(vt, "E\x1b[9999b\r\n");
+    CHECK_MSG(vt_memory(vt) <= (size_t)VT_CELLS_MAX * 8 + 2 * VT_DIM_MAX * 16 + 4096, "%zu",
+              vt_memory(vt));
+    feed(vt, "\x1b[HE\x1b[65535b\x1b[H");
+    feed(vt, "\x1b#8"); /* DECALN is ignored on screens larger than the budget */
     size_t budget = (size_t)VT_CELLS_MAX * 8 + 2 * VT_DIM_MAX * 16 + 4096;
     CHECK_MSG(vt_memory(vt) <= budget, "%zu bytes", vt_memory(vt));
     size_t n = vt_text(vt, NULL, 0);
