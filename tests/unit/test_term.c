@@ -429,6 +429,59 @@ TEST(term_wide_char_at_last_column)
     vt_free(vt);
 }
 
+TEST(term_edits_split_wide_chars)
+{
+    struct vt *vt = vt_new(8, 3);
+    /* ECH over the right half, DCH through the left half, ICH pushing one off the edge. */
+    feed(vt, "a\xe4\xb8\xad"
+             "b\x1b[1;3H\x1b[X");
+    CHECK_STR_EQ(line(vt, 0), "a  b");
+    feed(vt, "\x1b[2;1Ha\xe4\xb8\xad"
+             "b\x1b[2;2H\x1b[P");
+    CHECK_STR_EQ(line(vt, 1), "a b");
+    feed(vt, "\x1b[3;1Habcde\xe4\xb8\xad\x1b[3;1H\x1b[2@");
+    CHECK_STR_EQ(line(vt, 2), "  abcde");
+    check_roundtrip(vt);
+    vt_free(vt);
+}
+
+TEST(term_edits_with_background)
+{
+    struct vt *vt = vt_new(10, 2);
+    feed(vt, "abcdef\x1b[1;2H\x1b[43m\x1b[2P\x1b[2@\x1b[2;5H\x1b[45m\x1b[1K\x1b[0m");
+    CHECK_STR_EQ(text(vt), "a  def\n");
+    /* DCH filled the right end with yellow; ICH then pushed those cells off the edge. */
+    CHECK(snapshot_has(vt, "\x1b[1;1Ha\x1b[0;43m  \x1b[0mdef\x1b[2;1H\x1b[0;45m     \x1b[0m"));
+    check_roundtrip(vt);
+    vt_free(vt);
+}
+
+TEST(term_insert_mode_wide)
+{
+    struct vt *vt = vt_new(6, 1);
+    feed(vt, "abcd\r\x1b[4h\xe4\xb8\xad");
+    CHECK_STR_EQ(text(vt), "\xe4\xb8\xad"
+                           "abcd");
+    check_cursor(vt, 2, 0);
+    vt_free(vt);
+}
+
+TEST(term_soft_reset_and_cursor_style)
+{
+    struct vt *vt = vt_new(20, 5);
+    feed(vt, "\x1b[2;4r\x1b[?6h\x1b[4h\x1b[?7l\x1b[?25l\x1b[1m\x1b[3 q");
+    check_roundtrip(vt);
+    CHECK(snapshot_has(vt, "\x1b[3 q"));
+    feed(vt, "\x1b[!p");
+    CHECK_EQ(vt_modes(vt) &
+                 (VT_MODE_ORIGIN | VT_MODE_INSERT | VT_MODE_AUTOWRAP | VT_MODE_CURSOR_VISIBLE),
+             VT_MODE_AUTOWRAP | VT_MODE_CURSOR_VISIBLE);
+    feed(vt, "\x1b[5;1H\n");
+    check_cursor(vt, 0, 4); /* the region is the whole screen again: the line scrolled */
+    check_roundtrip(vt);
+    vt_free(vt);
+}
+
 TEST(term_rep_repeats_last_char)
 {
     struct vt *vt = vt_new(10, 2);
