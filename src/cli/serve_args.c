@@ -34,7 +34,8 @@ enum {
     OPT_HEADER_TIMEOUT,
     OPT_READY_FD,
     OPT_INPUT_QUEUE,
-    OPT_SCHED
+    OPT_SCHED,
+    OPT_TERMINAL_STATE
 };
 
 static const struct option serve_options[] = {
@@ -59,6 +60,7 @@ static const struct option serve_options[] = {
     {"ready-fd", required_argument, NULL, OPT_READY_FD},
     {"input-queue", required_argument, NULL, OPT_INPUT_QUEUE},
     {"sched", required_argument, NULL, OPT_SCHED},
+    {"terminal-state", required_argument, NULL, OPT_TERMINAL_STATE},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -162,6 +164,14 @@ int serve_args_parse(int argc, char **argv, struct config *cfg, struct serve_arg
                 xrealloc(cfg->allow_origins, (cfg->nallow_origins + 2) * sizeof(char *));
             cfg->allow_origins[cfg->nallow_origins++] = optarg;
             cfg->allow_origins[cfg->nallow_origins] = NULL;
+            break;
+        case OPT_TERMINAL_STATE:
+            if (strcmp(optarg, "on") == 0)
+                cfg->terminal_state = true;
+            else if (strcmp(optarg, "off") == 0)
+                cfg->terminal_state = false;
+            else
+                BAD("--terminal-state: '%s' is not on or off", optarg);
             break;
         case OPT_SCHED:
             if (strcmp(optarg, "interactive") == 0)

@@ -25,6 +25,7 @@
 #include "core/xalloc.h"
 #include "pty/ring.h"
 #include "pty/spawn.h"
+#include "term/vt.h"
 
 /* Bytes one readiness callback may read before yielding to other sessions. */
 #define SESSION_READ_QUANTUM (64u * 1024)
@@ -70,10 +71,11 @@ struct session {
         _Atomic int exit_code, exit_signal;
         _Atomic unsigned clients, level;
         _Atomic uint16_t cols, rows;
-        _Atomic uint64_t bytes_out, pauses, reclassified;
+        _Atomic uint64_t bytes_out, pauses, reclassified, answered;
         _Atomic unsigned cls;
     } sum;
     enum session_sched sched;
+    struct vt *vt; /* the screen, fed in order from the output (--terminal-state) */
     uint64_t win_start_ns, win_bytes; /* output in the current classification window */
     uint64_t last_input_ns;
 };
@@ -90,6 +92,7 @@ static int session_input_task(reactor_task *t, void *arg);
 static int session_free_task(reactor_task *t, void *arg);
 static int session_exit_task(reactor_task *t, void *arg);
 static void session_reaper_start(reactor *r, pid_t pid, int pidfd);
+static void session_query_cb(void *arg, enum vt_query q, int param, bool st);
 
 /* Joins argv with spaces for listings. */
 static char *join_argv(const char *const *argv)
@@ -154,6 +157,10 @@ int session_new(reactor *r, const struct session_opts *o, session_exit_cb on_exi
     s->pidfd = sr.pidfd;
     s->kill_grace_ms = o->kill_grace_ms;
     s->sched = o->sched;
+    if (o->terminal_state) {
+        s->vt = vt_new(so.cols, so.rows);
+        vt_set_query_cb(s->vt, session_query_cb, s);
+    }
     s->exit_code = -1;
     s->in_cap = o->input_queue ? o->input_queue : 1u << 20;
     s->on_exit = on_exit;
@@ -254,6 +261,7 @@ void session_summary(const struct session *s, struct session_summary *out)
     out->pauses = SUM_GET(s, pauses);
     out->cls = (enum session_class)SUM_GET(s, cls);
     out->reclassified = SUM_GET(s, reclassified);
+    out->answered = SUM_GET(s, answered);
 }
 
 /* ---- scheduling class ---------------------------------------------------------------- */
@@ -290,6 +298,22 @@ static void session_set_class(struct session *s, enum session_class cls)
     SUM_SET(s, reclassified, SUM_GET(s, reclassified) + 1);
     if (s->sched == SCHED_INTERACTIVE && !s->child_exited)
         session_set_weight(s, cls == SESSION_BULK);
+}
+
+/* A program asked the terminal something (cursor position, device attributes, ...).
+ * With no interactive client attached nobody would answer and it would hang; the
+ * daemon answers from its own screen, in order with the output read so far. With a
+ * client attached its terminal answers, as it always did. */
+static void session_query_cb(void *arg, enum vt_query q, int param, bool st)
+{
+    struct session *s = arg;
+    for (const struct sub *u = s->subs; u; u = u->next)
+        if (u->interactive)
+            return;
+    uint8_t reply[128];
+    size_t n = vt_reply(s->vt, q, param, st, reply, sizeof reply);
+    if (n && n <= sizeof reply && session_write_input(s, reply, n) == 0)
+        SUM_SET(s, answered, SUM_GET(s, answered) + 1);
 }
 
 /* Accounts n output bytes and reclassifies at window boundaries. */
@@ -481,6 +505,8 @@ static void session_read(struct session *s)
         ssize_t n = read(s->master, p, span);
         if (n > 0) {
             ring_commit(&s->ring, (size_t)n);
+            if (s->vt)
+                vt_feed(s->vt, p, (size_t)n);
             budget -= (size_t)n;
             continue;
         }
@@ -851,6 +877,8 @@ int session_resize(struct session *s, uint16_t cols, uint16_t rows)
     if (rc == 0) {
         SUM_SET(s, cols, cols);
         SUM_SET(s, rows, rows);
+        if (s->vt)
+            vt_resize(s->vt, cols, rows);
         for (struct sub *u = s->subs; u; u = u->next)
             if (u->ops->resized)
                 u->ops->resized(u, cols, rows);
@@ -1091,6 +1119,7 @@ void session_free(struct session *s)
     if (s->pidfd >= 0)
         close(s->pidfd);
     ring_deinit(&s->ring);
+    vt_free(s->vt);
     free(s->in_buf);
     free(s->name);
     free(s->command);

@@ -96,6 +96,7 @@ struct session_opts {
     unsigned kill_grace_ms;       /* SIGHUP → SIGKILL */
     size_t input_queue;           /* bytes of input queued at most (0: 1 MiB) */
     enum session_sched sched;     /* what a bulk classification does */
+    bool terminal_state;          /* keep a headless terminal (src/term/vt.h) of the output */
 };
 
 /* Called on the session's reactor when the session has exited (after its output). */
@@ -116,6 +117,7 @@ struct session_summary {
     uint64_t pauses; /* times reading was suspended for a lossless subscriber */
     enum session_class cls;
     uint64_t reclassified; /* class changes */
+    uint64_t answered;     /* terminal queries the daemon answered */
 };
 
 /* Spawns the program and starts reading its output on r. Returns 0, or a negative errno

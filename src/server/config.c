@@ -19,6 +19,7 @@ void config_defaults(struct config *c)
     c->max_clients = 1024;
     c->keep_exited = 256;
     c->input_queue = 1u << 20;
+    c->terminal_state = true;
     c->sched = 0; /* SCHED_FIFO_MODE until the interactive mode meets its throughput goal */
     c->log_level = LOG_INFO;
     c->max_session_clients = 64;

@@ -21,6 +21,7 @@ struct config {
     unsigned max_clients;  /* connections per class (Unix socket; HTTP and WebSocket) */
     size_t input_queue;    /* bytes of input queued per session at most */
     int sched;             /* enum session_sched: what happens to bulk sessions */
+    bool terminal_state;   /* a headless terminal per session (answers queries) */
     unsigned keep_exited;  /* exited sessions kept listed */
     char socket_path[108]; /* Unix socket ("" until resolved) */
     enum log_level log_level;

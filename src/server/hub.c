@@ -140,6 +140,7 @@ int hub_spawn(struct worker *w, const char *name, const char *const *argv, const
         .kill_grace_ms = srv->cfg.kill_grace_ms,
         .input_queue = srv->cfg.input_queue,
         .sched = (enum session_sched)srv->cfg.sched,
+        .terminal_state = srv->cfg.terminal_state,
     };
     struct session *s = NULL;
     int rc = session_new(w->r, &o, session_exited_cb, w, &s, err, errlen);
@@ -413,7 +414,7 @@ struct list_node *hub_link_list(struct worker *w)
 
 struct metrics_acc {
     unsigned running, exited, attached, bulk;
-    uint64_t bytes_out, pauses, reclassified;
+    uint64_t bytes_out, pauses, reclassified, answered;
 };
 
 /* Sums the per-session numbers for /metrics. */
@@ -430,6 +431,7 @@ static void metrics_row(void *ctx, const struct hub_row *row)
     if (!row->sum.exited && row->sum.cls == SESSION_BULK)
         m->bulk++;
     m->reclassified += row->sum.reclassified;
+    m->answered += row->sum.answered;
 }
 
 /* Writes the Prometheus text exposition. */
@@ -477,13 +479,17 @@ void hub_metrics(struct server *srv, char **text, size_t *len)
             "ptyhub_sessions_by_class{class=\"bulk\"} %u\n"
             "# HELP ptyhub_session_reclassifications Class changes of the listed sessions.\n"
             "# TYPE ptyhub_session_reclassifications gauge\n"
-            "ptyhub_session_reclassifications %llu\n",
+            "ptyhub_session_reclassifications %llu\n"
+            "# HELP ptyhub_terminal_queries_answered Terminal queries of the listed sessions "
+            "the daemon answered (no interactive client attached).\n"
+            "# TYPE ptyhub_terminal_queries_answered gauge\n"
+            "ptyhub_terminal_queries_answered %llu\n",
             atomic_load(&srv->nconns[HUB_UNIX]), atomic_load(&srv->nconns[HUB_HTTP]),
             atomic_load(&srv->npreauth), (unsigned long long)atomic_load(&srv->sheds[HUB_UNIX]),
             (unsigned long long)atomic_load(&srv->sheds[HUB_HTTP]),
             (unsigned long long)atomic_load(&srv->preauth_evictions),
             (unsigned long long)log_dropped_total(), m.running - m.bulk, m.bulk,
-            (unsigned long long)m.reclassified);
+            (unsigned long long)m.reclassified, (unsigned long long)m.answered);
     static const struct {
         const char *name, *help;
         size_t off;
