@@ -19,8 +19,9 @@ void config_defaults(struct config *c)
     c->max_clients = 1024;
     c->keep_exited = 256;
     c->input_queue = 1u << 20;
-    c->terminal_state = true;
-    c->sched = 0; /* SCHED_FIFO_MODE until the interactive mode meets its throughput goal */
+    /* Off until it meets its throughput goal: inline, it halves a raw-mode `yes` flood. */
+    c->terminal_state = false;
+    c->sched = 1; /* SCHED_INTERACTIVE: see docs/benchmarks.md, "Interactive latency" */
     c->log_level = LOG_INFO;
     c->max_session_clients = 64;
     c->header_timeout_ms = 10000;

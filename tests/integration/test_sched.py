@@ -1,7 +1,7 @@
 """The scheduler's classes: a session that floods output is bulk, one typed into is
 interactive (in every mode: REST and /metrics show it); with --sched interactive a bulk
 session's processes get a low CPU weight (their autogroup's nice value) and it still
-makes progress; --sched fifo (the default) changes no weight. Behaviour only: the
+makes progress (the default); --sched fifo changes no weight. Behaviour only: the
 latency numbers are in `make bench BENCH=latency`."""
 
 import os
@@ -57,7 +57,7 @@ def test_flood_is_bulk_typing_is_interactive():
 def test_sched_fifo_changes_no_weight():
     if not os.path.exists("/proc/self/autogroup"):
         raise Skip("this kernel has no autogroups")
-    with Daemon() as d:  # --sched fifo by default
+    with Daemon("--sched", "fifo") as d:
         flood = d.new("yes")
         wait_for(lambda: _session(d, flood)["class"] == "bulk", "the flood to be bulk")
         check_eq(_autogroup_nice(_session(d, flood)["pid"]), 0,

@@ -33,7 +33,7 @@ def _ask(d, query, last):
 
 
 def test_queries_answered_with_no_client_attached():
-    with Daemon() as d:
+    with Daemon("--terminal-state", "on") as d:
         check_eq(_ask(d, r"\x1b[6n", "R"), repr(b"\x1b[1;3R").encode(),
                  "CPR: row 1, column 3 after 'ab'")
         check_eq(_ask(d, r"\x1b[c", "c"), repr(b"\x1b[?62;22c").encode(), "DA1")
