@@ -497,18 +497,24 @@ void reactor_task_init(reactor_task *t, reactor_task_cb cb, void *arg)
     t->arg = arg;
 }
 
-/* Queues a task for the end of the turn. */
-void reactor_task_schedule(reactor *r, reactor_task *t)
+/* Appends t to a task list, unless it is queued already (on either list). */
+static void task_append(reactor_task **head, reactor_task **tail, reactor_task *t)
 {
     if (t->queued)
         return;
     t->queued = true;
     t->next = NULL;
-    if (r->task_tail)
-        r->task_tail->next = t;
+    if (*tail)
+        (*tail)->next = t;
     else
-        r->task_head = t;
-    r->task_tail = t;
+        *head = t;
+    *tail = t;
+}
+
+/* Queues a task for the end of the turn. */
+void reactor_task_schedule(reactor *r, reactor_task *t)
+{
+    task_append(&r->task_head, &r->task_tail, t);
 }
 
 /* Takes t out of one task list; true when it was there. */
@@ -542,29 +548,21 @@ void reactor_task_cancel(reactor *r, reactor_task *t)
 /* Queues a task for the end of the turn, after the task passes. */
 void reactor_defer(reactor *r, reactor_task *t)
 {
-    if (t->queued)
-        return;
-    t->queued = true;
-    t->next = NULL;
-    if (r->defer_tail)
-        r->defer_tail->next = t;
-    else
-        r->defer_head = t;
-    r->defer_tail = t;
+    task_append(&r->defer_head, &r->defer_tail, t);
 }
 
-/* Runs the deferred tasks (frees); ones they defer run at the end of the next turn. */
-static void reactor_run_deferred(reactor *r)
+/* Runs the tasks of one list as it is now; tasks they queue onto it run in a later pass. */
+static void task_run_list(reactor *r, reactor_task **head, reactor_task **tail, const char *what)
 {
-    reactor_task *t = r->defer_head;
-    r->defer_head = r->defer_tail = NULL;
+    reactor_task *t = *head;
+    *head = *tail = NULL;
     while (t) {
         reactor_task *next = t->next;
         t->queued = false;
         STAT_ADD(r, tasks_run, 1);
         int rc = t->cb(t, t->arg);
         if (rc < 0)
-            reactor_callback_failed(r, "deferred task", rc);
+            reactor_callback_failed(r, what, rc);
         t = next;
     }
 }
@@ -572,17 +570,13 @@ static void reactor_run_deferred(reactor *r)
 /* Runs the tasks queued so far; tasks they queue run in the next pass. */
 static void reactor_run_tasks(reactor *r)
 {
-    reactor_task *t = r->task_head;
-    r->task_head = r->task_tail = NULL;
-    while (t) {
-        reactor_task *next = t->next;
-        t->queued = false;
-        STAT_ADD(r, tasks_run, 1);
-        int rc = t->cb(t, t->arg);
-        if (rc < 0)
-            reactor_callback_failed(r, "task", rc);
-        t = next;
-    }
+    task_run_list(r, &r->task_head, &r->task_tail, "task");
+}
+
+/* Runs the deferred tasks (frees); ones they defer run at the end of the next turn. */
+static void reactor_run_deferred(reactor *r)
+{
+    task_run_list(r, &r->defer_head, &r->defer_tail, "deferred task");
 }
 
 /* ---- posts ------------------------------------------------------------------------- */

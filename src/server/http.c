@@ -406,16 +406,16 @@ static bool http_head_ready(struct http_conn *hc)
 {
     if (hc->head_len)
         return true;
-    size_t from = hc->scanned > 3 ? hc->scanned - 3 : 0;
+    const char *in = (const char *)hc->l->in;
+    size_t from = hc->scanned > 3 ? hc->scanned - 3 : 0; /* a CRLFCRLF may straddle */
     size_t upto = hc->l->inlen < HTTP_MAX_HEAD ? hc->l->inlen : HTTP_MAX_HEAD;
-    if (from >= upto)
-        return hc->l->inlen >= HTTP_MAX_HEAD;
-    const char *e = memmem(((char *)hc->l->in) + from, upto - from, "\r\n\r\n", 4);
-    bool line = memchr(((char *)hc->l->in) + (hc->scanned < upto ? hc->scanned : from), '\n',
-                       upto - (hc->scanned < upto ? hc->scanned : from)) != NULL;
+    if (hc->scanned >= upto)
+        return hc->l->inlen >= HTTP_MAX_HEAD; /* nothing new to look at */
+    const char *e = memmem(in + from, upto - from, "\r\n\r\n", 4);
+    bool line = memchr(in + hc->scanned, '\n', upto - hc->scanned) != NULL;
     hc->scanned = upto;
     if (e)
-        hc->head_len = (size_t)(e - ((char *)hc->l->in)) + 4;
+        hc->head_len = (size_t)(e - in) + 4;
     return e || line || hc->l->inlen >= HTTP_MAX_HEAD;
 }
 

@@ -17,18 +17,23 @@
 
 static int link_io_cb(reactor_io *io, unsigned events, void *arg);
 
-/* The end-of-turn flush. */
-static int link_flush_task(reactor_task *t, void *arg)
+/* Writes what is queued: the layer's flush, or the owned output queue. */
+static void link_flush(struct link *l)
 {
-    (void)t;
-    struct link *l = arg;
-    if (l->closing || l->moving)
-        return 0;
     l->last_flush_ns = reactor_now_ns(l->r);
     if (l->ops->flush)
         l->ops->flush(l);
     else
         link_flush_out(l);
+}
+
+/* The end-of-turn flush. */
+static int link_flush_task(reactor_task *t, void *arg)
+{
+    (void)t;
+    struct link *l = arg;
+    if (!l->closing && !l->moving)
+        link_flush(l);
     return 0;
 }
 
@@ -322,13 +327,8 @@ static int link_io_cb(reactor_io *io, unsigned events, void *arg)
     if (io == l->rio && (events & (REACTOR_READ | REACTOR_ERR)))
         link_read(l, events);
     if (!l->closing && !l->moving && (events & (REACTOR_WRITE | REACTOR_ERR)) &&
-        (io == l->wio || !l->wio)) {
-        l->last_flush_ns = reactor_now_ns(l->r);
-        if (l->ops->flush)
-            l->ops->flush(l);
-        else
-            link_flush_out(l);
-    }
+        (io == l->wio || !l->wio))
+        link_flush(l);
     if (!l->closing && !l->moving)
         link_update(l);
     return 0;
