@@ -281,7 +281,9 @@ async def _fanout(bin_path, log):
                                       timeout=TIMEOUT)
     async with c:
         floods = [await c.create(FLOOD, name="flood%d" % i) for i in range(8)]
-        stuck = await c.create(["sleep", "120"], name="stuck")
+        # Raw mode: a cooked tty whose line is full throws further input away, so it
+        # would take (and drop) the whole 3 MiB; a raw one stops taking it.
+        stuck = await c.create(["sh", "-c", "stty raw -echo; exec sleep 120"], name="stuck")
         n = 300001
         prompt = ["sh", "-c", "stty raw -echo; printf ready; n=$(head -c %d | wc -c);"
                   " printf 'got %%s' $n" % n]
