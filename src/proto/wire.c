@@ -304,8 +304,8 @@ static int check_wait(const struct wire_msg *m)
     const struct wire_wait *w = &m->wait;
     if (!(w->flags & (WIRE_WAIT_F_TEXT | WIRE_WAIT_F_IDLE)))
         return -EINVAL;
-    if ((w->flags & WIRE_WAIT_F_TEXT) &&
-        (w->regex.len == 0 || w->regex.len > WIRE_WAIT_REGEX_MAX || memchr(w->regex.p, 0, w->regex.len)))
+    if ((w->flags & WIRE_WAIT_F_TEXT) && (w->regex.len == 0 || w->regex.len > WIRE_WAIT_REGEX_MAX ||
+                                          memchr(w->regex.p, 0, w->regex.len)))
         return -EINVAL;
     if ((w->flags & WIRE_WAIT_F_IDLE) && w->idle_ms == 0)
         return -EINVAL;

@@ -25,9 +25,9 @@
 #define WIRE_MAX_SIGNO 64        /* largest signal number for SIGNAL */
 #define WIRE_OUTPUT_HDR 13       /* OUTPUT body bytes before the data: type, sid, offset */
 #define WIRE_OUTPUT_MAX (WIRE_MAX_BODY - WIRE_OUTPUT_HDR) /* most data one OUTPUT carries */
-#define WIRE_LIST_HDR 8          /* LIST_REPLY body bytes before the entries */
-#define WIRE_LIST_ENTRY_FIXED 44 /* a LIST_REPLY entry without its two strings' bytes */
-#define WIRE_LIST_ENTRY_EXT 17   /* what WIRE_LIST_F_EXT adds to an entry, without strings */
+#define WIRE_LIST_HDR 8            /* LIST_REPLY body bytes before the entries */
+#define WIRE_LIST_ENTRY_FIXED 44   /* a LIST_REPLY entry without its two strings' bytes */
+#define WIRE_LIST_ENTRY_EXT 17     /* what WIRE_LIST_F_EXT adds to an entry, without strings */
 #define WIRE_SCREEN_REPLY_FIXED 30 /* SCREEN_REPLY body bytes before the title's str16 */
 #define WIRE_SNAPSHOT_HDR 13       /* SNAPSHOT body bytes before the data: type, sid, offset */
 #define WIRE_WAIT_REGEX_MAX 4096   /* longest WAIT regex */
@@ -56,7 +56,7 @@ enum wire_type {
     WIRE_OUTPUT = 0x90,
     WIRE_EXIT = 0x91,
     WIRE_GAP = 0x92,
-    WIRE_RESIZED = 0x93, /* version 2: a session's size changed */
+    WIRE_RESIZED = 0x93,  /* version 2: a session's size changed */
     WIRE_SNAPSHOT = 0x94, /* version 3: bytes that reproduce a screen, after ATTACHED */
     WIRE_ERROR = 0xE0,
 };
@@ -76,7 +76,7 @@ enum wire_err {
     WIRE_ERR_READ_ONLY = 11,
     WIRE_ERR_EXITED = 12,
     WIRE_ERR_INTERNAL = 13,
-    WIRE_ERR_AUTH = 14, /* closes */
+    WIRE_ERR_AUTH = 14,        /* closes */
     WIRE_ERR_UNAVAILABLE = 15, /* the server cannot do this (terminal state is off) */
 };
 

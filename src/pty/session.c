@@ -76,7 +76,7 @@ struct session {
         _Atomic unsigned cls;
     } sum;
     enum session_sched sched;
-    struct vt *vt; /* the screen, fed in order from the output (--terminal-state) */
+    struct vt *vt;                /* the screen, fed in order from the output (--terminal-state) */
     struct session_term_stub *ts; /* watchers, last output: session_term_api.c */
     uint64_t win_start_ns, win_bytes; /* output in the current classification window */
     uint64_t last_input_ns;

@@ -116,8 +116,8 @@ struct session_summary {
     uint64_t created_ms;
     uint64_t pauses; /* times reading was suspended for a lossless subscriber */
     enum session_class cls;
-    uint64_t reclassified; /* class changes */
-    uint64_t answered;     /* terminal queries the daemon answered */
+    uint64_t reclassified;   /* class changes */
+    uint64_t answered;       /* terminal queries the daemon answered */
     char title[256];         /* OSC 0/2 title, truncated ("" none or state off) */
     char cwd[256];           /* OSC 7 working directory, truncated */
     uint64_t bells;          /* BEL characters seen */

@@ -432,9 +432,7 @@ static int on_hello(struct conn *c, const struct wire_hello *h)
                                                                                   : CONN_ACK_WINDOW;
     struct wire_msg m = {.type = WIRE_WELCOME};
     m.welcome = (struct wire_welcome){
-        .version = c->version,
-        .flags = conn_welcome_flags(c),
-        .server_pid = (uint32_t)getpid()};
+        .version = c->version, .flags = conn_welcome_flags(c), .server_pid = (uint32_t)getpid()};
     m.welcome.server_version = (struct wire_bytes){(const uint8_t *)"ptyhub " PTYHUB_VERSION,
                                                    strlen("ptyhub " PTYHUB_VERSION)};
     conn_send(c, &m);

@@ -23,7 +23,7 @@ struct screen_wait {
     bool text, idle, finished;
     uint64_t after;
     uint64_t idle_ms;
-    uint64_t arrival_ms; /* unix ms */
+    uint64_t arrival_ms;  /* unix ms */
     uint64_t last_offset; /* the session's end when last seen (in case it goes first) */
     reactor_timer timeout_timer, idle_timer;
     screen_wait_cb cb;
@@ -78,8 +78,7 @@ static __thread struct {
 } text_cache;
 
 /* The screen's text, NUL-terminated; valid until the next call on this thread. */
-static const char *screen_text(struct session *s, reactor *r, const struct vt *vt,
-                               uint64_t offset)
+static const char *screen_text(struct session *s, reactor *r, const struct vt *vt, uint64_t offset)
 {
     uint16_t cols, rows;
     vt_size(vt, &cols, &rows);

@@ -22,11 +22,11 @@ uint8_t *screen_render(const struct vt *vt, bool ansi, size_t *len);
 
 /* What a wait waits for (mirrors WAIT, docs/protocol.md). */
 struct screen_wait_params {
-    bool text, idle;   /* at least one */
-    const char *regex; /* POSIX ERE, with text; need not be NUL-terminated */
-    size_t regex_len;  /* 1..WIRE_WAIT_REGEX_MAX */
-    uint64_t after;    /* only screens from output beyond this offset count */
-    uint32_t idle_ms;  /* >= 1 with idle */
+    bool text, idle;     /* at least one */
+    const char *regex;   /* POSIX ERE, with text; need not be NUL-terminated */
+    size_t regex_len;    /* 1..WIRE_WAIT_REGEX_MAX */
+    uint64_t after;      /* only screens from output beyond this offset count */
+    uint32_t idle_ms;    /* >= 1 with idle */
     uint32_t timeout_ms; /* 0: none */
 };
 
