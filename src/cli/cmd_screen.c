@@ -43,8 +43,7 @@ static void put_json_string(FILE *f, struct wire_bytes s)
 static void print_json(const struct wire_screen_reply *r)
 {
     printf("{\"offset\": %" PRIu64 ", \"cols\": %u, \"rows\": %u, \"cursor\": {\"col\": %u, "
-           "\"row\": %u, \"visible\": %s}, \"alt_screen\": %s, \"modes\": %" PRIu32
-           ", \"title\": ",
+           "\"row\": %u, \"visible\": %s}, \"alt_screen\": %s, \"modes\": %" PRIu32 ", \"title\": ",
            r->offset, r->cols, r->rows, r->cursor_col, r->cursor_row,
            r->flags & WIRE_SCREEN_F_CURSOR_VISIBLE ? "true" : "false",
            r->flags & WIRE_SCREEN_F_ALTSCREEN ? "true" : "false", r->modes);
@@ -95,10 +94,9 @@ int cmd_screen(int argc, char **argv)
         return cmd_error("screen: the daemon keeps no terminal state (start it with "
                          "--terminal-state on)");
     }
-    struct wire_msg m = {.type = WIRE_SCREEN,
-                         .screen = {.req = client_req(cl),
-                                    .sid = sid,
-                                    .flags = ansi ? WIRE_SCREEN_F_ANSI : 0}};
+    struct wire_msg m = {
+        .type = WIRE_SCREEN,
+        .screen = {.req = client_req(cl), .sid = sid, .flags = ansi ? WIRE_SCREEN_F_ANSI : 0}};
     if (client_call(cl, &m, WIRE_SCREEN_REPLY, &m) < 0)
         return cmd_fail(cl);
     int rc = 0;
