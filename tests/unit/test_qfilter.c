@@ -47,7 +47,7 @@ static void expect(const char *in, size_t n, const char *want, size_t wn)
 TEST(qfilter_removes_every_query_kind)
 {
     EXPECT("a\x1b[6nb", "a\x18"
-                        "b");                            /* CPR */
+                        "b");                           /* CPR */
     EXPECT("\x1b[?6n", "\x18");                         /* DECXCPR */
     EXPECT("\x1b[5n", "\x18");                          /* DSR */
     EXPECT("\x1b[c\x1b[0c", "\x18\x18");                /* DA1 */
@@ -62,14 +62,19 @@ TEST(qfilter_keeps_everything_else)
 {
     EXPECT("plain text\r\n", "plain text\r\n");
     EXPECT("\x1b[2J\x1b[1;1H\x1b[31mred\x1b[0m", "\x1b[2J\x1b[1;1H\x1b[31mred\x1b[0m");
-    EXPECT("\x1b[6 q", "\x1b[6 q");       /* DECSCUSR, not XTVERSION */
+    EXPECT("\x1b[6 q", "\x1b[6 q");               /* DECSCUSR, not XTVERSION */
     EXPECT("\x1b[1n\x1b[16n", "\x1b[1n\x1b[16n"); /* other DSR numbers */
     EXPECT("\x1b[1c", "\x1b[1c");
     EXPECT("\x1b[?1049h\x1b[?25l", "\x1b[?1049h\x1b[?25l");
     EXPECT("\x1b]0;title\x07", "\x1b]0;title\x07");
     EXPECT("\x1b]11;rgb:0000/0000/0000\x07", "\x1b]11;rgb:0000/0000/0000\x07"); /* a set */
     EXPECT("\x1b]1;?\x07", "\x1b]1;?\x07");
-    EXPECT("\x1b(B\x1b" "7\x1b" "8", "\x1b(B\x1b" "7\x1b" "8");
+    EXPECT("\x1b(B\x1b"
+           "7\x1b"
+           "8",
+           "\x1b(B\x1b"
+           "7\x1b"
+           "8");
     EXPECT("\xc3\xa9\x1b", "\xc3\xa9\x1b"); /* a lone ESC at the end comes out at the flush */
 }
 
