@@ -2,6 +2,7 @@
 #include "server/screen.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,37 +70,67 @@ static uint64_t unix_ms(void)
 /* Every watcher of a session is called in the same task, one after the other, with the
  * screen unchanged in between: the first renders it, the others reuse the text. The key
  * (session, offset, size, the reactor's turn time) names one screen state. */
-static __thread struct {
+struct text_cache {
     const struct session *s;
     uint64_t offset, turn_ns;
     uint16_t cols, rows;
     char *buf;
     size_t cap, len;
-} text_cache;
+};
+
+static pthread_key_t text_cache_key;
+static pthread_once_t text_cache_once = PTHREAD_ONCE_INIT;
+
+/* Frees a thread's cache when the thread (a reactor) ends. */
+static void text_cache_free(void *p)
+{
+    struct text_cache *c = p;
+    free(c->buf);
+    free(c);
+}
+
+/* Creates the key of the per-thread caches, once. */
+static void text_cache_init(void)
+{
+    pthread_key_create(&text_cache_key, text_cache_free);
+}
+
+/* This thread's cache (one per reactor thread). */
+static struct text_cache *text_cache_get(void)
+{
+    pthread_once(&text_cache_once, text_cache_init);
+    struct text_cache *c = pthread_getspecific(text_cache_key);
+    if (!c) {
+        c = xcalloc(1, sizeof *c);
+        pthread_setspecific(text_cache_key, c);
+    }
+    return c;
+}
 
 /* The screen's text, NUL-terminated; valid until the next call on this thread. */
 static const char *screen_text(struct session *s, reactor *r, const struct vt *vt, uint64_t offset)
 {
+    struct text_cache *tc = text_cache_get();
     uint16_t cols, rows;
     vt_size(vt, &cols, &rows);
     uint64_t turn = reactor_now_ns(r);
-    if (text_cache.buf && text_cache.s == s && text_cache.offset == offset &&
-        text_cache.turn_ns == turn && text_cache.cols == cols && text_cache.rows == rows)
-        return text_cache.buf;
+    if (tc->buf && tc->s == s && tc->offset == offset && tc->turn_ns == turn && tc->cols == cols &&
+        tc->rows == rows)
+        return tc->buf;
     size_t n = vt_text(vt, NULL, 0);
-    if (n + 1 > text_cache.cap || (text_cache.cap > SCREEN_TEXT_CACHE_MAX && n + 1 <= 4096)) {
-        free(text_cache.buf);
-        text_cache.cap = n + 1 > 4096 ? n + 1 : 4096;
-        text_cache.buf = xmalloc(text_cache.cap);
+    if (n + 1 > tc->cap || (tc->cap > SCREEN_TEXT_CACHE_MAX && n + 1 <= 4096)) {
+        free(tc->buf);
+        tc->cap = n + 1 > 4096 ? n + 1 : 4096;
+        tc->buf = xmalloc(tc->cap);
     }
-    vt_text(vt, text_cache.buf, text_cache.cap);
-    text_cache.len = n;
-    text_cache.s = s;
-    text_cache.offset = offset;
-    text_cache.turn_ns = turn;
-    text_cache.cols = cols;
-    text_cache.rows = rows;
-    return text_cache.buf;
+    vt_text(vt, tc->buf, tc->cap);
+    tc->len = n;
+    tc->s = s;
+    tc->offset = offset;
+    tc->turn_ns = turn;
+    tc->cols = cols;
+    tc->rows = rows;
+    return tc->buf;
 }
 
 /* True when the wait's regex matches the screen now (only screens beyond `after`);
