@@ -16,6 +16,7 @@ import time
 
 VERSION = 2  # the version this client says in HELLO by default (version=3 for terminal state)
 VERSION_MIN = 1  # the lowest version a server still serves
+SERVER_VERSION = 3  # the highest version the server speaks (WIRE_VERSION)
 MAGIC = 0x48595450
 MAX_BODY = 1 << 20
 
