@@ -49,14 +49,23 @@ WARMUP_MS = 500    # floods running before the loaded phase starts
 ROUNDS = int(os.environ.get("LAT_ROUNDS", "3"))
 GiB = 1 << 30
 
-# (label, io, sched, threads); threads None = the daemon's default (number of cores)
+# (label, io, extra daemon arguments). "fifo" is the old behaviour; "interactive" the
+# default (bulk sessions at a low CPU weight, and the small bulk quantum while someone
+# types); "quantum off" is the default with the full read quantum always, to show what
+# that mechanism is worth on its own.
 CONFIGS = [
-    ("uring fifo", "uring", "fifo", None),
-    ("uring interactive", "uring", "interactive", None),
-    ("epoll fifo", "epoll", "fifo", None),
-    ("epoll interactive", "epoll", "interactive", None),
-    ("uring default --threads 1", "uring", None, 1),
+    ("uring fifo", "uring", ["--sched", "fifo"]),
+    ("uring interactive", "uring", ["--sched", "interactive"]),
+    ("uring interactive, quantum off", "uring", ["--sched", "interactive", "--bulk-quantum", "0"]),
+    ("uring interactive, slice off", "uring", ["--sched", "interactive", "--latency-slice", "0"]),
+    ("epoll fifo", "epoll", ["--sched", "fifo"]),
+    ("epoll interactive", "epoll", ["--sched", "interactive"]),
+    ("uring default --threads 1", "uring", ["--threads", "1"]),
 ]
+# LAT_ONLY=a,b keeps the configurations whose label contains one of the words (and raw).
+if os.environ.get("LAT_ONLY"):
+    _words = os.environ["LAT_ONLY"].split(",")
+    CONFIGS = [c for c in CONFIGS if any(w in c[0] for w in _words)]
 RAW = "raw PTY (no daemon)"
 
 failures = []
@@ -108,12 +117,7 @@ def summarize(lines):
     return res
 
 
-def bench_daemon(label, io, sched, threads):
-    extra = []
-    if sched:
-        extra += ["--sched", sched]
-    if threads:
-        extra += ["--threads", str(threads)]
+def bench_daemon(label, io, extra):
     d = wu.Daemon(io, extra)
     try:
         lines = run_client([CLIENT, "ws", d.addr, "--floods", str(FLOODS), "--keys", str(KEYS),
@@ -138,7 +142,7 @@ def bench_raw():
 
 def show(label, r):
     cpu = f", daemon {r['cpu_per_gib']:.2f} CPU s/GiB" if r.get("cpu_per_gib") is not None else ""
-    say(f"  {label:26} idle p50/p99/max {r['idle_p50']:6.0f} {r['idle_p99']:6.0f}"
+    say(f"  {label:32} idle p50/p99/max {r['idle_p50']:6.0f} {r['idle_p99']:6.0f}"
         f" {r['idle_max']:7.0f} us | flood {r['flood_p50']:6.0f} {r['flood_p99']:6.0f}"
         f" {r['flood_max']:7.0f} us | {r['mbps']:6.1f} MB/s{cpu}")
 
@@ -180,9 +184,9 @@ def main():
         for rnd in range(ROUNDS):
             if ROUNDS > 1:
                 say(f"-- round {rnd + 1}")
-            for label, io, sched, threads in CONFIGS + [(RAW, None, None, None)]:
+            for label, io, extra in CONFIGS + [(RAW, None, None)]:
                 try:
-                    r = bench_raw() if label == RAW else bench_daemon(label, io, sched, threads)
+                    r = bench_raw() if label == RAW else bench_daemon(label, io, extra)
                 except (wu.BenchFailure, OSError, ValueError, KeyError) as e:
                     fail(f"{label}: {type(e).__name__}: {e}")
                     continue
@@ -194,15 +198,15 @@ def main():
     res = {label: median_of(rs) for label, rs in runs.items() if rs}
     say(f"-- summary{' (medians of ' + str(ROUNDS) + ' rounds)' if ROUNDS > 1 else ''}:"
         f" keystroke echo in us, flood MB/s, daemon CPU s per delivered GiB")
-    say(f"  {'':26} {'idle p50':>8} {'p99':>6} {'max':>7} | {'flood p50':>9} {'p99':>6}"
+    say(f"  {'':32} {'idle p50':>8} {'p99':>6} {'max':>7} | {'flood p50':>9} {'p99':>6}"
         f" {'max':>7} | {'MB/s':>6} {'CPU s/GiB':>9} | {'p99 x':>6} {'p50 x':>6}")
     for label in [c[0] for c in CONFIGS] + [RAW]:
         r = res.get(label)
         if not r:
-            say(f"  {label:26} (failed)")
+            say(f"  {label:32} (failed)")
             continue
         cpg = f"{r['cpu_per_gib']:.2f}" if r.get("cpu_per_gib") is not None else "-"
-        say(f"  {label:26} {r['idle_p50']:8.0f} {r['idle_p99']:6.0f} {r['idle_max']:7.0f} |"
+        say(f"  {label:32} {r['idle_p50']:8.0f} {r['idle_p99']:6.0f} {r['idle_max']:7.0f} |"
             f" {r['flood_p50']:9.0f} {r['flood_p99']:6.0f} {r['flood_max']:7.0f} |"
             f" {r['mbps']:6.1f} {cpg:>9} |"
             f" {r['flood_p99'] / r['idle_p99']:6.1f} {r['flood_p50'] / r['idle_p50']:6.1f}")
@@ -211,7 +215,7 @@ def main():
     for label in [c[0] for c in CONFIGS] + [RAW]:
         r = res.get(label)
         if r:
-            say(f"  {label:26} loaded/idle p99 {r['flood_p99'] / r['idle_p99']:5.1f} (goal <= 3)"
+            say(f"  {label:32} loaded/idle p99 {r['flood_p99'] / r['idle_p99']:5.1f} (goal <= 3)"
                 f"   loaded/idle p50 {r['flood_p50'] / r['idle_p50']:5.1f} (goal <= 2)"
                 + ("   (the machine's floor)" if label == RAW else ""))
     for io in ("uring", "epoll"):

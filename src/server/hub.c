@@ -13,6 +13,7 @@
 
 #include "core/log.h"
 #include "core/xalloc.h"
+#include "pty/sched.h"
 #include "server/conn.h"
 #include "server/http.h"
 #include "server/server_impl.h"
@@ -140,6 +141,8 @@ int hub_spawn(struct worker *w, const char *name, const char *const *argv, const
         .kill_grace_ms = srv->cfg.kill_grace_ms,
         .input_queue = srv->cfg.input_queue,
         .sched = (enum session_sched)srv->cfg.sched,
+        .bulk_quantum = srv->cfg.bulk_quantum,
+        .latency_slice_ns = (uint64_t)srv->cfg.latency_slice_us * 1000,
         .terminal_state = srv->cfg.terminal_state,
     };
     struct session *s = NULL;
@@ -490,6 +493,25 @@ void hub_metrics(struct server *srv, char **text, size_t *len)
             (unsigned long long)atomic_load(&srv->preauth_evictions),
             (unsigned long long)log_dropped_total(), m.running - m.bulk, m.bulk,
             (unsigned long long)m.reclassified, (unsigned long long)m.answered);
+    struct sched_totals sch;
+    sched_totals_get(&sch);
+    fprintf(f,
+            "# HELP ptyhub_sched_read_seconds_total Time reactors spent reading PTY output, by "
+            "the session's scheduling class.\n# TYPE ptyhub_sched_read_seconds_total counter\n"
+            "ptyhub_sched_read_seconds_total{class=\"interactive\"} %.6f\n"
+            "ptyhub_sched_read_seconds_total{class=\"bulk\"} %.6f\n"
+            "# HELP ptyhub_sched_read_bytes_total PTY output bytes read, by class.\n"
+            "# TYPE ptyhub_sched_read_bytes_total counter\n"
+            "ptyhub_sched_read_bytes_total{class=\"interactive\"} %llu\n"
+            "ptyhub_sched_read_bytes_total{class=\"bulk\"} %llu\n"
+            "# HELP ptyhub_sched_deferrals_total Bulk reads cut to --bulk-quantum (more output "
+            "left for the next turn) because a session of the same thread was typed into.\n"
+            "# TYPE ptyhub_sched_deferrals_total counter\nptyhub_sched_deferrals_total %llu\n",
+            (double)sch.read_ns[SCHED_CLASS_INTERACTIVE] / 1e9,
+            (double)sch.read_ns[SCHED_CLASS_BULK] / 1e9,
+            (unsigned long long)sch.read_bytes[SCHED_CLASS_INTERACTIVE],
+            (unsigned long long)sch.read_bytes[SCHED_CLASS_BULK],
+            (unsigned long long)sch.deferrals);
     static const struct {
         const char *name, *help;
         size_t off;
