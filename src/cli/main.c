@@ -79,6 +79,8 @@ static const char usage_text[] =
     "  --latency-slice US   with --sched interactive: the scheduler slice (Linux 6.12+)\n"
     "                       asked for the reactor threads and interactive programs, so a\n"
     "                       keystroke preempts CPU-bound work at once (default 100; 0: off)\n"
+    "  --render-hold BYTES  how far a program may run ahead of what the page has drawn\n"
+    "                       (default 256K; 0: the 2M flow-control window only)\n"
     "  --input-queue BYTES  input held per session for its program to read, 64K to 64M\n"
     "                       (default 1M); writers past it are told to retry\n"
     "  --ready-fd N         write 'READY <http-address> <socket-path>' to fd N when\n"

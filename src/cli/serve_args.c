@@ -37,6 +37,7 @@ enum {
     OPT_SCHED,
     OPT_BULK_QUANTUM,
     OPT_LATENCY_SLICE,
+    OPT_RENDER_HOLD,
     OPT_TERMINAL_STATE
 };
 
@@ -64,6 +65,7 @@ static const struct option serve_options[] = {
     {"sched", required_argument, NULL, OPT_SCHED},
     {"bulk-quantum", required_argument, NULL, OPT_BULK_QUANTUM},
     {"latency-slice", required_argument, NULL, OPT_LATENCY_SLICE},
+    {"render-hold", required_argument, NULL, OPT_RENDER_HOLD},
     {"terminal-state", required_argument, NULL, OPT_TERMINAL_STATE},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -195,6 +197,11 @@ int serve_args_parse(int argc, char **argv, struct config *cfg, struct serve_arg
                 (cfg->latency_slice_us && cfg->latency_slice_us < 100))
                 BAD("--latency-slice: '%s' is not 0 (off) or microseconds from 100 to 100000",
                     optarg);
+            break;
+        case OPT_RENDER_HOLD:
+            if (config_parse_size(optarg, &cfg->render_hold) < 0 ||
+                (cfg->render_hold && cfg->render_hold < 16384) || cfg->render_hold > (1u << 20))
+                BAD("--render-hold: '%s' is not 0 (off) or a size from 16K to 1M", optarg);
             break;
         case OPT_COALESCE_MS:
             if (config_parse_uint(optarg, 0, 1000, &cfg->coalesce_ms) < 0)

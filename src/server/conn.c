@@ -46,11 +46,11 @@
 #define CONN_MAX_FRAMES 32
 /* Unacknowledged bytes for ACK-paced clients. */
 #define CONN_ACK_WINDOW (2u * 1024 * 1024)
-/* For ACK-paced clients that render (HELLO flag HOLD: the page), the window is smaller,
- * and an interactive attachment also holds its program back by the acknowledged offset
- * with it: the program runs at most this far ahead of what xterm.js rendered (tens of ms
- * at its 5-35 MB/s), so Ctrl-C during a flood stops the screen quickly. */
-#define CONN_HOLD_WINDOW (256u * 1024)
+/* For ACK-paced clients that render (HELLO flag HOLD: the page), the window is smaller
+ * (--render-hold, default 256 KiB), and an interactive attachment also holds its program
+ * back by the acknowledged offset with it: the program runs at most this far ahead of
+ * what xterm.js rendered (tens of ms at its 5-35 MB/s), so Ctrl-C during a flood stops
+ * the screen quickly. */
 
 struct csub {
     struct sub sub;
@@ -78,6 +78,7 @@ struct conn {
     reactor_timer hello_timer; /* a client that never says HELLO is dropped */
     bool hello;
     bool ack_paced;
+    bool hold;         /* a rendering client: lossless attachments hold by its ACKs */
     uint64_t window;   /* unacknowledged OUTPUT bytes at most, for an ACK-paced client */
     struct framing fr; /* length prefixes or WebSocket messages */
     uint16_t version;  /* negotiated protocol version */
@@ -404,8 +405,9 @@ static int on_hello(struct conn *c, const struct wire_hello *h)
     reactor_timer_stop(c->l->r, &c->hello_timer);
     c->version = h->version < WIRE_VERSION ? h->version : WIRE_VERSION;
     c->ack_paced = h->flags & WIRE_HELLO_F_ACK;
-    c->window = c->ack_paced && (h->flags & WIRE_HELLO_F_HOLD) && c->version >= 2 ? CONN_HOLD_WINDOW
-                                                                                  : CONN_ACK_WINDOW;
+    size_t render_hold = hub_config(worker_server(c->l->w))->render_hold;
+    c->hold = c->ack_paced && (h->flags & WIRE_HELLO_F_HOLD) && c->version >= 2 && render_hold;
+    c->window = c->hold ? render_hold : CONN_ACK_WINDOW;
     struct wire_msg m = {.type = WIRE_WELCOME};
     m.welcome = (struct wire_welcome){
         .version = c->version,
@@ -513,9 +515,9 @@ static int on_attach(struct conn *c, const struct wire_attach *a)
         from = start;
     }
     cs->acked = from;
-    bool held = c->window == CONN_HOLD_WINDOW && cs->sub.lossless;
+    bool held = c->hold && cs->sub.lossless;
     cs->sub.hold = from;
-    cs->sub.limit = held ? CONN_HOLD_WINDOW : 0;
+    cs->sub.limit = held ? c->window : 0;
     session_attach(s, &cs->sub, from);
     return STEP_NEXT;
 }
