@@ -24,10 +24,10 @@ struct config {
     size_t bulk_quantum;  /* bulk read per turn while typing is recent (0: no limit) */
     unsigned latency_slice_us;
     size_t render_hold;
-        /* window of rendering clients (the page); 0: the 2 MiB ACK window */ /* scheduler slice of
-                                                                                 reactor threads and
-                                                                                 interactive
-                                                                                 programs */
+    /* window of rendering clients (the page); 0: the 2 MiB ACK window */ /* scheduler slice of
+                                                                             reactor threads and
+                                                                             interactive
+                                                                             programs */
     bool terminal_state;   /* a headless terminal per session (answers queries) */
     unsigned keep_exited;  /* exited sessions kept listed */
     char socket_path[108]; /* Unix socket ("" until resolved) */
