@@ -4,9 +4,9 @@
  *
  * A private tmux server (`-S` socket in a fresh 0700 directory, `-f /dev/null`) is
  * started by the first control client: `tmux -C new-session -x 80 -y 24 cat`. We speak
- * control mode over two pipes per client (tmux -C works on pipes; -CC only adds the tty
- * echo switch, so it is not used). Since tmux 3.2 the client hands its stdin and stdout to
- * the server (MSG_IDENTIFY_STDIN/STDOUT), so the server reads our commands and writes
+ * control mode over two pipes per client (tmux -C works on pipes; -CC is for a tty: it
+ * turns the tty's echo off and uses it both ways). Since tmux 3.2 the client hands its stdin and
+ * stdout to the server (MSG_IDENTIFY_STDIN/STDOUT), so the server reads our commands and writes
  * `%output` straight into our pipes: the `tmux -C` client process is not a relay (its CPU
  * is printed as tmux_clients_cpu_s to show that).
  *
@@ -21,8 +21,11 @@
  * - Arrangement (--clients): `one` (default) is how tmux control mode is meant to be
  *   driven (iTerm2 does this): one control client attached to one session, the floods are
  *   `new-window`s of that session, so all output shares one pipe. `per-session` gives every
- *   pane its own session and its own control client (one pipe each, like ptyhub's one
- *   WebSocket per session) — but then tmux's flow control does not hold the floods back.
+ *   flood its own session (`new-session -d` from the probe's client) and its own client
+ *   (`tmux -C attach`), one pipe each like ptyhub's one WebSocket per session — but then
+ *   tmux's flow control does not hold the floods back (below), and Debian's tmux 3.3a
+ *   server segfaults within seconds with 8 such clients on flooding sessions (a plain
+ *   shell loop of `tmux -C attach > /dev/null` does it too): kept for newer tmux only.
  *
  * Flow control (tmux 3.3, control.c / server-client.c): pause-after is NOT set, so tmux
  * never pauses a pane or drops output (%pause / %extended-output do not occur; we fail if
@@ -34,19 +37,20 @@
  * consume" (control_pane_offset returns off = 0), so tmux reads every pane as fast as it
  * can and queues what we have not read yet without bound.
  *
- * Options set on the server: `status off` (the pane is the whole 80x24 window, checked),
- * `destroy-unattached on` (if we die, our pipes close, the clients go, the sessions are
- * destroyed and the server exits on its own: exit-empty). At the end `kill-server`; we reap
- * our clients and wait for the server's pid to go (SIGKILL after 5 s), then remove the
- * socket directory. Only processes we started (the clients, and the server they started)
- * are ever signalled, by pid.
+ * `set -g status off` makes the pane the whole 80x24 window (checked). At the end
+ * `kill-server`; we reap our clients and wait for the server's pid to go (SIGKILL after
+ * 5 s), then remove the socket directory. If we die without that (SIGKILL), a watchdog
+ * child does it: tmux would not clean up by itself, because a control client whose stdout
+ * reader is gone never finishes its output, and the server (even after kill-server) waits
+ * for it forever. Only processes we started (the clients, the server they started, the
+ * watchdog) are ever signalled, by pid.
  *
  * One line per phase on stdout, as lat_client's (target=tmux); daemon_cpu_s is the tmux
  * server's utime+stime (its pid from `display -p '#{pid}'`). Run with no arguments (as
  * `make bench` does for every helper) it says what it is for and exits 0.
  *
- * usage: lat_tmux run [--floods N] [--keys K] [--gap-us G] [--warmup-ms W]
- *                     [--clients one|per-session] [--dir D] [--target NAME] */
+ * usage: lat_tmux [--floods N] [--keys K] [--gap-us G] [--warmup-ms W]
+ *                 [--clients one|per-session] [--dir D] [--target NAME] */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -209,11 +213,18 @@ static double clients_cpu(void)
     return s;
 }
 
-/* Runs argv (a tmux command) and waits for it; returns its exit status or -1. */
+/* Runs argv (a tmux command), its output to /dev/null, and waits for it; returns its exit
+ * status or -1. */
 static int run_wait(char *const *argv)
 {
     pid_t pid;
-    if (posix_spawnp(&pid, argv[0], NULL, NULL, argv, environ) != 0)
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    int e = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (e)
         return -1;
     int st;
     while (waitpid(pid, &st, 0) < 0)
@@ -246,6 +257,73 @@ static void remove_dir(void)
         rmdir(T.dir);
 }
 
+/* Ends the server (kill-server, then SIGKILL to its pid after 2 s if it is stuck) and
+ * removes the socket directory. */
+static void server_end(pid_t server)
+{
+    if (T.sock[0]) {
+        char *argv[] = {"tmux", "-S", T.sock, "kill-server", NULL};
+        run_wait(argv);
+    }
+    if (server > 0)
+        pid_gone(server, 2.0);
+    remove_dir();
+}
+
+/* The watchdog: a child that learns the server's pid through a pipe and, when the pipe
+ * ends without the all-clear (pid 0), ends the server. Started before any tmux client, so
+ * it holds none of their pipes. */
+static struct {
+    pid_t pid;
+    int fd;
+} W = {-1, -1};
+
+static void watchdog_start(void)
+{
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0)
+        return; /* no watchdog: the normal paths still clean up */
+    W.pid = fork();
+    if (W.pid < 0) {
+        close(p[0]);
+        close(p[1]);
+        return;
+    }
+    if (W.pid == 0) {
+        close(p[1]);
+        signal(SIGINT, SIG_IGN); /* a Ctrl-C for the group is ours to handle, not its */
+        signal(SIGTERM, SIG_IGN);
+        signal(SIGHUP, SIG_IGN);
+        pid_t server = -1, v;
+        while (read(p[0], &v, sizeof v) == (ssize_t)sizeof v)
+            server = v;
+        if (server != 0)
+            server_end(server);
+        _exit(0);
+    }
+    close(p[0]);
+    W.fd = p[1];
+}
+
+/* Tells the watchdog the server's pid, or 0: all clean, nothing to do. */
+static void watchdog_tell(pid_t server)
+{
+    if (W.fd >= 0 && write(W.fd, &server, sizeof server) != (ssize_t)sizeof server)
+        fprintf(stderr, "lat_tmux: cannot reach the watchdog: %s\n", strerror(errno));
+}
+
+/* All clean: the watchdog goes without doing anything. */
+static void watchdog_end(void)
+{
+    if (W.fd < 0)
+        return;
+    watchdog_tell(0);
+    close(W.fd);
+    W.fd = -1;
+    while (waitpid(W.pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+}
+
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 static void die(const char *fmt, ...)
 {
@@ -255,19 +333,14 @@ static void die(const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
-    /* leave nothing behind: the server (and with it every pane), then our clients */
-    if (T.sock[0]) {
-        char *argv[] = {"tmux", "-S", T.sock, "kill-server", NULL};
-        run_wait(argv);
-    }
+    /* leave nothing behind: our clients, then the server (and with it every pane) */
     for (unsigned i = 0; T.c && i < T.nctl; i++)
         if (T.c[i].pid > 0) {
             kill(T.c[i].pid, SIGKILL);
             waitpid(T.c[i].pid, NULL, 0);
         }
-    if (T.server_pid > 0)
-        pid_gone(T.server_pid, 2.0);
-    remove_dir();
+    server_end(T.server_pid);
+    watchdog_end();
     exit(1);
 }
 
@@ -508,6 +581,7 @@ static void on_reply(struct ctl *c, enum reply kind, unsigned arg, const char *b
             pane_set(arg, id); /* (a flood's pane may be known from its first output) */
         if (c->idx == 0) {
             T.server_pid = (pid_t)pid;
+            watchdog_tell(T.server_pid);
             arm_timer(100000); /* give cat a moment to start before the first keystroke */
         } else {
             if ((pid_t)pid != T.server_pid)
@@ -738,6 +812,7 @@ static void end_finish(void)
     if (!pid_gone(T.server_pid, 5.0))
         fprintf(stderr, "lat_tmux: the tmux server outlived kill-server by 5 s; killed\n");
     remove_dir();
+    watchdog_end();
     T.phase = PH_DONE;
 }
 
@@ -749,14 +824,12 @@ static void on_signal(int sig)
 
 static bool args(int argc, char **argv)
 {
-    if (argc < 2 || strcmp(argv[1], "run") != 0)
-        return false;
     T.nfloods = 8;
     T.keys = 2000;
     T.gap_us = 500;
     T.warmup_ms = 500;
     T.target = "tmux";
-    for (int i = 2; i < argc; i++) {
+    for (int i = 1; i < argc; i++) {
         if (i + 1 >= argc)
             return false;
         const char *a = argv[i], *v = argv[++i];
@@ -786,7 +859,7 @@ static bool args(int argc, char **argv)
 }
 
 #define USAGE                                                                                      \
-    "lat_tmux run [--floods N] [--keys K] [--gap-us G] [--warmup-ms W] "                           \
+    "lat_tmux [--floods N] [--keys K] [--gap-us G] [--warmup-ms W] "                               \
     "[--clients one|per-session] [--dir D] [--target NAME]"
 
 int main(int argc, char **argv)
@@ -841,25 +914,9 @@ int main(int argc, char **argv)
     /* The probe's client starts the server; the options follow new-session in the same
      * command line, before anything is read from the pane. */
     struct ctl *probe = &T.c[0];
-    const char *args0[] = {"new-session",
-                           "-s",
-                           "probe",
-                           "-x",
-                           "80",
-                           "-y",
-                           "24",
-                           "cat",
-                           ";",
-                           "set",
-                           "-g",
-                           "status",
-                           "off",
-                           ";",
-                           "set",
-                           "-g",
-                           "destroy-unattached",
-                           "on",
-                           NULL};
+    const char *args0[] = {"new-session", "-s", "probe", "-x", "80",     "-y",  "24",
+                           "cat",         ";",  "set",   "-g", "status", "off", NULL};
+    watchdog_start();
     ctl_start(probe, args0);
 
     struct epoll_event evs[LT_MAX_FLOODS + 3];
