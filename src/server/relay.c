@@ -546,7 +546,11 @@ void relay_consumed(struct relay *rl, size_t n)
         return;
     relay_buf_consume(&rl->buf, n);
     rl->c_offset += n;
-    relay_pull(rl);
+    /* Hysteresis: a producer stopped for room is pulled once half the window is free,
+     * not for every frame sent (one post per half window, not per 64 KiB). The consumer
+     * goes on taking what is buffered, so that point always comes. */
+    if (relay_buf_room(&rl->buf) >= rl->buf.cap / 2)
+        relay_pull(rl);
 }
 
 enum relay_event relay_event(struct relay *rl)
