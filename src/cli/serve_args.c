@@ -38,7 +38,8 @@ enum {
     OPT_BULK_QUANTUM,
     OPT_LATENCY_SLICE,
     OPT_RENDER_HOLD,
-    OPT_TERMINAL_STATE
+    OPT_TERMINAL_STATE,
+    OPT_PLACEMENT
 };
 
 static const struct option serve_options[] = {
@@ -67,6 +68,7 @@ static const struct option serve_options[] = {
     {"latency-slice", required_argument, NULL, OPT_LATENCY_SLICE},
     {"render-hold", required_argument, NULL, OPT_RENDER_HOLD},
     {"terminal-state", required_argument, NULL, OPT_TERMINAL_STATE},
+    {"placement", required_argument, NULL, OPT_PLACEMENT},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -178,6 +180,14 @@ int serve_args_parse(int argc, char **argv, struct config *cfg, struct serve_arg
                 cfg->terminal_state = false;
             else
                 BAD("--terminal-state: '%s' is not on or off", optarg);
+            break;
+        case OPT_PLACEMENT:
+            if (strcmp(optarg, "balance") == 0)
+                cfg->placement = PLACEMENT_BALANCE;
+            else if (strcmp(optarg, "creator") == 0)
+                cfg->placement = PLACEMENT_CREATOR;
+            else
+                BAD("--placement: '%s' is not balance or creator", optarg);
             break;
         case OPT_SCHED:
             if (strcmp(optarg, "interactive") == 0)

@@ -458,7 +458,9 @@ static int session_notify_task(reactor_task *t, void *arg)
     uint64_t end = ring_end(&s->ring);
     for (struct sub *u = s->subs, *next; u; u = next) {
         next = u->next; /* notify may detach u */
-        if (u->cursor < end || (s->finished && !u->exit_sent))
+        /* A removed session is also told to subscribers that have everything: they
+         * let go then (a relay on another reactor has no other reason to look). */
+        if (u->cursor < end || (s->finished && !u->exit_sent) || s->removed)
             u->ops->notify(u);
     }
     return 0;

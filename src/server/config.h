@@ -12,6 +12,10 @@
 
 #define PTYHUB_VERSION "0.1.0"
 
+/* Where new sessions live: on the least-loaded reactor (balance, the default), or on the
+ * reactor of the connection that created them (creator). */
+enum config_placement { PLACEMENT_BALANCE, PLACEMENT_CREATOR };
+
 struct config {
     enum reactor_backend_kind io;
     unsigned threads;       /* reactor threads (0: one per core) */
@@ -29,6 +33,7 @@ struct config {
                                                                              interactive
                                                                              programs */
     bool terminal_state;   /* a headless terminal per session (answers queries) */
+    int placement;         /* enum config_placement: which reactor a new session lives on */
     unsigned keep_exited;  /* exited sessions kept listed */
     char socket_path[108]; /* Unix socket ("" until resolved) */
     enum log_level log_level;

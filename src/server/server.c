@@ -37,6 +37,7 @@
 #include "server/http.h"
 #include "server/hub.h"
 #include "server/link.h"
+#include "server/relay.h"
 #include "server/server_impl.h"
 
 /* ---- shutdown ---------------------------------------------------------------------- */
@@ -386,6 +387,8 @@ void server_free(server *srv)
         }
     }
     hub_table_free(srv);
+    /* Calls and relay output still queued for reactors that stopped: release them. */
+    relay_free_all();
     if (srv->workers[0].r) {
         reactor_io_free(srv->sig_io);
         reactor_timer_stop(srv->workers[0].r, &srv->log_timer);
