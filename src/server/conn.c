@@ -1150,10 +1150,11 @@ void conn_shed(int fd, const char *why)
 
 /* A request on its way to the session's reactor. */
 struct remote_req {
-    struct worker *w;   /* the session's: where it runs */
-    struct relay *rl;   /* ATTACH: the relay to attach there */
-    uint64_t attach_id; /* ATTACH: echoed in the reply */
-    bool stdio, held;   /* the connection's settings an ATTACH needs */
+    struct worker *w;    /* the session's: where it runs */
+    struct relay *rl;    /* ATTACH: the relay to attach there */
+    uint64_t attach_id;  /* ATTACH: echoed in the reply */
+    bool stdio;          /* the connection's settings an ATTACH needs: */
+    uint64_t hold_limit; /* the render hold window (0: none) */
     size_t len;
     uint8_t body[]; /* the request as the client sent it (decoded again there) */
 };
@@ -1321,7 +1322,7 @@ static void remote_attach(struct remote_req *q, const struct wire_attach *a, str
     struct sub tmpl = {.interactive = interactive};
     tmpl.lossless = interactive || q->stdio;
     tmpl.hold = from;
-    tmpl.limit = q->held && tmpl.lossless ? CONN_HOLD_WINDOW : 0;
+    tmpl.limit = tmpl.lossless ? q->hold_limit : 0;
     relay_attach(q->rl, s, &tmpl, from);
     r->kind = RK_ATTACHED;
     r->from = from;
@@ -1572,7 +1573,7 @@ static int conn_remote(struct conn *c, struct worker *to, uint32_t req, uint32_t
         q->rl = cs->rl;
         q->attach_id = cs->attach_id;
         q->stdio = c->flags & CONN_STDIO;
-        q->held = c->window == CONN_HOLD_WINDOW;
+        q->hold_limit = c->hold ? c->window : 0;
         break;
     }
     case WIRE_INPUT:
