@@ -7,7 +7,9 @@ other sessions run `sh -c 'stty raw -echo; exec yes'`. Every session has its own
 WebSocket connection (GET /ws, HELLO flags 0) attached interactively from the live edge,
 and the flood connections read as fast as they can (build/bench/lat_client, one C epoll
 loop). The same arrangement without a daemon (lat_client raw: the client owns the PTYs)
-gives the machine's floor.
+gives the machine's floor. tmux 3.3 in control mode (build/bench/lat_tmux: `send-keys` in,
+decoded `%output` out, the floods as windows of the one control client's session) is the
+peer, under the same probe and floods.
 
 Runs, each against a fresh daemon (--no-auth, loopback port 0, a private socket dir):
   uring and epoll, each with --sched fifo (the old behaviour) and --sched interactive;
@@ -49,14 +51,23 @@ WARMUP_MS = 500    # floods running before the loaded phase starts
 ROUNDS = int(os.environ.get("LAT_ROUNDS", "3"))
 GiB = 1 << 30
 
-# (label, io, sched, threads); threads None = the daemon's default (number of cores)
+# (label, io, extra daemon arguments). "fifo" is the old behaviour; "interactive" the
+# default (bulk sessions at a low CPU weight, and the small bulk quantum while someone
+# types); "quantum off" is the default with the full read quantum always, to show what
+# that mechanism is worth on its own.
 CONFIGS = [
-    ("uring fifo", "uring", "fifo", None),
-    ("uring interactive", "uring", "interactive", None),
-    ("epoll fifo", "epoll", "fifo", None),
-    ("epoll interactive", "epoll", "interactive", None),
-    ("uring default --threads 1", "uring", None, 1),
+    ("uring fifo", "uring", ["--sched", "fifo"]),
+    ("uring interactive", "uring", ["--sched", "interactive"]),
+    ("uring interactive, quantum off", "uring", ["--sched", "interactive", "--bulk-quantum", "0"]),
+    ("uring interactive, slice off", "uring", ["--sched", "interactive", "--latency-slice", "0"]),
+    ("epoll fifo", "epoll", ["--sched", "fifo"]),
+    ("epoll interactive", "epoll", ["--sched", "interactive"]),
+    ("uring default --threads 1", "uring", ["--threads", "1"]),
 ]
+# LAT_ONLY=a,b keeps the configurations whose label contains one of the words (and raw).
+if os.environ.get("LAT_ONLY"):
+    _words = os.environ["LAT_ONLY"].split(",")
+    CONFIGS = [c for c in CONFIGS if any(w in c[0] for w in _words)]
 RAW = "raw PTY (no daemon)"
 
 failures = []
@@ -108,12 +119,7 @@ def summarize(lines):
     return res
 
 
-def bench_daemon(label, io, sched, threads):
-    extra = []
-    if sched:
-        extra += ["--sched", sched]
-    if threads:
-        extra += ["--threads", str(threads)]
+def bench_daemon(label, io, extra):
     d = wu.Daemon(io, extra)
     try:
         lines = run_client([CLIENT, "ws", d.addr, "--floods", str(FLOODS), "--keys", str(KEYS),
@@ -136,9 +142,53 @@ def bench_raw():
                                  "--gap-us", str(KEY_GAP_US), "--warmup-ms", str(WARMUP_MS)]))
 
 
+# tmux 3.3 in control mode under the same probe and floods (bench/lat_tmux.c): one
+# `tmux -C` client over pipes, the floods are windows of its session, keys are `send-keys`,
+# echoes and flood bytes come from decoded `%output`; no pause-after (lossless).
+TMUX = "tmux -C (control mode)"
+TMUX_CLIENT = os.path.join(ROOT, "build", "bench", "lat_tmux")
+
+
+def bench_tmux():
+    d = tempfile.mkdtemp(prefix="ptyhub-lat-tmux.")
+    try:
+        # tmux is slow under the floods (tens of ms per echo): a longer timeout
+        return summarize(run_client([TMUX_CLIENT, "--floods", str(FLOODS), "--keys",
+                                     str(KEYS), "--gap-us", str(KEY_GAP_US), "--warmup-ms",
+                                     str(WARMUP_MS), "--dir", d], timeout=900))
+    finally:
+        # a lat_tmux killed by the timeout could not end its server: do it here
+        subprocess.run(["tmux", "-S", os.path.join(d, "sock"), "kill-server"],
+                       capture_output=True)
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def tmux_rows():
+    """[TMUX] when tmux is installed and LAT_ONLY (if set) names it, else []."""
+    if not os.access(TMUX_CLIENT, os.X_OK):
+        subprocess.run(["make", "-s", "build/bench/lat_tmux"], check=True)
+    if shutil.which("tmux") is None:
+        say("tmux is not installed (make bench installs it): its row is skipped")
+        return []
+    only = os.environ.get("LAT_ONLY")
+    return [TMUX] if not only or any(w in TMUX for w in only.split(",")) else []
+
+
+def show_tmux_ratios(res):
+    """The comparison issue 8 checks: ptyhub's default mode against tmux, same run."""
+    it, tm = res.get("uring interactive"), res.get(TMUX)
+    if not (it and tm):
+        return
+    cpu = (f"{it['cpu_per_gib'] / tm['cpu_per_gib']:.2f}x"
+           if it.get("cpu_per_gib") and tm.get("cpu_per_gib") else "n/a")
+    say(f"  uring interactive / tmux -C: loaded p99 {it['flood_p99'] / tm['flood_p99']:.2f}"
+        f" (goal <= 1), flood throughput {it['mbps'] / tm['mbps']:.1f}x (goal >= 1.4),"
+        f" daemon CPU per GiB {cpu}")
+
+
 def show(label, r):
     cpu = f", daemon {r['cpu_per_gib']:.2f} CPU s/GiB" if r.get("cpu_per_gib") is not None else ""
-    say(f"  {label:26} idle p50/p99/max {r['idle_p50']:6.0f} {r['idle_p99']:6.0f}"
+    say(f"  {label:32} idle p50/p99/max {r['idle_p50']:6.0f} {r['idle_p99']:6.0f}"
         f" {r['idle_max']:7.0f} us | flood {r['flood_p50']:6.0f} {r['flood_p99']:6.0f}"
         f" {r['flood_max']:7.0f} us | {r['mbps']:6.1f} MB/s{cpu}")
 
@@ -153,10 +203,11 @@ def median_of(runs):
 
 
 def main():
-    global CLIENT
+    global CLIENT, TMUX_CLIENT
     os.chdir(ROOT)
     if not (os.access(PTYHUB, os.X_OK) and os.access(CLIENT, os.X_OK)):
         subprocess.run(["make", "-s", "build/ptyhub", "build/bench/lat_client"], check=True)
+    extra_rows = [RAW] + tmux_rows()
     load = open("/proc/loadavg").read().split()[0]
     say(f"machine: nproc {os.cpu_count()}, kernel {os.uname().release}, load average {load},"
         f" sched_autogroup_enabled "
@@ -169,20 +220,23 @@ def main():
     # Copies of the binaries: the build directory is shared, and a rebuild by someone else
     # in the middle of the run must not swap them under us.
     tmp = tempfile.mkdtemp(prefix="ptyhub-latency.")
-    for src in (PTYHUB, CLIENT):
+    for src in (PTYHUB, CLIENT, TMUX_CLIENT):
         shutil.copy2(src, os.path.join(tmp, os.path.basename(src)))
     wu.PTYHUB = os.path.join(tmp, "ptyhub")
     CLIENT = os.path.join(tmp, "lat_client")
+    TMUX_CLIENT = os.path.join(tmp, "lat_tmux")
     t_start = time.time()
     runs = {label: [] for label, *_ in CONFIGS}
     runs[RAW] = []
+    runs[TMUX] = []
     try:
         for rnd in range(ROUNDS):
             if ROUNDS > 1:
                 say(f"-- round {rnd + 1}")
-            for label, io, sched, threads in CONFIGS + [(RAW, None, None, None)]:
+            for label, io, extra in CONFIGS + [(x, None, None) for x in extra_rows]:
                 try:
-                    r = bench_raw() if label == RAW else bench_daemon(label, io, sched, threads)
+                    r = (bench_raw() if label == RAW else bench_tmux() if label == TMUX
+                         else bench_daemon(label, io, extra))
                 except (wu.BenchFailure, OSError, ValueError, KeyError) as e:
                     fail(f"{label}: {type(e).__name__}: {e}")
                     continue
@@ -194,24 +248,24 @@ def main():
     res = {label: median_of(rs) for label, rs in runs.items() if rs}
     say(f"-- summary{' (medians of ' + str(ROUNDS) + ' rounds)' if ROUNDS > 1 else ''}:"
         f" keystroke echo in us, flood MB/s, daemon CPU s per delivered GiB")
-    say(f"  {'':26} {'idle p50':>8} {'p99':>6} {'max':>7} | {'flood p50':>9} {'p99':>6}"
+    say(f"  {'':32} {'idle p50':>8} {'p99':>6} {'max':>7} | {'flood p50':>9} {'p99':>6}"
         f" {'max':>7} | {'MB/s':>6} {'CPU s/GiB':>9} | {'p99 x':>6} {'p50 x':>6}")
-    for label in [c[0] for c in CONFIGS] + [RAW]:
+    for label in [c[0] for c in CONFIGS] + extra_rows:
         r = res.get(label)
         if not r:
-            say(f"  {label:26} (failed)")
+            say(f"  {label:32} (failed)")
             continue
         cpg = f"{r['cpu_per_gib']:.2f}" if r.get("cpu_per_gib") is not None else "-"
-        say(f"  {label:26} {r['idle_p50']:8.0f} {r['idle_p99']:6.0f} {r['idle_max']:7.0f} |"
+        say(f"  {label:32} {r['idle_p50']:8.0f} {r['idle_p99']:6.0f} {r['idle_max']:7.0f} |"
             f" {r['flood_p50']:9.0f} {r['flood_p99']:6.0f} {r['flood_max']:7.0f} |"
             f" {r['mbps']:6.1f} {cpg:>9} |"
             f" {r['flood_p99'] / r['idle_p99']:6.1f} {r['flood_p50'] / r['idle_p50']:6.1f}")
     say("  (p99 x = loaded p99 / idle p99, goal <= 3; p50 x = loaded p50 / idle p50, goal <= 2)")
     say("-- ratios")
-    for label in [c[0] for c in CONFIGS] + [RAW]:
+    for label in [c[0] for c in CONFIGS] + extra_rows:
         r = res.get(label)
         if r:
-            say(f"  {label:26} loaded/idle p99 {r['flood_p99'] / r['idle_p99']:5.1f} (goal <= 3)"
+            say(f"  {label:32} loaded/idle p99 {r['flood_p99'] / r['idle_p99']:5.1f} (goal <= 3)"
                 f"   loaded/idle p50 {r['flood_p50'] / r['idle_p50']:5.1f} (goal <= 2)"
                 + ("   (the machine's floor)" if label == RAW else ""))
     for io in ("uring", "epoll"):
@@ -225,6 +279,7 @@ def main():
         say(f"  {io:5} interactive/fifo: flood throughput {tp:4.2f} (goal >= 0.9),"
             f" daemon CPU per GiB {cpu:4.2f} (goal <= 1.1),"
             f" loaded p99 {it['flood_p99'] / fi['flood_p99']:4.2f}")
+    show_tmux_ratios(res)
     t1, rw = res.get("uring default --threads 1"), res.get(RAW)
     if t1 and rw:
         say(f"  --threads 1 loaded p99 is {t1['flood_p99'] / rw['flood_p99']:.1f}x the raw PTY's;"

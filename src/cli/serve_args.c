@@ -35,7 +35,11 @@ enum {
     OPT_READY_FD,
     OPT_INPUT_QUEUE,
     OPT_SCHED,
-    OPT_TERMINAL_STATE
+    OPT_BULK_QUANTUM,
+    OPT_LATENCY_SLICE,
+    OPT_RENDER_HOLD,
+    OPT_TERMINAL_STATE,
+    OPT_PLACEMENT
 };
 
 static const struct option serve_options[] = {
@@ -60,7 +64,11 @@ static const struct option serve_options[] = {
     {"ready-fd", required_argument, NULL, OPT_READY_FD},
     {"input-queue", required_argument, NULL, OPT_INPUT_QUEUE},
     {"sched", required_argument, NULL, OPT_SCHED},
+    {"bulk-quantum", required_argument, NULL, OPT_BULK_QUANTUM},
+    {"latency-slice", required_argument, NULL, OPT_LATENCY_SLICE},
+    {"render-hold", required_argument, NULL, OPT_RENDER_HOLD},
     {"terminal-state", required_argument, NULL, OPT_TERMINAL_STATE},
+    {"placement", required_argument, NULL, OPT_PLACEMENT},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -173,6 +181,14 @@ int serve_args_parse(int argc, char **argv, struct config *cfg, struct serve_arg
             else
                 BAD("--terminal-state: '%s' is not on or off", optarg);
             break;
+        case OPT_PLACEMENT:
+            if (strcmp(optarg, "balance") == 0)
+                cfg->placement = PLACEMENT_BALANCE;
+            else if (strcmp(optarg, "creator") == 0)
+                cfg->placement = PLACEMENT_CREATOR;
+            else
+                BAD("--placement: '%s' is not balance or creator", optarg);
+            break;
         case OPT_SCHED:
             if (strcmp(optarg, "interactive") == 0)
                 cfg->sched = 1;
@@ -180,6 +196,22 @@ int serve_args_parse(int argc, char **argv, struct config *cfg, struct serve_arg
                 cfg->sched = 0;
             else
                 BAD("--sched: '%s' is not interactive or fifo", optarg);
+            break;
+        case OPT_BULK_QUANTUM:
+            if (config_parse_size(optarg, &cfg->bulk_quantum) < 0 ||
+                (cfg->bulk_quantum && cfg->bulk_quantum < 4096) || cfg->bulk_quantum > 65536)
+                BAD("--bulk-quantum: '%s' is not 0 (off) or a size from 4K to 64K", optarg);
+            break;
+        case OPT_LATENCY_SLICE:
+            if (config_parse_uint(optarg, 0, 100000, &cfg->latency_slice_us) < 0 ||
+                (cfg->latency_slice_us && cfg->latency_slice_us < 100))
+                BAD("--latency-slice: '%s' is not 0 (off) or microseconds from 100 to 100000",
+                    optarg);
+            break;
+        case OPT_RENDER_HOLD:
+            if (config_parse_size(optarg, &cfg->render_hold) < 0 ||
+                (cfg->render_hold && cfg->render_hold < 16384) || cfg->render_hold > (1u << 20))
+                BAD("--render-hold: '%s' is not 0 (off) or a size from 16K to 1M", optarg);
             break;
         case OPT_COALESCE_MS:
             if (config_parse_uint(optarg, 0, 1000, &cfg->coalesce_ms) < 0)

@@ -24,6 +24,7 @@
 #include "core/log.h"
 #include "core/xalloc.h"
 #include "pty/ring.h"
+#include "pty/sched.h"
 #include "pty/session_term_stub.h"
 #include "pty/spawn.h"
 #include "term/vt.h"
@@ -80,10 +81,20 @@ struct session {
     struct session_term_stub *ts; /* watchers, last output: session_term_api.c */
     uint64_t win_start_ns, win_bytes; /* output in the current classification window */
     uint64_t last_input_ns;
+    size_t bulk_quantum;       /* read quantum while bulk and interactive work is recent (0: off) */
+    uint64_t latency_slice_ns; /* the program's slice while interactive (0: untouched) */
 };
 
 #define SUM_SET(s, f, v) atomic_store_explicit(&(s)->sum.f, (v), memory_order_relaxed)
 #define SUM_GET(s, f) atomic_load_explicit(&(s)->sum.f, memory_order_relaxed)
+
+/* CLOCK_MONOTONIC in ns (the vDSO: tens of ns), for the scheduler's time per class. */
+static uint64_t monotonic_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
 
 static int session_master_cb(reactor_io *io, unsigned events, void *arg);
 static int session_pidfd_cb(reactor_io *io, unsigned events, void *arg);
@@ -159,6 +170,8 @@ int session_new(reactor *r, const struct session_opts *o, session_exit_cb on_exi
     s->pidfd = sr.pidfd;
     s->kill_grace_ms = o->kill_grace_ms;
     s->sched = o->sched;
+    s->bulk_quantum = o->bulk_quantum;
+    s->latency_slice_ns = o->latency_slice_ns;
     if (o->terminal_state) {
         s->vt = vt_new(so.cols, so.rows);
         vt_set_query_cb(s->vt, session_query_cb, s);
@@ -312,8 +325,11 @@ static void session_set_class(struct session *s, enum session_class cls)
         return;
     SUM_SET(s, cls, (unsigned)cls);
     SUM_SET(s, reclassified, SUM_GET(s, reclassified) + 1);
-    if (s->sched == SCHED_INTERACTIVE && !s->child_exited)
+    if (s->sched == SCHED_INTERACTIVE && !s->child_exited) {
         session_set_weight(s, cls == SESSION_BULK);
+        if (s->latency_slice_ns)
+            (void)sched_set_slice(s->pid, cls == SESSION_BULK ? 0 : s->latency_slice_ns);
+    }
 }
 
 /* A program asked the terminal something (cursor position, device attributes, ...).
@@ -458,7 +474,9 @@ static int session_notify_task(reactor_task *t, void *arg)
     uint64_t end = ring_end(&s->ring);
     for (struct sub *u = s->subs, *next; u; u = next) {
         next = u->next; /* notify may detach u */
-        if (u->cursor < end || (s->finished && !u->exit_sent))
+        /* A removed session is also told to subscribers that have everything: they
+         * let go then (a relay on another reactor has no other reason to look). */
+        if (u->cursor < end || (s->finished && !u->exit_sent) || s->removed)
             u->ops->notify(u);
     }
     return 0;
@@ -491,7 +509,15 @@ static void session_close_master(struct session *s)
  * later wakes the poll again. Only after a hang-up is the empty read made, to see EIO. */
 static void session_read(struct session *s)
 {
+    struct sched_thread *st = sched_thread();
+    unsigned cls = SUM_GET(s, cls);
     size_t budget = SESSION_READ_QUANTUM;
+    bool deferring = cls == SESSION_BULK && s->sched == SCHED_INTERACTIVE && s->bulk_quantum &&
+                     s->bulk_quantum < budget &&
+                     reactor_now_ns(s->r) - st->interactive_ns < SCHED_INTERACTIVE_HOLD_NS;
+    if (deferring)
+        budget = s->bulk_quantum;
+    uint64_t t0 = monotonic_now_ns();
     bool has_lossless = false;
     for (struct sub *u = s->subs; u; u = u->next)
         has_lossless |= u->lossless;
@@ -535,6 +561,10 @@ static void session_read(struct session *s)
         break;
     }
     uint64_t end = ring_end(&s->ring);
+    atomic_fetch_add_explicit(&st->read_ns[cls], monotonic_now_ns() - t0, memory_order_relaxed);
+    atomic_fetch_add_explicit(&st->read_bytes[cls], end - start_end, memory_order_relaxed);
+    if (deferring && budget == 0)
+        atomic_fetch_add_explicit(&st->deferrals, 1, memory_order_relaxed);
     if (end != start_end) {
         session_account_output(s, (size_t)(end - start_end));
         SUM_SET(s, bytes_out, end);
@@ -806,6 +836,7 @@ int session_write_input(struct session *s, const uint8_t *p, size_t n)
     s->in_queued += n;
     /* Typed into: interactive at once (a Ctrl-C into a flood must not wait behind it). */
     s->last_input_ns = reactor_now_ns(s->r);
+    sched_thread()->interactive_ns = s->last_input_ns;
     session_set_class(s, SESSION_INTERACTIVE);
     session_flush_input(s);
     return 0;

@@ -95,8 +95,14 @@ struct session_opts {
     size_t scrollback;            /* ring capacity in bytes */
     unsigned kill_grace_ms;       /* SIGHUP → SIGKILL */
     size_t input_queue;           /* bytes of input queued at most (0: 1 MiB) */
-    enum session_sched sched;     /* what a bulk classification does */
-    bool terminal_state;          /* keep a headless terminal (src/term/vt.h) of the output */
+    /* Bytes a bulk session reads per turn while an interactive session of the same
+     * thread was typed into within the last second (src/pty/sched.h); 0: no limit. */
+    size_t bulk_quantum;
+    /* With SCHED_INTERACTIVE: the scheduler slice the program gets while interactive
+     * (src/pty/sched.h); bulk programs get the kernel's default. 0: never changed. */
+    uint64_t latency_slice_ns;
+    enum session_sched sched; /* what a bulk classification does */
+    bool terminal_state;      /* keep a headless terminal (src/term/vt.h) of the output */
 };
 
 /* Called on the session's reactor when the session has exited (after its output). */

@@ -22,6 +22,9 @@ void config_defaults(struct config *c)
     /* Off until it meets its throughput goal: inline, it halves a raw-mode `yes` flood. */
     c->terminal_state = false;
     c->sched = 1; /* SCHED_INTERACTIVE: see docs/benchmarks.md, "Interactive latency" */
+    c->bulk_quantum = 16u * 1024;
+    c->latency_slice_us = 100;
+    c->render_hold = 256u * 1024;
     c->log_level = LOG_INFO;
     c->max_session_clients = 64;
     c->header_timeout_ms = 10000;

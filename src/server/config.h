@@ -12,16 +12,28 @@
 
 #define PTYHUB_VERSION "0.1.0"
 
+/* Where new sessions live: on the least-loaded reactor (balance, the default), or on the
+ * reactor of the connection that created them (creator). */
+enum config_placement { PLACEMENT_BALANCE, PLACEMENT_CREATOR };
+
 struct config {
     enum reactor_backend_kind io;
     unsigned threads;       /* reactor threads (0: one per core) */
     size_t scrollback;      /* bytes retained per session */
     unsigned kill_grace_ms; /* SIGHUP → SIGKILL delay */
     unsigned max_sessions;
-    unsigned max_clients;  /* connections per class (Unix socket; HTTP and WebSocket) */
-    size_t input_queue;    /* bytes of input queued per session at most */
-    int sched;             /* enum session_sched: what happens to bulk sessions */
+    unsigned max_clients; /* connections per class (Unix socket; HTTP and WebSocket) */
+    size_t input_queue;   /* bytes of input queued per session at most */
+    int sched;            /* enum session_sched: what happens to bulk sessions */
+    size_t bulk_quantum;  /* bulk read per turn while typing is recent (0: no limit) */
+    unsigned latency_slice_us;
+    size_t render_hold;
+    /* window of rendering clients (the page); 0: the 2 MiB ACK window */ /* scheduler slice of
+                                                                             reactor threads and
+                                                                             interactive
+                                                                             programs */
     bool terminal_state;   /* a headless terminal per session (answers queries) */
+    int placement;         /* enum config_placement: which reactor a new session lives on */
     unsigned keep_exited;  /* exited sessions kept listed */
     char socket_path[108]; /* Unix socket ("" until resolved) */
     enum log_level log_level;

@@ -35,6 +35,7 @@
 #include "server/framing.h"
 #include "server/hub.h"
 #include "server/link.h"
+#include "server/relay.h"
 #include "server/screen.h"
 #include "term/vt.h"
 
@@ -49,18 +50,24 @@
 #define CONN_MAX_FRAMES 32
 /* Unacknowledged bytes for ACK-paced clients. */
 #define CONN_ACK_WINDOW (2u * 1024 * 1024)
-/* For ACK-paced clients that render (HELLO flag HOLD: the page), the window is smaller,
- * and an interactive attachment also holds its program back by the acknowledged offset
- * with it: the program runs at most this far ahead of what xterm.js rendered (tens of ms
- * at its 5-35 MB/s), so Ctrl-C during a flood stops the screen quickly. */
-#define CONN_HOLD_WINDOW (256u * 1024)
+/* For ACK-paced clients that render (HELLO flag HOLD: the page), the window is smaller
+ * (--render-hold, default 256 KiB), and an interactive attachment also holds its program
+ * back by the acknowledged offset with it: the program runs at most this far ahead of
+ * what xterm.js rendered (tens of ms at its 5-35 MB/s), so Ctrl-C during a flood stops
+ * the screen quickly. */
 
 struct csub {
-    struct sub sub;
+    struct sub sub; /* a local session's subscriber (for a remote one: only its settings) */
     struct conn *c;
     uint32_t sid;
     uint64_t acked;
     bool drained; /* its removed session delivered everything: dropped after the flush */
+    /* A session on another reactor: its output comes through a relay (relay.h), which
+     * starts once ATTACHED came back from there (active). */
+    struct relay *rl;
+    struct worker *sw;  /* the session's worker */
+    uint64_t attach_id; /* matches the ATTACHED that comes back */
+    bool active;
     struct csub *next;
 };
 
@@ -89,6 +96,7 @@ struct conn {
     reactor_timer hello_timer; /* a client that never says HELLO is dropped */
     bool hello;
     bool ack_paced;
+    bool hold;         /* a rendering client: lossless attachments hold by its ACKs */
     uint64_t window;   /* unacknowledged OUTPUT bytes at most, for an ACK-paced client */
     struct framing fr; /* length prefixes or WebSocket messages */
     uint16_t version;  /* negotiated protocol version */
@@ -102,12 +110,21 @@ struct conn {
     size_t nlatched, caplatched;
     uint32_t *owned; /* stdio: sessions this client created, ended with it */
     size_t nowned, capowned;
+    /* Sessions on other reactors (relay.h): the port their replies come back through,
+     * made when first needed; the request being dispatched, forwarded as it came. */
+    struct relay_port *port;
+    const uint8_t *cur_body;
+    size_t cur_len;
+    uint64_t attach_seq;
 };
 
 /* What a request handler did: the framing's steps (handled, again later, close). */
 enum { STEP_NEXT = FRAMING_NEXT, STEP_STOP = FRAMING_STOP, STEP_CLOSE = FRAMING_CLOSE };
 
 static void csub_remove(struct conn *c, struct csub *cs);
+static size_t remote_prepare(struct conn *c, struct csub *cs);
+static bool remote_wants_write(struct conn *c, struct csub *cs);
+static int conn_remote(struct conn *c, struct worker *to, uint32_t req, uint32_t sid);
 static const struct link_ops conn_ops_stream, conn_ops_ws;
 
 /* ---- output ------------------------------------------------------------------------ */
@@ -232,18 +249,30 @@ static void conn_flush(struct conn *c)
         struct frame frames[CONN_MAX_FRAMES];
         int nframes = 0, niov = 1;
         for (struct csub *cs = c->subs; cs && nframes < CONN_MAX_FRAMES; cs = cs->next) {
-            if (!cs->sub.s)
-                continue;
-            size_t max = csub_prepare(c, cs);
-            if (!max)
-                continue;
             struct frame *f = &frames[nframes];
             int cnt = 0;
-            ssize_t n = session_peek(cs->sub.s, cs->sub.cursor, max, &iov[niov + 1], &cnt);
+            ssize_t n;
+            uint64_t offset;
+            if (cs->rl) {
+                /* A session on another reactor: from its relay's buffer. */
+                size_t max = remote_prepare(c, cs);
+                if (!max)
+                    continue;
+                offset = cs->rl->c_offset;
+                n = (ssize_t)relay_peek(cs->rl, max, &iov[niov + 1], &cnt);
+            } else {
+                if (!cs->sub.s)
+                    continue;
+                size_t max = csub_prepare(c, cs);
+                if (!max)
+                    continue;
+                offset = cs->sub.cursor;
+                n = session_peek(cs->sub.s, offset, max, &iov[niov + 1], &cnt);
+            }
             if (n <= 0)
                 continue;
             f->cs = cs;
-            f->offset = cs->sub.cursor;
+            f->offset = offset;
             f->n = (size_t)n;
             size_t h = conn_frame_header(c, f->hdr, WIRE_OUTPUT_HDR + f->n);
             f->hlen = h + wire_output_header(f->hdr + h, false, cs->sid, f->offset, f->n);
@@ -293,7 +322,10 @@ static void conn_flush(struct conn *c)
             } else {
                 left -= size;
             }
-            sub_consumed(&f->cs->sub, f->offset + f->n);
+            if (f->cs->rl)
+                relay_consumed(f->cs->rl, f->n);
+            else
+                sub_consumed(&f->cs->sub, f->offset + f->n);
         }
         (void)total;
         if (short_write || c->l->out.len)
@@ -316,9 +348,11 @@ static void csub_notify(struct sub *sub)
     conn_want_flush(cs->c);
 }
 
-/* Forgets a subscription. */
+/* Forgets a subscription (a remote one lets go of its relay). */
 static void csub_remove(struct conn *c, struct csub *cs)
 {
+    if (cs->rl)
+        relay_close(cs->rl);
     for (struct csub **pp = &c->subs; *pp; pp = &(*pp)->next) {
         if (*pp == cs) {
             *pp = cs->next;
@@ -366,20 +400,31 @@ static struct csub *conn_find_sub(struct conn *c, uint32_t sid)
  * while nothing ties it to this worker (subscriptions, WRITE acks and WAITs are pinned). */
 static int conn_move(struct conn *c, struct worker *to)
 {
-    if (c->nsubs || c->nacks || c->nwaits)
+    if (c->nsubs || c->nacks || c->nwaits || (c->port && relay_port_pending(c->port)))
         return -EBUSY;
-    return link_move(c->l, to);
+    int rc = link_move(c->l, to);
+    if (rc == 0 && c->port) {
+        /* Nothing is in flight: the next port is made on the new reactor. */
+        relay_port_close(c->port);
+        c->port = NULL;
+    }
+    return rc;
 }
 
-/* Resolves sid to a session on this reactor, moving the connection when the session
- * lives elsewhere. Returns the session, or NULL with *step set (an error was queued, or
- * the connection is moving). */
+/* Resolves sid to a session on this reactor. When it lives on another, the connection
+ * moves there if nothing ties it here, else the request being handled is forwarded to
+ * that reactor (conn_remote). Returns the session, or NULL with *step set (an error was
+ * queued, the request was forwarded, or the connection is moving). */
 static struct session *conn_local_session(struct conn *c, uint32_t req, uint32_t sid, int *step)
 {
     /* An attached session is at hand: a keystroke does not take the table's lock. */
     struct csub *cs = conn_find_sub(c, sid);
     if (cs && cs->sub.s && !session_removed(cs->sub.s))
         return cs->sub.s;
+    if (cs && cs->rl) {
+        *step = conn_remote(c, cs->sw, req, sid);
+        return NULL;
+    }
     struct session *s;
     struct worker *owner;
     if (hub_find(worker_server(c->l->w), sid, &s, &owner) < 0) {
@@ -390,11 +435,7 @@ static struct session *conn_local_session(struct conn *c, uint32_t req, uint32_t
     if (owner == c->l->w)
         return s;
     if (conn_move(c, owner) < 0) {
-        conn_error(c, req, sid, WIRE_ERR_LIMIT,
-                   "session %u lives on another reactor than the sessions this connection is "
-                   "attached to; use a separate connection for it",
-                   sid);
-        *step = STEP_NEXT;
+        *step = conn_remote(c, owner, req, sid);
         return NULL;
     }
     *step = STEP_STOP;
@@ -428,8 +469,9 @@ static int on_hello(struct conn *c, const struct wire_hello *h)
     reactor_timer_stop(c->l->r, &c->hello_timer);
     c->version = h->version < WIRE_VERSION ? h->version : WIRE_VERSION;
     c->ack_paced = h->flags & WIRE_HELLO_F_ACK;
-    c->window = c->ack_paced && (h->flags & WIRE_HELLO_F_HOLD) && c->version >= 2 ? CONN_HOLD_WINDOW
-                                                                                  : CONN_ACK_WINDOW;
+    size_t render_hold = hub_config(worker_server(c->l->w))->render_hold;
+    c->hold = c->ack_paced && (h->flags & WIRE_HELLO_F_HOLD) && c->version >= 2 && render_hold;
+    c->window = c->hold ? render_hold : CONN_ACK_WINDOW;
     struct wire_msg m = {.type = WIRE_WELCOME};
     m.welcome = (struct wire_welcome){
         .version = c->version, .flags = conn_welcome_flags(c), .server_pid = (uint32_t)getpid()};
@@ -439,13 +481,18 @@ static int on_hello(struct conn *c, const struct wire_hello *h)
     return STEP_NEXT;
 }
 
-/* CREATE: spawn on this reactor. */
+/* CREATE: spawn where --placement says (this reactor, or the least loaded). */
 static int on_create(struct conn *c, const struct wire_create *cr)
 {
+    struct worker *to = hub_place(c->l->w);
+    if (to != c->l->w)
+        return conn_remote(c, to, cr->req, 0);
     struct session *s;
     uint16_t code = 0;
     char err[512];
-    if (hub_create(c->l->w, cr, &s, &code, err, sizeof err) < 0) {
+    int rc = hub_create(c->l->w, cr, &s, &code, err, sizeof err);
+    hub_place_done(to);
+    if (rc < 0) {
         conn_error(c, cr->req, 0, code, "%s", err);
         return STEP_NEXT;
     }
@@ -570,9 +617,9 @@ static int on_attach(struct conn *c, const struct wire_attach *a)
         from = start;
     }
     cs->acked = from;
-    bool held = c->window == CONN_HOLD_WINDOW && cs->sub.lossless;
+    bool held = c->hold && cs->sub.lossless;
     cs->sub.hold = from;
-    cs->sub.limit = held ? CONN_HOLD_WINDOW : 0;
+    cs->sub.limit = held ? c->window : 0;
     session_attach(s, &cs->sub, from);
     return STEP_NEXT;
 }
@@ -584,6 +631,12 @@ static int on_detach(struct conn *c, const struct wire_detach *d)
     if (!cs) {
         conn_error(c, d->req, d->sid, WIRE_ERR_NOT_ATTACHED, "not attached to session %u", d->sid);
         return STEP_NEXT;
+    }
+    if (cs->rl) {
+        /* The OK comes back from the session's reactor, after its ATTACHED. */
+        struct worker *sw = cs->sw;
+        csub_remove(c, cs);
+        return conn_remote(c, sw, d->req, d->sid);
     }
     session_detach(&cs->sub);
     csub_remove(c, cs);
@@ -780,35 +833,33 @@ static int on_signal(struct conn *c, const struct wire_signal *sg)
     return STEP_NEXT;
 }
 
-/* SCREEN: the screen now, as text or as the snapshot byte sequence. */
-static int on_screen(struct conn *c, const struct wire_screen *sc)
+/* Builds the SCREEN_REPLY to sc from s's screen into *m; *data (freed by the caller)
+ * holds its bytes. Returns 0, or the ERROR code to answer with (message in err). Runs on
+ * the session's reactor (for a local or a forwarded request alike). */
+static uint16_t screen_reply_build(struct session *s, const struct wire_screen *sc,
+                                   struct wire_msg *m, uint8_t **data, char *err, size_t errlen)
 {
-    int step;
-    struct session *s = conn_local_session(c, sc->req, sc->sid, &step);
-    if (!s)
-        return step;
+    *data = NULL;
     uint64_t offset;
     const struct vt *vt = session_terminal(s, &offset);
     if (!vt) {
-        conn_error(c, sc->req, sc->sid, WIRE_ERR_UNAVAILABLE,
-                   "session %u keeps no terminal state (start the daemon with "
-                   "--terminal-state on)",
-                   sc->sid);
-        return STEP_NEXT;
+        snprintf(err, errlen,
+                 "session %u keeps no terminal state (start the daemon with --terminal-state on)",
+                 sc->sid);
+        return WIRE_ERR_UNAVAILABLE;
     }
     size_t len;
-    uint8_t *data = screen_render(vt, sc->flags & WIRE_SCREEN_F_ANSI, &len);
+    uint8_t *buf = screen_render(vt, sc->flags & WIRE_SCREEN_F_ANSI, &len);
     const char *title = vt_title(vt);
     size_t tlen = strlen(title);
     if (len > WIRE_MAX_BODY - WIRE_SCREEN_REPLY_FIXED - 2 - tlen) {
-        conn_error(c, sc->req, sc->sid, WIRE_ERR_LIMIT,
-                   "session %u's screen takes %zu bytes, more than one message carries", sc->sid,
-                   len);
-        free(data);
-        return STEP_NEXT;
+        snprintf(err, errlen, "session %u's screen takes %zu bytes, more than one message carries",
+                 sc->sid, len);
+        free(buf);
+        return WIRE_ERR_LIMIT;
     }
-    struct wire_msg m = {.type = WIRE_SCREEN_REPLY};
-    struct wire_screen_reply *r = &m.screen_reply;
+    *m = (struct wire_msg){.type = WIRE_SCREEN_REPLY};
+    struct wire_screen_reply *r = &m->screen_reply;
     bool visible;
     r->req = sc->req;
     r->sid = sc->sid;
@@ -819,8 +870,26 @@ static int on_screen(struct conn *c, const struct wire_screen *sc)
     r->flags = (uint8_t)((visible ? WIRE_SCREEN_F_CURSOR_VISIBLE : 0) |
                          (r->modes & VT_MODE_ALTSCREEN ? WIRE_SCREEN_F_ALTSCREEN : 0));
     r->title = (struct wire_bytes){(const uint8_t *)title, tlen};
-    r->data = (struct wire_bytes){data, len};
-    conn_send(c, &m);
+    r->data = (struct wire_bytes){buf, len};
+    *data = buf;
+    return 0;
+}
+
+/* SCREEN: the screen now, as text or as the snapshot byte sequence. */
+static int on_screen(struct conn *c, const struct wire_screen *sc)
+{
+    int step;
+    struct session *s = conn_local_session(c, sc->req, sc->sid, &step);
+    if (!s)
+        return step;
+    struct wire_msg m;
+    uint8_t *data;
+    char err[256];
+    uint16_t code = screen_reply_build(s, sc, &m, &data, err, sizeof err);
+    if (code)
+        conn_error(c, sc->req, sc->sid, code, "%s", err);
+    else
+        conn_send(c, &m);
     free(data);
     return STEP_NEXT;
 }
@@ -993,10 +1062,14 @@ static int on_ack(struct conn *c, const struct wire_ack *a)
         return STEP_NEXT;
     }
     /* Never backwards; beyond what was sent means everything sent (docs/protocol.md). */
-    uint64_t off = a->offset < cs->sub.cursor ? a->offset : cs->sub.cursor;
+    uint64_t sent = cs->rl ? cs->rl->c_offset : cs->sub.cursor;
+    uint64_t off = a->offset < sent ? a->offset : sent;
     if (off > cs->acked) {
         cs->acked = off;
-        sub_hold(&cs->sub, off);
+        if (cs->rl)
+            relay_ack(cs->rl, off);
+        else
+            sub_hold(&cs->sub, off);
     }
     conn_want_flush(c);
     return STEP_NEXT;
@@ -1029,6 +1102,8 @@ static int conn_dispatch(struct conn *c, const uint8_t *body, size_t len)
         return STEP_CLOSE;
     }
     int rc = wire_decode(body, len, &m);
+    c->cur_body = body;
+    c->cur_len = len;
     if (c->hello && c->version < 3 && (body[0] == WIRE_SCREEN || body[0] == WIRE_WAIT)) {
         /* A version 1/2 connection sees the protocol it asked for, whatever the body. */
         conn_error(c, 0, 0, WIRE_ERR_UNKNOWN_TYPE, "unknown message type 0x%02x", body[0]);
@@ -1124,8 +1199,9 @@ static bool conn_wants_write(struct link *l)
 {
     struct conn *c = l->layer;
     for (struct csub *cs = c->subs; cs; cs = cs->next)
-        if (cs->sub.s && cs->sub.cursor < session_end(cs->sub.s) &&
-            (!c->ack_paced || cs->sub.cursor - cs->acked < c->window))
+        if (cs->rl ? remote_wants_write(c, cs)
+                   : cs->sub.s && cs->sub.cursor < session_end(cs->sub.s) &&
+                         (!c->ack_paced || cs->sub.cursor - cs->acked < c->window))
             return true;
     return false;
 }
@@ -1166,6 +1242,9 @@ static void conn_on_close(struct link *l)
     c->nacks = 0;
     while (c->waits)
         conn_wait_remove(c, c->waits);
+    /* Replies still on their way find no owner; the port goes with its last one. */
+    relay_port_close(c->port);
+    c->port = NULL;
     reactor_timer_stop(l->r, &c->hello_timer);
     if ((c->flags & CONN_STDIO) && !l->teardown) {
         conn_kill_owned(c);
@@ -1277,4 +1356,574 @@ void conn_shed(int fd, const char *why)
         (void)w;
     }
     close(fd);
+}
+
+/* ---- sessions on other reactors ---------------------------------------------------- */
+/* A request naming a session that lives on another reactor is forwarded there as the
+ * client sent it (conn_remote), run there by remote_exec with the session at hand, and
+ * answered through the connection's port (relay.h): the reply's messages are framed and
+ * queued here by remote_reply_fn. Requests to one reactor run in the order they came, so
+ * a session sees a connection's requests in order, and its replies come back in order.
+ * Output of a remote attachment comes through a relay (remote_prepare, conn_flush). */
+
+/* A request on its way to the session's reactor. */
+struct remote_req {
+    struct worker *w;    /* the session's: where it runs */
+    struct relay *rl;    /* ATTACH: the relay to attach there */
+    uint64_t attach_id;  /* ATTACH: echoed in the reply */
+    bool stdio;          /* the connection's settings an ATTACH needs: */
+    uint64_t hold_limit; /* the render hold window (0: none) */
+    size_t len;
+    uint8_t body[]; /* the request as the client sent it (decoded again there) */
+};
+
+enum remote_kind { RK_PLAIN, RK_ATTACHED, RK_ATTACH_FAILED, RK_WRITE_DONE };
+
+/* Its answer on the way back: messages (each a u32 length, then the body). */
+struct remote_reply {
+    enum remote_kind kind;
+    uint64_t attach_id; /* ATTACH */
+    uint64_t from;      /* ATTACHED: the offset output starts at */
+    struct bytebuf msgs;
+};
+
+/* Adds a message to a reply (encoded on the session's reactor, framed on ours). */
+static void reply_msg(struct remote_reply *r, const struct wire_msg *m)
+{
+    size_t n = wire_encode(m, NULL, 0, false);
+    if (n == 0)
+        return;
+    uint8_t *p = bytebuf_reserve(&r->msgs, 4 + n);
+    uint32_t n32 = (uint32_t)n;
+    memcpy(p, &n32, 4);
+    wire_encode(m, p + 4, n, false);
+    r->msgs.len += 4 + n;
+}
+
+static void reply_error(struct remote_reply *r, uint32_t req, uint32_t sid, uint16_t code,
+                        const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void reply_error(struct remote_reply *r, uint32_t req, uint32_t sid, uint16_t code,
+                        const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    struct wire_msg m = {.type = WIRE_ERROR};
+    m.error = (struct wire_error){.req = req, .sid = sid, .code = code};
+    m.error.message = (struct wire_bytes){
+        (const uint8_t *)msg, n < 0 ? 0 : ((size_t)n >= sizeof msg ? sizeof msg - 1 : (size_t)n)};
+    reply_msg(r, &m);
+}
+
+static void reply_ok(struct remote_reply *r, uint32_t req)
+{
+    struct wire_msg m = {.type = WIRE_OK};
+    m.ok.req = req;
+    reply_msg(r, &m);
+}
+
+/* On the connection's reactor: frames and queues a reply's messages, and applies what
+ * it means for the connection (an attachment starts or fails, a WRITE is answered). */
+static void remote_reply_fn(struct relay_port *p, void *arg)
+{
+    struct remote_reply *r = arg;
+    struct conn *c = relay_port_owner(p);
+    if (c && !c->l->closing) {
+        relay_port_pending_add(p, -1);
+        struct csub *cs = NULL;
+        if (r->kind == RK_ATTACHED || r->kind == RK_ATTACH_FAILED)
+            for (cs = c->subs; cs && !(cs->rl && cs->attach_id == r->attach_id); cs = cs->next)
+                ;
+        if (r->kind == RK_WRITE_DONE)
+            c->nacks--;
+        for (size_t at = 0; at + 4 <= r->msgs.len;) {
+            uint32_t n;
+            memcpy(&n, r->msgs.data + at, 4);
+            uint8_t *dst = bytebuf_reserve(&c->l->out, WS_FRAME_HEADER_MAX + n);
+            size_t h = conn_frame_header(c, dst, n);
+            memcpy(dst + h, r->msgs.data + at + 4, n);
+            c->l->out.len += h + n;
+            at += 4 + n;
+        }
+        if (cs && r->kind == RK_ATTACHED) {
+            /* Output starts only now, behind the ATTACHED (and GAP) just queued. */
+            cs->active = true;
+            cs->rl->c_offset = r->from;
+            cs->acked = r->from;
+        } else if (cs) {
+            csub_remove(c, cs);
+        }
+        conn_want_flush(c);
+    }
+    bytebuf_free(&r->msgs);
+    free(r);
+}
+
+/* Sends a reply back to the connection. */
+static void reply_send(struct relay_port *p, struct remote_reply *r)
+{
+    relay_port_reply(p, remote_reply_fn, r);
+}
+
+/* On the session's reactor: the session a forwarded request names, or NULL (an error is
+ * in the reply). */
+static struct session *remote_session(struct remote_req *q, uint32_t req, uint32_t sid,
+                                      struct remote_reply *r)
+{
+    struct session *s;
+    struct worker *owner;
+    if (hub_find(worker_server(q->w), sid, &s, &owner) < 0 || owner != q->w) {
+        reply_error(r, req, sid, WIRE_ERR_NO_SUCH_SESSION, "no session %u (see: ptyhub ls)", sid);
+        return NULL;
+    }
+    return s;
+}
+
+/* ATTACH there: the relay's subscriber is attached, ATTACHED (and a GAP) go back. */
+static void remote_attach(struct remote_req *q, const struct wire_attach *a, struct remote_reply *r)
+{
+    r->kind = RK_ATTACH_FAILED;
+    r->attach_id = q->attach_id;
+    struct session *s = remote_session(q, a->req, a->sid, r);
+    if (!s)
+        return;
+    if (a->from_kind == WIRE_FROM_SNAPSHOT && !session_has_terminal(s)) {
+        reply_error(r, a->req, a->sid, WIRE_ERR_UNAVAILABLE,
+                    "session %u keeps no terminal state (--terminal-state off): attach from an "
+                    "offset instead",
+                    a->sid);
+        return;
+    }
+    uint64_t start = session_start(s), end = session_end(s), from;
+    switch (a->from_kind) {
+    case WIRE_FROM_TAIL:
+        from = a->from >= end ? 0 : end - a->from;
+        if (from < start)
+            from = start;
+        break;
+    case WIRE_FROM_LIVE:
+    case WIRE_FROM_SNAPSHOT: /* the snapshot is taken below, once the size is settled */
+        from = end;
+        break;
+    default:
+        from = a->from;
+        if (from > end) {
+            reply_error(r, a->req, a->sid, WIRE_ERR_BAD_ARGUMENT,
+                        "offset %llu is beyond the end of output (%llu)", (unsigned long long)from,
+                        (unsigned long long)end);
+            return;
+        }
+        break;
+    }
+    unsigned limit = hub_config(worker_server(q->w))->max_session_clients;
+    struct session_summary sum;
+    session_summary(s, &sum);
+    if (sum.clients >= limit) {
+        reply_error(r, a->req, a->sid, WIRE_ERR_LIMIT,
+                    "session %u already has %u clients (--max-session-clients)", a->sid, limit);
+        return;
+    }
+    bool interactive = a->mode == WIRE_MODE_INTERACTIVE;
+    if (interactive && a->cols && a->rows && !session_exited(s))
+        session_resize(s, a->cols, a->rows);
+    uint16_t cols, rows;
+    session_size(s, &cols, &rows);
+    /* As for a local attach: the snapshot and the relay's start are one step here. */
+    uint8_t *snap = NULL;
+    size_t snap_len = 0;
+    if (a->from_kind == WIRE_FROM_SNAPSHOT) {
+        const struct vt *vt = session_terminal(s, &from);
+        snap = screen_render(vt, true, &snap_len);
+        end = from;
+    }
+    struct wire_msg m = {.type = WIRE_ATTACHED};
+    m.attached = (struct wire_attached){a->req,
+                                        a->sid,
+                                        start,
+                                        end,
+                                        cols,
+                                        rows,
+                                        session_exited(s) ? WIRE_STATE_EXITED : WIRE_STATE_RUNNING};
+    reply_msg(r, &m);
+    if (snap) {
+        struct wire_msg sm = {.type = WIRE_SNAPSHOT};
+        sm.snapshot = (struct wire_snapshot){a->sid, from, {snap, snap_len}};
+        if (snap_len > WIRE_MAX_BODY - WIRE_SNAPSHOT_HDR)
+            sm.snapshot.data.len = 0; /* too big for a message: see the local attach */
+        reply_msg(r, &sm);
+        free(snap);
+    }
+    if (from < start) {
+        struct wire_msg g = {.type = WIRE_GAP};
+        g.gap = (struct wire_gap){a->sid, from, start};
+        reply_msg(r, &g);
+        from = start;
+    }
+    struct sub tmpl = {.interactive = interactive};
+    tmpl.lossless = interactive || q->stdio;
+    tmpl.hold = from;
+    tmpl.limit = tmpl.lossless ? q->hold_limit : 0;
+    relay_attach(q->rl, s, &tmpl, from);
+    r->kind = RK_ATTACHED;
+    r->from = from;
+}
+
+/* On the session's reactor: a forwarded SCREEN. */
+static void remote_screen(struct remote_req *q, const struct wire_screen *sc,
+                          struct remote_reply *r)
+{
+    struct session *s = remote_session(q, sc->req, sc->sid, r);
+    if (!s)
+        return;
+    struct wire_msg m;
+    uint8_t *data;
+    char err[256];
+    uint16_t code = screen_reply_build(s, sc, &m, &data, err, sizeof err);
+    if (code)
+        reply_error(r, sc->req, sc->sid, code, "%s", err);
+    else
+        reply_msg(r, &m);
+    free(data);
+}
+
+/* A WRITE queued there, waiting for its bytes to reach the PTY. */
+struct remote_ack {
+    struct session_waiter w;
+    struct relay_tracked t;
+    struct relay_port *p; /* held */
+    struct session *s;
+    uint32_t req, sid;
+    size_t len;
+};
+
+/* The WRITE's bytes reached the PTY (or the session ended first): answer it. */
+static void remote_ack_ready(struct session_waiter *w)
+{
+    struct remote_ack *a = (struct remote_ack *)((char *)w - offsetof(struct remote_ack, w));
+    struct remote_reply *r = xcalloc(1, sizeof *r);
+    r->kind = RK_WRITE_DONE;
+    if (session_input_written(a->s) >= a->w.amount)
+        reply_ok(r, a->req);
+    else
+        reply_error(r, a->req, a->sid, WIRE_ERR_EXITED,
+                    "session %u ended before all %zu bytes of this WRITE reached it", a->sid,
+                    a->len);
+    reply_send(a->p, r);
+    relay_untrack(&a->t);
+    relay_port_release(a->p);
+    free(a);
+}
+
+/* Teardown: the daemon stopped with the WRITE still waiting. */
+static void remote_ack_release(struct relay_tracked *t)
+{
+    struct remote_ack *a = (struct remote_ack *)((char *)t - offsetof(struct remote_ack, t));
+    relay_port_release(a->p);
+    free(a);
+}
+
+/* INPUT and WRITE there: queued all or nothing; a WRITE is answered once written. The
+ * WRITE latch lives in the port, so a WRITE that follows a refused one is refused too
+ * even if it was sent before the refusal came back (input is never reordered). */
+static bool remote_input(struct relay_port *p, struct remote_req *q, const struct wire_msg *m,
+                         struct remote_reply *r)
+{
+    bool write = m->type == WIRE_WRITE;
+    uint32_t req = write ? m->write.req : 0, sid = write ? m->write.sid : m->input.sid;
+    const struct wire_bytes *data = write ? &m->write.data : &m->input.data;
+    if (write)
+        r->kind = RK_WRITE_DONE;
+    if (write && relay_port_latched(p, sid)) {
+        if (!(m->write.flags & WIRE_WRITE_F_RESUME)) {
+            reply_error(r, req, sid, WIRE_ERR_LIMIT,
+                        "an earlier WRITE to session %u was refused: none of this WRITE's %zu "
+                        "bytes were queued; resend from the refused one, with the RESUME flag",
+                        sid, data->len);
+            return true;
+        }
+        relay_port_latch(p, sid, false);
+    }
+    struct session *s = remote_session(q, req, sid, r);
+    if (!s)
+        return true;
+    int rc = session_write_input(s, data->p, data->len);
+    if (rc == -EPIPE) {
+        reply_error(r, req, sid, WIRE_ERR_EXITED, "session %u has exited", sid);
+        return true;
+    }
+    if (rc == -EAGAIN) {
+        if (write)
+            relay_port_latch(p, sid, true);
+        size_t cap = session_input_capacity(s), room = session_input_room(s);
+        reply_error(r, req, sid, WIRE_ERR_LIMIT,
+                    "session %u's input queue is full (%zu bytes waiting for the program to "
+                    "read them): none of this %s's %zu bytes were queued; retry once it drains",
+                    sid, cap - room, write ? "WRITE" : "INPUT", data->len);
+        return true;
+    }
+    if (!write)
+        return true;
+    struct remote_ack *a = xcalloc(1, sizeof *a);
+    a->p = p;
+    relay_port_hold(p);
+    a->s = s;
+    a->req = req;
+    a->sid = sid;
+    a->len = data->len;
+    a->w.ready = remote_ack_ready;
+    a->w.kind = SESSION_WAIT_WRITTEN;
+    a->w.amount = session_input_queued(s);
+    a->t.release = remote_ack_release;
+    relay_track(&a->t);
+    session_wait_input(s, &a->w);
+    return false; /* answered by remote_ack_ready */
+}
+
+/* RESIZE, SIGNAL, REMOVE there (the connection checked what it knows: attached, mode). */
+static void remote_control(struct remote_req *q, const struct wire_msg *m, struct remote_reply *r)
+{
+    uint32_t req = wire_msg_req(m);
+    uint32_t sid = m->type == WIRE_RESIZE   ? m->resize.sid
+                   : m->type == WIRE_SIGNAL ? m->signal.sid
+                                            : m->remove.sid;
+    struct session *s = remote_session(q, req, sid, r);
+    if (!s)
+        return;
+    if (m->type == WIRE_RESIZE) {
+        if (session_exited(s)) {
+            reply_error(r, 0, sid, WIRE_ERR_EXITED, "session %u has exited", sid);
+            return;
+        }
+        int rc = session_resize(s, m->resize.cols, m->resize.rows);
+        if (rc < 0)
+            reply_error(r, 0, sid, WIRE_ERR_BAD_ARGUMENT, "cannot resize session %u: %s", sid,
+                        strerror(-rc));
+    } else if (m->type == WIRE_SIGNAL) {
+        int rc = m->signal.signo == 0 ? session_kill(s) : session_signal(s, m->signal.signo);
+        if (rc == -ESRCH && session_exited(s))
+            reply_error(r, req, sid, WIRE_ERR_EXITED, "session %u has already exited", sid);
+        else if (rc < 0 && rc != -ESRCH)
+            reply_error(r, req, sid, WIRE_ERR_BAD_ARGUMENT, "cannot signal session %u: %s", sid,
+                        strerror(-rc));
+        else
+            reply_ok(r, req);
+    } else if (!session_exited(s)) {
+        reply_error(r, req, sid, WIRE_ERR_BAD_ARGUMENT,
+                    "session %u is still running; end it first with: ptyhub kill %u", sid, sid);
+    } else {
+        hub_remove(q->w, s);
+        reply_ok(r, req);
+    }
+}
+
+/* CREATE there (placed by hub_place). */
+static void remote_create(struct remote_req *q, const struct wire_create *cr,
+                          struct remote_reply *r)
+{
+    struct session *s;
+    uint16_t code = 0;
+    char err[512];
+    int rc = hub_create(q->w, cr, &s, &code, err, sizeof err);
+    hub_place_done(q->w);
+    if (rc < 0) {
+        reply_error(r, cr->req, 0, code, "%s", err);
+        return;
+    }
+    struct session_summary sum;
+    session_summary(s, &sum);
+    struct wire_msg m = {.type = WIRE_CREATED};
+    m.created = (struct wire_created){cr->req, session_id(s), (int32_t)sum.pid};
+    reply_msg(r, &m);
+}
+
+/* On the session's reactor: runs a forwarded request and sends its reply back. */
+static void remote_exec(struct relay_port *p, void *arg)
+{
+    struct remote_req *q = arg;
+    struct remote_reply *r = xcalloc(1, sizeof *r);
+    struct wire_msg m;
+    bool reply = true;
+    if (relay_stopping()) {
+        reply = false;
+    } else if (wire_decode(q->body, q->len, &m) < 0) {
+        reply_error(r, 0, 0, WIRE_ERR_INTERNAL, "cannot decode a forwarded request");
+    } else {
+        switch (m.type) {
+        case WIRE_CREATE:
+            remote_create(q, &m.create, r);
+            break;
+        case WIRE_ATTACH:
+            remote_attach(q, &m.attach, r);
+            break;
+        case WIRE_DETACH:
+            reply_ok(r, m.detach.req); /* the relay let go just before (same queue) */
+            break;
+        case WIRE_INPUT:
+        case WIRE_WRITE:
+            reply = remote_input(p, q, &m, r);
+            break;
+        case WIRE_RESIZE:
+        case WIRE_SIGNAL:
+        case WIRE_REMOVE:
+            remote_control(q, &m, r);
+            break;
+        case WIRE_SCREEN:
+            remote_screen(q, &m.screen, r);
+            break;
+        case WIRE_WAIT:
+            /* A wait lives on its session's reactor and answers later; forwarding that
+             * answer back is not built yet. */
+            reply_error(r, m.wait.req, m.wait.sid, WIRE_ERR_LIMIT,
+                        "session %u lives on another reactor than the sessions this connection "
+                        "is attached to; WAIT on it from a separate connection",
+                        m.wait.sid);
+            break;
+        default:
+            reply_error(r, wire_msg_req(&m), 0, WIRE_ERR_INTERNAL,
+                        "%s cannot be forwarded to another reactor", wire_type_name(m.type));
+            break;
+        }
+    }
+    if (reply) {
+        reply_send(p, r);
+    } else {
+        bytebuf_free(&r->msgs);
+        free(r);
+    }
+    free(q);
+}
+
+/* On the connection's reactor: a relay has output or an event for its subscription. */
+static void conn_relay_wake(struct relay *rl)
+{
+    struct csub *cs = rl->c_owner;
+    conn_want_flush(cs->c);
+}
+
+/* On the connection's reactor: a remote session's size changed. */
+static void conn_relay_resized(struct relay *rl, uint16_t cols, uint16_t rows)
+{
+    struct csub *cs = rl->c_owner;
+    csub_resized(&cs->sub, cols, rows);
+}
+
+static const struct relay_ops conn_relay_ops = {.wake = conn_relay_wake,
+                                                .resized = conn_relay_resized};
+
+/* Forwards the request being dispatched to worker `to`, after the checks and state this
+ * side owns (the subscription of an ATTACH, read-only and attached checks, WRITE count). */
+static int conn_remote(struct conn *c, struct worker *to, uint32_t req, uint32_t sid)
+{
+    struct wire_msg m;
+    if (wire_decode(c->cur_body, c->cur_len, &m) < 0)
+        return STEP_NEXT; /* cannot happen: it was decoded to get here */
+    struct csub *cs = conn_find_sub(c, sid);
+    struct remote_req *q = xcalloc(1, sizeof *q + c->cur_len);
+    q->w = to;
+    q->len = c->cur_len;
+    memcpy(q->body, c->cur_body, c->cur_len);
+    if (!c->port)
+        c->port = relay_port_new(c->l->r, c);
+    switch (m.type) {
+    case WIRE_ATTACH: {
+        if (cs)
+            csub_remove(c, cs); /* a new attachment replaces it (from its new offset) */
+        cs = xcalloc(1, sizeof *cs);
+        cs->c = c;
+        cs->sid = sid;
+        cs->sw = to;
+        cs->sub.interactive = m.attach.mode == WIRE_MODE_INTERACTIVE;
+        cs->sub.owner = cs; /* csub_resized finds it through the settings' sub */
+        cs->attach_id = ++c->attach_seq;
+        cs->rl = relay_new(c->port, worker_reactor(to), sid, &conn_relay_ops, cs);
+        cs->next = c->subs;
+        c->subs = cs;
+        c->nsubs++;
+        q->rl = cs->rl;
+        q->attach_id = cs->attach_id;
+        q->stdio = c->flags & CONN_STDIO;
+        q->hold_limit = c->hold ? c->window : 0;
+        break;
+    }
+    case WIRE_INPUT:
+    case WIRE_WRITE:
+        if (cs && !cs->sub.interactive) {
+            conn_error(c, req, sid, WIRE_ERR_READ_ONLY, "attached to session %u read-only", sid);
+            free(q);
+            return STEP_NEXT;
+        }
+        if (m.type == WIRE_WRITE)
+            c->nacks++;
+        break;
+    case WIRE_RESIZE:
+        if (!cs || !cs->sub.interactive) {
+            if (!cs)
+                conn_error(c, 0, sid, WIRE_ERR_NOT_ATTACHED,
+                           "RESIZE needs an interactive attachment to session %u: ATTACH first",
+                           sid);
+            else
+                conn_error(c, 0, sid, WIRE_ERR_READ_ONLY, "attached to session %u read-only", sid);
+            free(q);
+            return STEP_NEXT;
+        }
+        break;
+    default:
+        break;
+    }
+    relay_port_pending_add(c->port, 1);
+    relay_port_call(c->port, worker_reactor(to), remote_exec, q);
+    return STEP_NEXT;
+}
+
+/* What a remote subscription may send now: an event once the bytes before it went (a GAP
+ * only when the client took what it was sent, as for local ones), else how many bytes
+ * (within the ACK window). */
+static size_t remote_prepare(struct conn *c, struct csub *cs)
+{
+    struct relay *rl = cs->rl;
+    if (!cs->active)
+        return 0;
+    switch (relay_event(rl)) {
+    case RELAY_EV_GAP: {
+        if (c->l->out.len)
+            return 0;
+        struct wire_msg m = {.type = WIRE_GAP};
+        m.gap = (struct wire_gap){cs->sid, rl->ev_from, rl->ev_to};
+        conn_send(c, &m);
+        cs->acked += rl->ev_to - rl->ev_from;
+        relay_event_done(rl);
+        return 0;
+    }
+    case RELAY_EV_EXIT: {
+        struct wire_msg m = {.type = WIRE_EXIT};
+        m.exit = (struct wire_exit){cs->sid, rl->ev_to, rl->ev_code, rl->ev_sig};
+        conn_send(c, &m);
+        relay_event_done(rl);
+        return 0;
+    }
+    default:
+        break;
+    }
+    uint64_t avail = relay_buf_used(&rl->buf);
+    if (c->ack_paced) {
+        uint64_t unacked = rl->c_offset - cs->acked;
+        if (unacked >= c->window)
+            return 0;
+        if (avail > c->window - unacked)
+            avail = c->window - unacked;
+    }
+    return avail > CONN_FRAME_MAX ? CONN_FRAME_MAX : (size_t)avail;
+}
+
+/* True when a remote subscription has something to send now (for the write watch). */
+static bool remote_wants_write(struct conn *c, struct csub *cs)
+{
+    if (!cs->active)
+        return false;
+    if (relay_event(cs->rl) != RELAY_EV_NONE)
+        return true;
+    return relay_buf_used(&cs->rl->buf) &&
+           (!c->ack_paced || cs->rl->c_offset - cs->acked < c->window);
 }

@@ -13,6 +13,7 @@
 
 #include "core/log.h"
 #include "core/xalloc.h"
+#include "pty/sched.h"
 #include "server/conn.h"
 #include "server/http.h"
 #include "server/server_impl.h"
@@ -126,6 +127,7 @@ int hub_spawn(struct worker *w, const char *name, const char *const *argv, const
     srv->entries[srv->nentries++] =
         (struct entry){.id = id, .name = xstrdup(name ? name : ""), .owner = w};
     atomic_fetch_add(&srv->running, 1);
+    atomic_fetch_add(&w->nsessions, 1);
     pthread_mutex_unlock(&srv->mu);
 
     struct session_opts o = {
@@ -140,6 +142,8 @@ int hub_spawn(struct worker *w, const char *name, const char *const *argv, const
         .kill_grace_ms = srv->cfg.kill_grace_ms,
         .input_queue = srv->cfg.input_queue,
         .sched = (enum session_sched)srv->cfg.sched,
+        .bulk_quantum = srv->cfg.bulk_quantum,
+        .latency_slice_ns = (uint64_t)srv->cfg.latency_slice_us * 1000,
         .terminal_state = srv->cfg.terminal_state,
     };
     struct session *s = NULL;
@@ -152,6 +156,7 @@ int hub_spawn(struct worker *w, const char *name, const char *const *argv, const
                 (srv->nentries - (size_t)i - 1) * sizeof *srv->entries);
         srv->nentries--;
         atomic_fetch_sub(&srv->running, 1);
+        atomic_fetch_sub(&w->nsessions, 1);
     } else {
         srv->entries[i].s = s;
     }
@@ -163,6 +168,34 @@ int hub_spawn(struct worker *w, const char *name, const char *const *argv, const
     log_info("session %u started: %s", id, session_command(s));
     *out = s;
     return 0;
+}
+
+/* Chooses the worker a new session will live on. Balance: the fewest running sessions
+ * (counting creations already placed and not yet spawned, so a burst of CREATEs spreads),
+ * the creator's own on a tie (its sessions need no relay). Creator: always the creator's. */
+struct worker *hub_place(struct worker *creator)
+{
+    struct server *srv = creator->srv;
+    struct worker *best = creator;
+    if (srv->cfg.placement == PLACEMENT_BALANCE) {
+        unsigned least = atomic_load(&creator->nsessions) + atomic_load(&creator->placing);
+        for (unsigned i = 0; i < srv->nworkers; i++) {
+            struct worker *w = &srv->workers[i];
+            unsigned n = atomic_load(&w->nsessions) + atomic_load(&w->placing);
+            if (n < least) {
+                least = n;
+                best = w;
+            }
+        }
+    }
+    atomic_fetch_add(&best->placing, 1);
+    return best;
+}
+
+/* The creation placed on w has been tried (spawned or refused). */
+void hub_place_done(struct worker *w)
+{
+    atomic_fetch_sub(&w->placing, 1);
 }
 
 /* Creates a session from a CREATE request. */
@@ -216,10 +249,12 @@ void hub_remove(struct worker *w, struct session *s)
     pthread_mutex_lock(&srv->mu);
     ssize_t i = table_index(srv, session_id(s));
     if (i >= 0) {
-        if (srv->entries[i].exited)
+        if (srv->entries[i].exited) {
             srv->nexited--;
-        else
+        } else {
             atomic_fetch_sub(&srv->running, 1);
+            atomic_fetch_sub(&srv->entries[i].owner->nsessions, 1);
+        }
         free(srv->entries[i].name);
         memmove(&srv->entries[i], &srv->entries[i + 1],
                 (srv->nentries - (size_t)i - 1) * sizeof *srv->entries);
@@ -333,6 +368,7 @@ static void session_exited_cb(struct session *s, void *arg)
         srv->entries[i].exit_seq = srv->exit_seq++;
         srv->nexited++;
         atomic_fetch_sub(&srv->running, 1);
+        atomic_fetch_sub(&w->nsessions, 1);
     }
     if (i >= 0 && srv->entries[i].remove_on_exit) {
         /* Removed a turn later: we are inside the session's own exit report. */
@@ -490,6 +526,25 @@ void hub_metrics(struct server *srv, char **text, size_t *len)
             (unsigned long long)atomic_load(&srv->preauth_evictions),
             (unsigned long long)log_dropped_total(), m.running - m.bulk, m.bulk,
             (unsigned long long)m.reclassified, (unsigned long long)m.answered);
+    struct sched_totals sch;
+    sched_totals_get(&sch);
+    fprintf(f,
+            "# HELP ptyhub_sched_read_seconds_total Time reactors spent reading PTY output, by "
+            "the session's scheduling class.\n# TYPE ptyhub_sched_read_seconds_total counter\n"
+            "ptyhub_sched_read_seconds_total{class=\"interactive\"} %.6f\n"
+            "ptyhub_sched_read_seconds_total{class=\"bulk\"} %.6f\n"
+            "# HELP ptyhub_sched_read_bytes_total PTY output bytes read, by class.\n"
+            "# TYPE ptyhub_sched_read_bytes_total counter\n"
+            "ptyhub_sched_read_bytes_total{class=\"interactive\"} %llu\n"
+            "ptyhub_sched_read_bytes_total{class=\"bulk\"} %llu\n"
+            "# HELP ptyhub_sched_deferrals_total Bulk reads cut to --bulk-quantum (more output "
+            "left for the next turn) because a session of the same thread was typed into.\n"
+            "# TYPE ptyhub_sched_deferrals_total counter\nptyhub_sched_deferrals_total %llu\n",
+            (double)sch.read_ns[SCHED_CLASS_INTERACTIVE] / 1e9,
+            (double)sch.read_ns[SCHED_CLASS_BULK] / 1e9,
+            (unsigned long long)sch.read_bytes[SCHED_CLASS_INTERACTIVE],
+            (unsigned long long)sch.read_bytes[SCHED_CLASS_BULK],
+            (unsigned long long)sch.deferrals);
     static const struct {
         const char *name, *help;
         size_t off;
@@ -520,6 +575,11 @@ void hub_metrics(struct server *srv, char **text, size_t *len)
                     (unsigned long long)*(uint64_t *)((char *)&st + counters[k].off));
         }
     }
+    fprintf(f, "# HELP ptyhub_reactor_sessions Running sessions living on each reactor "
+               "(--placement).\n# TYPE ptyhub_reactor_sessions gauge\n");
+    for (unsigned i = 0; i < srv->nworkers; i++)
+        fprintf(f, "ptyhub_reactor_sessions{reactor=\"%u\"} %u\n", i,
+                atomic_load(&srv->workers[i].nsessions));
     fprintf(f, "# HELP ptyhub_bytes_received_total Bytes read from clients.\n"
                "# TYPE ptyhub_bytes_received_total counter\n");
     for (unsigned i = 0; i < srv->nworkers; i++)

@@ -21,6 +21,10 @@ reactor *worker_reactor(struct worker *w);
 struct server *worker_server(struct worker *w);
 const struct config *hub_config(struct server *srv);
 
+/* Chooses the worker a new session should live on (--placement) and reserves a place
+ * there; the caller runs the creation on that worker, then calls hub_place_done. */
+struct worker *hub_place(struct worker *creator);
+void hub_place_done(struct worker *w);
 /* Creates a session on w from a CREATE request. On failure returns -errno and sets
  * *code (a wire_err) and a message in err. */
 int hub_create(struct worker *w, const struct wire_create *c, struct session **out, uint16_t *code,

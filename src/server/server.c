@@ -31,10 +31,13 @@
 
 #include "core/log.h"
 #include "core/xalloc.h"
+#include "pty/sched.h"
+#include "pty/session.h"
 #include "server/conn.h"
 #include "server/http.h"
 #include "server/hub.h"
 #include "server/link.h"
+#include "server/relay.h"
 #include "server/server_impl.h"
 
 /* ---- shutdown ---------------------------------------------------------------------- */
@@ -137,9 +140,18 @@ static void log_pending_hook(void *arg)
 }
 
 /* Runs one worker's reactor on its own thread. */
+/* A reactor thread waits on the kernel most of the time and must run at once when a
+ * keystroke arrives: it asks for a short scheduler slice (--latency-slice). */
+static void worker_set_slice(struct worker *w)
+{
+    if (w->srv->cfg.sched == SCHED_INTERACTIVE && w->srv->cfg.latency_slice_us)
+        (void)sched_set_slice(0, (uint64_t)w->srv->cfg.latency_slice_us * 1000);
+}
+
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
+    worker_set_slice(w);
     int rc = reactor_run(w->r);
     if (rc < 0)
         hub_shutdown(w->srv, "a reactor failed");
@@ -354,6 +366,7 @@ int server_run(server *srv)
             return -EAGAIN;
         }
     }
+    worker_set_slice(&srv->workers[0]);
     int rc = reactor_run(srv->workers[0].r);
     for (unsigned i = 1; i < srv->nworkers; i++)
         pthread_join(srv->workers[i].thread, NULL);
@@ -374,6 +387,8 @@ void server_free(server *srv)
         }
     }
     hub_table_free(srv);
+    /* Calls and relay output still queued for reactors that stopped: release them. */
+    relay_free_all();
     if (srv->workers[0].r) {
         reactor_io_free(srv->sig_io);
         reactor_timer_stop(srv->workers[0].r, &srv->log_timer);

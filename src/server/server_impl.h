@@ -23,6 +23,8 @@ struct worker {
     pthread_t thread;
     struct list_node *links; /* every client connection living here */
     _Atomic uint64_t bytes_in, bytes_out;
+    _Atomic unsigned nsessions; /* running sessions living here (placement, /metrics) */
+    _Atomic unsigned placing;   /* creations placed here and not yet spawned */
 };
 
 struct entry {

@@ -5,6 +5,7 @@ makes progress (the default); --sched fifo changes no weight. Behaviour only: th
 latency numbers are in `make bench BENCH=latency`."""
 
 import os
+import subprocess
 import time
 
 import wsclient
@@ -62,3 +63,81 @@ def test_sched_fifo_changes_no_weight():
         wait_for(lambda: _session(d, flood)["class"] == "bulk", "the flood to be bulk")
         check_eq(_autogroup_nice(_session(d, flood)["pid"]), 0,
                  "--sched fifo leaves a bulk session's weight alone")
+
+
+def _slice_ns(tid_path):
+    """se.slice from /proc/.../sched (Linux 6.6+), or None when the kernel has none."""
+    try:
+        with open(tid_path) as f:
+            for line in f:
+                if line.startswith("se.slice"):
+                    return int(line.split(":")[1])
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def _counter(d, name):
+    """The value of a metric line without labels (or with), summed."""
+    return sum(float(l.split()[-1]) for l in _metric(d, name))
+
+
+def test_short_slices_for_reactors_and_interactive_programs():
+    default = _slice_ns("/proc/self/sched")
+    if default is None:
+        raise Skip("this kernel shows no se.slice")
+    with Daemon("--sched", "interactive", "--latency-slice", "200") as d:
+        # Every reactor thread asks for 200 µs as it starts (the main thread is reactor 0).
+        wait_for(lambda: all(_slice_ns("/proc/%d/task/%s/sched" % (d.pid, tid)) == 200000
+                             for tid in os.listdir("/proc/%d/task" % d.pid)),
+                 "every daemon thread to run with a 200 us slice")
+        probe = d.new("cat")
+        flood = d.new("yes")
+        pid = _session(d, probe)["pid"]
+        check_eq(_slice_ns("/proc/%d/sched" % pid), 200000, "an interactive program's slice")
+        wait_for(lambda: _session(d, flood)["class"] == "bulk", "the flood to be bulk")
+        fpid = _session(d, flood)["pid"]
+        wait_for(lambda: _slice_ns("/proc/%d/sched" % fpid) != 200000,
+                 "a bulk program's slice to go back to the default")
+    with Daemon("--sched", "interactive", "--latency-slice", "0") as d:
+        pid = _session(d, d.new("cat"))["pid"]
+        check(_slice_ns("/proc/%d/sched" % pid) != 200000 and
+              _slice_ns("/proc/%d/sched" % d.pid) == default,
+              "--latency-slice 0 leaves the kernel's default")
+
+
+def test_bulk_quantum_defers_bulk_reads_while_someone_types():
+    """One reactor thread, a flood and a cat: typing into the cat makes the flood read the
+    bulk quantum per turn (counted as deferrals) and it still progresses; with
+    --bulk-quantum 0 nothing is deferred."""
+    for quantum, expect in (("16K", True), ("0", False)):
+        with Daemon("--threads", "1", "--bulk-quantum", quantum) as d:
+            flood = d.new("yes")
+            probe = d.new("cat")
+            wait_for(lambda: _session(d, flood)["class"] == "bulk", "the flood to be bulk")
+            before = _counter(d, "ptyhub_sched_deferrals_total")
+            out0 = _session(d, flood)["bytes_out"]
+            # Keep typing until deferrals show up (or, without the quantum, for a while).
+            deadline = time.monotonic() + (TIMEOUT if expect else 2)
+            while time.monotonic() < deadline:
+                d.ok("send", str(probe), "x")
+                if expect and _counter(d, "ptyhub_sched_deferrals_total") > before:
+                    break
+            after = _counter(d, "ptyhub_sched_deferrals_total")
+            if expect:
+                check(after > before, "deferrals counted while typing beside a flood")
+            else:
+                check_eq(after, before, "no deferral with --bulk-quantum 0")
+            check(_session(d, flood)["bytes_out"] > out0, "the bulk session progressed")
+            check(_counter(d, 'ptyhub_sched_read_bytes_total{class="bulk"}') > 0,
+                  "bulk bytes read are counted")
+
+
+def test_scheduler_options_are_validated():
+    with Daemon() as d:
+        for bad in (["--bulk-quantum", "1K"], ["--bulk-quantum", "1M"],
+                    ["--latency-slice", "5"], ["--render-hold", "1K"], ["--render-hold", "x"]):
+            p = subprocess.run([d.bin, "serve", "--socket", d.sock + "2", *bad],
+                               capture_output=True, timeout=TIMEOUT)
+            check_eq(p.returncode, 2, "`serve %s` status" % " ".join(bad))
+            check(bad[0].encode() in p.stderr, "the error names %s: %r" % (bad[0], p.stderr))

@@ -384,3 +384,28 @@ def test_rest_screen_and_long_poll_wait():
         check_eq(r.json()["reason"], "timeout", "POST wait timeout")
         r = wsclient.call(d, "POST", "/api/sessions/%d/wait" % sid, json.dumps({"text": "(("}))
         check_eq((r.status, r.json()["error"]["code"]), (400, "bad_argument"), "bad regex")
+
+
+def test_snapshot_and_screen_of_sessions_on_other_reactors():
+    # Two reactors; one connection's sessions are spread over both, so once it is attached
+    # to one, its requests for the others are forwarded to their reactor.
+    with Daemon("--threads", "2", "--terminal-state", "on") as d:
+        with conn3(d) as c:
+            sids = [c.create(["sh", "-c", "printf 'sess %d\\033[2;3Hmark'; sleep 600" % i],
+                             cols=30, rows=5) for i in range(4)]
+            for i, sid in enumerate(sids):
+                att, snap = attach_snapshot(c, sid, mode=wire.MODE_READ_ONLY)
+                text, cursor = vt_screen(30, 5, snap.data)
+                if "mark" not in text:  # not drawn yet when attached: wait, then look again
+                    wait_screen(d, c, sid, "mark")
+                    text = get_screen(c, sid).data.decode()
+                check(text.startswith("sess %d\n  mark" % i), "session %d screen: %r" % (i, text))
+                check_eq(get_screen(c, sid).data.decode().split("\n")[:2],
+                         ["sess %d" % i, "  mark"], "SCREEN of session %d" % i)
+            # WAIT on a session of the other reactor is refused plainly (not yet forwarded);
+            # one of them is local, so at least one WAIT answers.
+            answers = []
+            for sid in sids:
+                m = c.call(lambda req: wait(req, sid, text="mark"), WAITED)
+                answers.append(m.type == WAITED or m.code == wire.ERR_LIMIT)
+            check(all(answers), "WAIT answered or refused with limit")
