@@ -41,6 +41,18 @@ static size_t fill_lines(char *buf)
     return n;
 }
 
+/* `y\n` repeated: a raw-mode `yes` (no ONLCR), each line feed scrolls and the column
+ * creeps right, so every row holds one character further along than the last. */
+static size_t fill_raw_lines(char *buf)
+{
+    size_t n = 0;
+    while (n + 2 <= CHUNK) {
+        memcpy(buf + n, "y\n", 2);
+        n += 2;
+    }
+    return n;
+}
+
 /* ls-like coloured lines: names in blue/green/256-colour/true colour, padded columns. */
 static size_t fill_colour_ls(char *buf)
 {
@@ -116,6 +128,7 @@ int main(int argc, char **argv)
     double secs = argc > 1 ? atof(argv[1]) : 2.0;
     printf("term_bench: vt_feed throughput, 80x24, 64 KiB chunks, %.1f s or 256 MiB each\n", secs);
     run("lines", fill_lines, secs);
+    run("raw-lines", fill_raw_lines, secs);
     run("colour-ls", fill_colour_ls, secs);
     run("fullscreen", fill_fullscreen, secs);
 

@@ -1914,10 +1914,16 @@ static void put_screen(const struct vt *vt, struct out *o, const struct screen *
     uint16_t cfg = 0, cbg = 0;
     for (unsigned y = 0; y < vt->rows; y++) {
         const struct row *r = row_at(vt, s, (uint16_t)y);
+        /* The row ends in blanks of one background: those of the last column (stored or
+         * the fill). Trimming by that background, not by r->fill, makes the output the
+         * same for every storage of the same cells (a row written to its last column has
+         * a stale fill), so a snapshot of a restored snapshot is byte-identical. */
+        struct cell last = row_get(r, vt->cols - 1u);
+        uint16_t tail = cell_plain(last, last.bg) ? last.bg : 0;
         unsigned end = r->len;
-        while (end > 0 && cell_plain(r->c[end - 1], r->fill))
+        while (end > 0 && cell_plain(r->c[end - 1], tail))
             end--;
-        bool fill = r->fill != 0 && end < vt->cols;
+        bool fill = tail != 0 && end < vt->cols;
         if (end == 0 && !fill)
             continue;
         put_cup(o, 0, y);
@@ -1934,9 +1940,9 @@ static void put_screen(const struct vt *vt, struct out *o, const struct screen *
             put_utf8(o, ch ? ch : ' ');
         }
         if (fill) {
-            if (cf || cfg || cbg != r->fill) {
-                put_sgr(vt, o, 0, 0, r->fill);
-                cf = 0, cfg = 0, cbg = r->fill;
+            if (cf || cfg || cbg != tail) {
+                put_sgr(vt, o, 0, 0, tail);
+                cf = 0, cfg = 0, cbg = tail;
             }
             puts_(o, "\x1b[K");
         }
