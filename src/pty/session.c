@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -1365,7 +1366,16 @@ static int session_sleep_timer_cb(reactor_timer *tm, void *arg)
     if (t->watchers)
         return 0; /* someone reads the screen: re-armed by the next output */
     term_state_sync(t->ts, &s->ring);
-    term_state_hibernate(t->ts);
+    if (term_state_hibernate(t->ts)) {
+        /* Give the freed cells back to the kernel, at most once a second per thread
+         * (malloc_trim walks the arena): thousands of idle screens are the point. */
+        static _Thread_local uint64_t last_trim;
+        uint64_t now = reactor_now_ns(s->r);
+        if (now - last_trim >= 1000000000ull) {
+            last_trim = now;
+            malloc_trim(0);
+        }
+    }
     return 0;
 }
 

@@ -10,8 +10,8 @@
 #include "core/xalloc.h"
 
 struct answer {
-    enum vt_query q;
-    unsigned left; /* client replies still to absorb */
+    uint8_t q;    /* enum vt_query */
+    uint8_t left; /* client replies still to absorb */
     uint64_t at_ms;
 };
 
@@ -19,7 +19,7 @@ struct term_state {
     struct vt *vt;  /* NULL while hibernating */
     uint8_t *sleep; /* the snapshot while hibernating */
     size_t sleep_len;
-    unsigned sleep_modes;        /* what the hibernating model would report */
+    unsigned sleep_modes; /* what the hibernating model would report */
     char *sleep_title, *sleep_cwd;
     uint16_t cols, rows;
     enum term_feed feed;
@@ -28,6 +28,7 @@ struct term_state {
     uint64_t bells_base; /* BELs the current vt does not count (hibernation, resync) */
     uint64_t resyncs, lost;
     uint64_t meta_seq;
+    uint8_t skim; /* the scanner inside the lag: 0 ground, 1 after ESC, 2 in CSI */
     term_reply_cb cb;
     void *arg;
     unsigned answerers;
@@ -46,7 +47,11 @@ static uint64_t now_ms(void)
 enum term_feed term_feed_from_env(void)
 {
     const char *v = getenv("PTYHUB_TERM_FEED");
-    return v && strcmp(v, "inline") == 0 ? TERM_FEED_INLINE : TERM_FEED_LAZY;
+    if (v && strcmp(v, "inline") == 0)
+        return TERM_FEED_INLINE;
+    if (v && strcmp(v, "text") == 0)
+        return TERM_FEED_LAZY;
+    return TERM_FEED_SKIM;
 }
 
 /* A query parsed by the model (inline, in stream order): answer it with the state now and
@@ -63,7 +68,8 @@ static void ts_query(void *arg, enum vt_query q, int param, bool st)
             memmove(ts->ans, ts->ans + 1, (TERM_ANSWERS_MAX - 1) * sizeof ts->ans[0]);
             ts->nans--;
         }
-        ts->ans[ts->nans++] = (struct answer){q, ts->answerers, now_ms()};
+        unsigned left = ts->answerers > 255 ? 255 : ts->answerers;
+        ts->ans[ts->nans++] = (struct answer){(uint8_t)q, (uint8_t)left, now_ms()};
     }
     ts->cb(ts->arg, reply, n);
 }
@@ -167,8 +173,9 @@ static uint64_t ring_count_bel(const struct ring *r, uint64_t from, uint64_t to)
     return bells;
 }
 
-/* The first retained offset in [from, to) just after a line feed, or `to`'s ... from when
- * there is none (the tail is one long line: start at a character boundary instead). */
+/* Where a resync starts in retained [from, to): just after the first line feed, or at the
+ * first ESC if that comes first (both leave nothing half parsed); with neither, at the first
+ * whole character. */
 static uint64_t ring_after_lf(const struct ring *r, uint64_t from, uint64_t to)
 {
     uint64_t o = from;
@@ -181,9 +188,12 @@ static uint64_t ring_after_lf(const struct ring *r, uint64_t from, uint64_t to)
         uint64_t base = o;
         for (int i = 0; i < cnt; i++) {
             const uint8_t *p = iov[i].iov_base;
-            const uint8_t *lf = memchr(p, '\n', iov[i].iov_len);
-            if (lf)
-                return base + (uint64_t)(lf - p) + 1;
+            for (size_t j = 0; j < iov[i].iov_len; j++) {
+                if (p[j] == '\n')
+                    return base + j + 1;
+                if (p[j] == 0x1b)
+                    return base + j; /* a sequence starts here: as clean a start */
+            }
             base += iov[i].iov_len;
         }
         o += (uint64_t)k;
@@ -223,14 +233,47 @@ static void ts_catch_up(struct term_state *ts, const struct ring *r)
         ts->lag_bells = 0;
         ts->resyncs++;
         ts->lost += at - from;
-        log_debug("terminal model resync: %llu bytes not fed",
-                  (unsigned long long)(at - from));
+        log_debug("terminal model resync: %llu bytes not fed", (unsigned long long)(at - from));
         ts_feed(ts, (const uint8_t *)"\r", 1);
         from = at;
     }
     ts_feed_ring(ts, r, from, end);
     ts->fed = end;
     ts->lag_bells = 0;
+    ts->skim = 0;
+}
+
+/* Scans a chunk of a flood: true when the model may leave it for later, that is when its
+ * only escape sequences draw — SGR, cursor motion, erase — and change no mode, title,
+ * region or charset, and ask nothing. The scan state carries across chunks. */
+static bool ts_skim(struct term_state *ts, const uint8_t *p, size_t n)
+{
+    const uint8_t *e = p + n;
+    uint8_t st = ts->skim;
+    while (p < e) {
+        if (st == 0) {
+            const uint8_t *q = memchr(p, 0x1b, (size_t)(e - p));
+            if (!q)
+                break;
+            p = q + 1;
+            st = 1;
+            continue;
+        }
+        uint8_t b = *p++;
+        if (st == 1) {
+            if (b != '[')
+                return false;
+            st = 2;
+        } else if ((b >= '0' && b <= '9') || b == ';') {
+            continue;
+        } else if (b && strchr("mHfKJABCDGdX", b)) {
+            st = 0;
+        } else {
+            return false;
+        }
+    }
+    ts->skim = st;
+    return true;
 }
 
 bool term_state_output(struct term_state *ts, const struct ring *r, const uint8_t *p, size_t n,
@@ -244,16 +287,18 @@ bool term_state_output(struct term_state *ts, const struct ring *r, const uint8_
      * can take the lagging bytes later, or skip them in a resync, with nothing half parsed
      * (a sleeping model is always there). */
     bool can_lag = lagging || !ts->vt || vt_ground(ts->vt);
-    bool plain = !memchr(p, 0x1b, n);
-    if (lagging || (can_lag && plain && bulk && ts->feed == TERM_FEED_LAZY)) {
+    bool wait = can_lag && bulk && ts->feed != TERM_FEED_INLINE &&
+                (ts->feed == TERM_FEED_SKIM ? ts_skim(ts, p, n) : !memchr(p, 0x1b, n));
+    if (lagging || wait) {
         for (const uint8_t *q = p, *e = p + n; (q = memchr(q, 0x07, (size_t)(e - q))); q++)
             ts->lag_bells++;
     }
-    if (can_lag && plain && bulk && ts->feed == TERM_FEED_LAZY)
-        return false; /* plain text of a flood: it waits */
+    if (wait)
+        return false; /* a flood that only draws: it waits */
     if (!lagging && ts->vt) {
         ts_feed(ts, p, n); /* the common case: straight from the read buffer */
         ts->fed = end;
+        ts->skim = 0;
         return true;
     }
     ts_catch_up(ts, r);
@@ -443,7 +488,7 @@ static bool take_answer(struct term_state *ts, enum vt_query q, uint64_t now)
 {
     for (unsigned i = 0; i < ts->nans; i++) {
         struct answer *a = &ts->ans[i];
-        if (a->q != q || now - a->at_ms > TERM_FILTER_MS)
+        if (a->q != (uint8_t)q || (now > a->at_ms && now - a->at_ms > TERM_FILTER_MS))
             continue;
         if (--a->left == 0) {
             memmove(a, a + 1, (ts->nans - i - 1) * sizeof *a);
@@ -461,7 +506,7 @@ size_t term_state_filter(struct term_state *ts, uint64_t now, const uint8_t *p, 
     /* Forget expired answers (the terminals did not answer: they cooperate). */
     unsigned k = 0;
     for (unsigned i = 0; i < ts->nans; i++)
-        if (now - ts->ans[i].at_ms <= TERM_FILTER_MS)
+        if (now <= ts->ans[i].at_ms || now - ts->ans[i].at_ms <= TERM_FILTER_MS)
             ts->ans[k++] = ts->ans[i];
     ts->nans = k;
     if (ts->nans == 0 || n < 3 || !memchr(p, 0x1b, n))

@@ -3,22 +3,25 @@
  * Fed every output byte inline, even a fast emulator halves a text flood: a raw-mode
  * `yes` moves ~100 MB/s through a PTY and about as much through the model. So the model
  * may lag behind the session's ring, under one invariant: the bytes it has not seen yet
- * hold no ESC. A scanner (memchr for ESC, and for BEL to keep the bell count) runs over
- * every chunk; a chunk with an ESC in it — where every query, mode change, title and
- * colour lives — brings the model up to date at once, in stream order, so queries are
- * answered with the state right after them and modes and title are never stale. Only
- * runs of plain text (letters, CR, LF, tabs, UTF-8) from a flooding (bulk) session are
- * left unfed; they are fed when someone needs the screen (term_state_sync: a screen or
- * snapshot request, a watcher, a resize, the next chunk of a calm session).
+ * only draw. A scanner runs over every chunk of a flooding (bulk) session — memchr to each
+ * ESC, a glance at the sequence, memchr for BEL to keep the bell count — and a chunk may
+ * wait only when its escape sequences are all SGR, cursor motion (CUP, HVP, CUU..CUB, CHA,
+ * VPA) or erase (ED, EL, ECH). Anything else — every query, mode change, title, scroll
+ * region, charset, reset — brings the model up to date at once, in stream order, so
+ * queries are answered with the state right after them (CPR: the cursor right after the
+ * query) and modes, title and cwd are never stale. The waiting bytes are fed when someone
+ * needs the screen (term_state_sync: a screen or snapshot request, a watcher, a resize, the
+ * next chunk that cannot wait, the next chunk of a calm session).
  *
  * Catching up reads the unfed bytes back from the ring. When the flood outran the ring
  * (or the lag is above TERM_CATCHUP_MAX, to bound the time a catch-up takes), the bytes
  * are gone: the model then "resyncs" — it takes a carriage return and the retained bytes
- * from the first line feed of the last TERM_RESYNC_BYTES. Because the lost bytes were
- * plain text, modes, title, cwd, charsets designations and the scroll region are exact;
- * the rows are exact once the kept tail holds a screenful of lines ending in CR LF (cooked
- * output); what can differ is the cursor column of LF-only (raw) output and cells of
- * rows the tail did not rewrite. Each resync is counted.
+ * of the last TERM_RESYNC_BYTES (at least 4 per cell), from their first line feed or ESC.
+ * Because the lost bytes only drew, modes, title, cwd, charsets, the scroll region and the
+ * alternate screen are exact; the rows are exact once the kept tail rewrote them (a
+ * screenful of lines ending in CR LF, or a full repaint); what can differ is the cursor
+ * column of LF-only (raw) text, the pen until the next SGR, and rows the tail did not
+ * rewrite. Each resync is counted (term_state_losses).
  *
  * With term_state_hibernate an idle model is replaced by its snapshot (vt_snapshot, a
  * few hundred bytes for a shell prompt) and rebuilt from it on the next use.
@@ -45,9 +48,10 @@
 #define TERM_FILTER_MS 2000
 #define TERM_ANSWERS_MAX 16 /* answers remembered for the filter */
 
-/* How output reaches the model (PTYHUB_TERM_FEED=inline|lazy, for benchmarks). */
+/* How output reaches the model (PTYHUB_TERM_FEED=skim|text|inline, for benchmarks). */
 enum term_feed {
-    TERM_FEED_LAZY,   /* plain text of a bulk session waits (the default) */
+    TERM_FEED_SKIM,   /* a bulk session's chunks that only draw wait (the default) */
+    TERM_FEED_LAZY,   /* only plain text (no ESC at all) of a bulk session waits */
     TERM_FEED_INLINE, /* every chunk is fed as it is read */
 };
 
