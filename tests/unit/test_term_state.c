@@ -226,8 +226,8 @@ TEST(term_state_filter_drops_terminal_replies_once_per_client)
     struct ring r;
     ring_init(&r, 4096);
     struct term_state *ts = asked(&r, "\x1b[6n", 2);
-    CHECK_STR_EQ(filt(ts, t0, "\x1b[12;40R"), "");     /* first terminal's reply */
-    CHECK_STR_EQ(filt(ts, t0, "\x1b[3;4Rls\r"), "ls\r"); /* second: a clean prefix */
+    CHECK_STR_EQ(filt(ts, t0, "\x1b[12;40R"), "");        /* first terminal's reply */
+    CHECK_STR_EQ(filt(ts, t0, "\x1b[3;4Rls\r"), "ls\r");  /* second: a clean prefix */
     CHECK_STR_EQ(filt(ts, t0, "\x1b[3;4R"), "\x1b[3;4R"); /* a third is the user's */
     term_state_free(ts);
 
@@ -270,12 +270,12 @@ TEST(term_state_reply_grammar)
         {"\x1b[?25;1$y", 9, VT_Q_DECRQM},
         {"\x1b]11;rgb:0/0/0\x07", 15, VT_Q_OSC_BG},
         {"\x1bP>|ptyhub(0.1.0)\x1b\\", 19, VT_Q_XTVERSION},
-        {"\x1b[1R", 0, 0},            /* one number is not a CPR */
-        {"\x1b[1;2", 0, 0},           /* incomplete */
-        {"\x1b]11;?\x07", 0, 0},      /* a query, not a reply */
-        {"\x1b]11;rgb:0/0/0", 0, 0},  /* unterminated */
-        {"\x1b[A", 0, 0},             /* a cursor key */
-        {"\x1bP>|x\x07", 0, 0},       /* XTVERSION ends with ST only */
+        {"\x1b[1R", 0, 0},           /* one number is not a CPR */
+        {"\x1b[1;2", 0, 0},          /* incomplete */
+        {"\x1b]11;?\x07", 0, 0},     /* a query, not a reply */
+        {"\x1b]11;rgb:0/0/0", 0, 0}, /* unterminated */
+        {"\x1b[A", 0, 0},            /* a cursor key */
+        {"\x1bP>|x\x07", 0, 0},      /* XTVERSION ends with ST only */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         enum vt_query q = 0;
