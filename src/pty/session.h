@@ -205,7 +205,9 @@ const struct vt *session_terminal(struct session *s, uint64_t *offset);
 /* Screen watchers: changed() is called from an end-of-turn task (never inline in a session
  * call) after new output reached the session (at most once per turn per session, rate
  * limited under a flood to every SESSION_WATCH_MS), after a resize, and once more when the
- * session exits. It must not call back into a request loop inline (schedule a task). */
+ * session exits. It must not call back into a request loop inline (schedule a task).
+ * When a removed session is freed, its remaining watchers are unlinked silently (w->s
+ * becomes NULL): owners learn of removal where they learn of it for subscribers. */
 #define SESSION_WATCH_MS 20
 struct session_watch {
     void (*changed)(struct session_watch *w);
