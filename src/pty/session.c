@@ -803,9 +803,12 @@ int session_write_input(struct session *s, const uint8_t *p, size_t n)
     memcpy(s->in_buf + s->in_head + s->in_len, p, n);
     s->in_len += n;
     s->in_queued += n;
-    /* Typed into: interactive at once (a Ctrl-C into a flood must not wait behind it). */
-    s->last_input_ns = reactor_now_ns(s->r);
-    session_set_class(s, SESSION_INTERACTIVE);
+    /* Typed into: interactive at once (a Ctrl-C into a flood must not wait behind it).
+     * The daemon's own answer to a terminal query is not typing. */
+    if (!s->term.replying) {
+        s->last_input_ns = reactor_now_ns(s->r);
+        session_set_class(s, SESSION_INTERACTIVE);
+    }
     session_flush_input(s);
     return 0;
 }

@@ -36,15 +36,19 @@ static void on_changed(struct session_watch *w)
 }
 
 /* Starts sh -c script with terminal state as asked. */
-static void start(struct ctx *c, enum reactor_backend_kind backend, const char *script,
-                  bool state)
+static void start(struct ctx *c, enum reactor_backend_kind backend, const char *script, bool state)
 {
     reactor_config cfg = {.backend = backend};
     CHECK_EQ(reactor_new(&c->r, &cfg), 0);
     const char *argv[] = {"sh", "-c", script, NULL};
-    struct session_opts o = {.id = 1, .argv = argv, .cols = 40, .rows = 5,
-                             .scrollback = 1 << 16, .kill_grace_ms = 100,
-                             .terminal_state = state, .on_title = on_title};
+    struct session_opts o = {.id = 1,
+                             .argv = argv,
+                             .cols = 40,
+                             .rows = 5,
+                             .scrollback = 1 << 16,
+                             .kill_grace_ms = 100,
+                             .terminal_state = state,
+                             .on_title = on_title};
     char err[256];
     CHECK_EQ(session_new(c->r, &o, on_exit_cb, c, &c->s, err, sizeof err), 0);
 }
@@ -65,10 +69,11 @@ static bool has_exited(struct ctx *c)
 TEST_BACKENDS(term_session_screen_watchers_summary)
 {
     struct ctx c = {0};
-    start(&c, backend,
-          "printf '\\033]2;my title\\007\\033]7;file:///tmp\\007\\033[?2004h\\007hello\\r\\nworld'; "
-          "read x",
-          true);
+    start(
+        &c, backend,
+        "printf '\\033]2;my title\\007\\033]7;file:///tmp\\007\\033[?2004h\\007hello\\r\\nworld'; "
+        "read x",
+        true);
     CHECK(session_has_terminal(c.s));
     c.w.changed = on_changed;
     session_watch(c.s, &c.w);
@@ -157,8 +162,8 @@ TEST_BACKENDS(term_session_watcher_rate_limited_and_self_removal)
         }
     }
     double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
-    CHECK_MSG(d.changed >= 2 && d.changed <= ms / SESSION_WATCH_MS + 3,
-              "%u calls in %.0f ms", d.changed, ms);
+    CHECK_MSG(d.changed >= 2 && d.changed <= ms / SESSION_WATCH_MS + 3, "%u calls in %.0f ms",
+              d.changed, ms);
     session_unwatch(&d.w);
     session_free(d.s);
     reactor_free(d.r);
