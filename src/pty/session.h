@@ -103,6 +103,16 @@ struct session_opts {
     uint64_t latency_slice_ns;
     enum session_sched sched; /* what a bulk classification does */
     bool terminal_state;      /* keep a headless terminal (src/term/vt.h) of the output */
+    /* Read no output until the first session_attach (OPEN's HOLD): the program blocks
+     * once the PTY buffer fills, and a client attaching from 0 misses nothing however
+     * late it comes. A kill releases the hold (the output drains, the exit is reported). */
+    bool hold_output;
+    /* Optional lifecycle hooks, called on the session's reactor with session_new's arg;
+     * they may only queue work (never call back into the session). on_resize: the size
+     * changed (session_size has it). on_title: the program set a new title (terminal
+     * state; called by the terminal-state code when vt_title changes). */
+    void (*on_resize)(struct session *s, void *arg);
+    void (*on_title)(struct session *s, const char *title, void *arg);
 };
 
 /* Called on the session's reactor when the session has exited (after its output). */
@@ -153,6 +163,13 @@ uint64_t session_end(const struct session *s);
 void session_size(const struct session *s, uint16_t *cols, uint16_t *rows);
 /* Thread-safe snapshot (atomics). */
 void session_summary(const struct session *s, struct session_summary *out);
+/* True while output is held (session_opts.hold_output, no attach yet). */
+bool session_held(const struct session *s);
+/* VT_MODE_* bits now (0 with terminal state off); cheap. (A weak fallback lives in
+ * session_modes_stub.c until the terminal-state code provides it.) */
+unsigned session_modes(struct session *s);
+/* The terminal model, or NULL (terminal state off). For the session_modes fallback. */
+const struct vt *session_vt_model(const struct session *s);
 
 /* Attaches sub with its cursor at `from` (clamped to the retained range by the caller:
  * from must be within [start, end]). */

@@ -6,6 +6,7 @@
 #ifndef PTYHUB_API_JSON_H
 #define PTYHUB_API_JSON_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define API_MAX_ARGV 4096
@@ -36,6 +37,11 @@ int api_parse_resize(const char *body, size_t len, unsigned *cols, unsigned *row
 /* Parses {"token":"..."} and copies the token into token (at most cap-1 bytes; longer is
  * -EINVAL). Returns 0 or -EINVAL with err set. */
 int api_parse_login(const char *body, size_t len, char *token, size_t cap, char *err,
+                    size_t errlen);
+
+/* Parses {"text":"...","enter":bool|null} (POST .../paste). On success *text is a
+ * malloc'd copy (the caller frees it) of *len bytes. Returns 0 or -EINVAL with err set. */
+int api_parse_paste(const char *body, size_t len, char **text, size_t *tlen, bool *enter, char *err,
                     size_t errlen);
 
 #endif
