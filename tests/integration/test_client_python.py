@@ -458,7 +458,11 @@ def _readme_blocks():
 def test_client_python_readme_examples():
     """The README's broker: crashes after five events, then resumes; every agent's log
     holds exactly its bytes. Then the asyncio example, with `ptyhub` on PATH."""
-    broker, aio_example = _readme_blocks()[:2]
+    broker, aio_example, v3_example = _readme_blocks()[:3]
+    compile(v3_example, "README version 3 example", "exec")  # its API names are checked below
+    for name in ("open", "subscribe", "paste", "session_events", "screen", "wait", "attach"):
+        check("c.%s(" % name in v3_example and hasattr(Client, name) and
+              hasattr(AsyncClient, name), "README v3 example uses Client.%s" % name)
     with Daemon() as d:
         work = os.path.join(d.dir, "broker")
         os.mkdir(work)
@@ -657,6 +661,14 @@ def test_client_python_v3_open_events_paste():
             c.remove(held.sid)
             ev = c.next_session_event(TIMEOUT)
             check_eq((ev.kind_name, ev.sid), ("removed", held.sid), "REMOVED event")
+            # Over WebSocket too: the same EVENTS, for a session another client creates.
+            with Client.connect_ws("ws://%s/ws" % d.http_addr, token=d.token,
+                                   timeout=TIMEOUT) as w:
+                w.subscribe(["created"])
+                sid = c.create(["true"], name="from-unix")
+                ev = w.next_session_event(TIMEOUT)
+                check_eq((ev.kind_name, ev.sid, ev.name), ("created", sid, "from-unix"),
+                         "a WebSocket client's CREATED event")
 
         async def main():
             async with await AsyncClient.connect_unix(d.sock, timeout=TIMEOUT) as a:
