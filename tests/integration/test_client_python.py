@@ -681,6 +681,8 @@ def test_client_python_v3_open_events_paste():
                 check_eq((out, ex.code), (b"", 5), "asyncio OPEN + paste")
                 kinds = []
                 async for ev in a.session_events(timeout=TIMEOUT):
+                    if ev.sid != op.sid:
+                        continue  # another client's session
                     kinds.append((ev.kind_name, ev.sid))
                     if ev.kind_name == "exited":
                         break
