@@ -409,3 +409,23 @@ def test_sse_events_over_http_with_the_token():
             ev, data, buf = _sse_next(s, buf, lambda e, j: e == "removed" and j["id"] == sid)
         finally:
             s.close()
+
+
+def test_sse_idle_stream_stays_open_with_heartbeats():
+    # HTTP timeouts scale with --header-timeout (the send timeout is six of them: 1.2 s
+    # here); an idle event stream is not an HTTP request and must outlive them, with a
+    # comment line every 15 s.
+    with Daemon("--header-timeout", "200") as d:
+        s, head, buf = _sse_open(d)
+        try:
+            check(head.startswith("HTTP/1.1 200"), "SSE status: %s" % head)
+            s.settimeout(30)
+            while b": keep-alive\n\n" not in buf:
+                chunk = s.recv(4096)
+                check(chunk, "the idle SSE stream was closed (after %r)" % buf)
+                buf += chunk
+            # Still a live stream: an event after the heartbeat arrives.
+            sid = d.new("true")
+            ev, data, buf = _sse_next(s, buf, lambda e, j: e == "created" and j["id"] == sid)
+        finally:
+            s.close()

@@ -16,6 +16,7 @@ import time
 
 VERSION = 2  # the highest version this client speaks, sent in HELLO by default
 VERSION_MIN = 1  # the lowest version a server still serves
+SERVER_VERSION = 3  # the highest version the server speaks (WIRE_VERSION)
 MAGIC = 0x48595450
 MAX_BODY = 1 << 20
 
