@@ -4,6 +4,7 @@ PASTE (acknowledged, bracketed when the program asked for it), Server-Sent Event
 HTTP, and the negotiation: v1 and v2 clients keep working, a future version gets 3."""
 
 import json
+import re
 import socket
 import struct
 import time
@@ -106,6 +107,40 @@ def test_open_attaches_from_byte_zero_under_a_fast_producer():
                 check(data.startswith(b"BYTE-ZERO:"),
                       "byte 0 arrives first (mode %d): %r" % (mode, data[:40]))
                 c.call(lambda r: wire.signal_(r, created.sid, 0), wire.OK)
+
+
+def _reactor_sessions(d):
+    """{reactor: running sessions} from /metrics."""
+    body = wsclient.get(d, "/metrics").body.decode()
+    return {int(r): int(n) for r, n in
+            re.findall(r'^ptyhub_reactor_sessions\{reactor="(\d+)"\} (\d+)$', body, re.M)}
+
+
+def test_open_on_both_reactors_under_floods():
+    # Sessions are placed to balance the reactors: some OPENs run where the connection
+    # lives, the others are forwarded (the session is made held there, then attached from
+    # 0 by a second hop). Every one starts at byte 0 with no gap, whichever it was.
+    with Daemon("--threads", "2", "--scrollback", "4096") as d, _v3(d) as c:
+        sids, early = [], []
+        for i in range(4):
+            created, att = _open(c, ["sh", "-c", "printf 'ZERO%d:'; exec yes %d" % (i, i)],
+                                 keep=early)
+            check_eq((att.start, att.end), (0, 0), "ATTACHED of OPEN %d" % i)
+            sids.append(created.sid)
+        check_eq(sorted(_reactor_sessions(d).values()), [2, 2], "sessions per reactor")
+        got = {sid: bytearray() for sid in sids}
+        while any(len(b) < 256 * 1024 for b in got.values()):
+            m = early.pop(0) if early else c.recv(TIMEOUT)
+            if getattr(m, "sid", None) not in got:
+                continue
+            check(m.name == "output", "OPEN session %d: %r" % (m.sid, m))
+            check_eq(m.offset, len(got[m.sid]), "session %d's OUTPUT continues" % m.sid)
+            got[m.sid] += m.data
+        for i, sid in enumerate(sids):
+            check(got[sid].startswith(b"ZERO%d:%d\r\n" % (i, i)), "session %d from byte 0: %r"
+                  % (sid, bytes(got[sid][:20])))
+        for sid in sids:
+            c.call(lambda r, sid=sid: wire.signal_(r, sid, 0), wire.OK)
 
 
 def test_open_hold_reads_nothing_until_the_first_attach():

@@ -30,8 +30,7 @@ static void drain(struct subscriber *x)
         if (w.event.kind == WIRE_EV_DROPPED) {
             x->dropped += w.event.count;
         } else {
-            CHECK(w.event.kind == WIRE_EV_RESIZED && w.event.sid >= 1 &&
-                  w.event.sid <= PUBLISHERS);
+            CHECK(w.event.kind == WIRE_EV_RESIZED && w.event.sid >= 1 && w.event.sid <= PUBLISHERS);
             if (w.event.cols <= x->last[w.event.sid])
                 x->in_order = false; /* increasing; gaps are the dropped ones */
             x->last[w.event.sid] = w.event.cols;
@@ -59,8 +58,8 @@ static void *publisher_main(void *arg)
 {
     struct pub *p = arg;
     for (uint32_t i = 1; i <= EACH; i++) {
-        struct wire_event e = {.kind = WIRE_EV_RESIZED, .sid = p->sid, .cols = (uint16_t)i,
-                               .rows = 1};
+        struct wire_event e = {
+            .kind = WIRE_EV_RESIZED, .sid = p->sid, .cols = (uint16_t)i, .rows = 1};
         events_publish(p->ev, &e);
     }
     return NULL;
@@ -167,7 +166,8 @@ TEST(events_mask_and_unknown_kinds)
     CHECK_EQ(reactor_new(&r, &cfg), 0);
     struct subscriber x = {.r = r};
     x.s = events_subscribe(ev, r, 1u << WIRE_EV_EXITED, on_wake, &x);
-    struct wire_event created = {.kind = WIRE_EV_CREATED, .sid = 1, .name = {(const uint8_t *)"n", 1}};
+    struct wire_event created = {
+        .kind = WIRE_EV_CREATED, .sid = 1, .name = {(const uint8_t *)"n", 1}};
     struct wire_event exited = {.kind = WIRE_EV_EXITED, .sid = 1, .code = 3, .end = 9};
     events_publish(ev, &created);
     events_publish(ev, &exited);
