@@ -68,7 +68,6 @@ struct session {
     session_exit_cb on_exit;
     void *exit_arg;
     void (*on_resize)(struct session *s, void *arg);
-    void (*on_title)(struct session *s, const char *title, void *arg);
     uint64_t created_ms;
     struct {
         _Atomic bool exited;
@@ -182,7 +181,6 @@ int session_new(reactor *r, const struct session_opts *o, session_exit_cb on_exi
     s->on_exit = on_exit;
     s->exit_arg = arg;
     s->on_resize = o->on_resize;
-    s->on_title = o->on_title;
     s->held = o->hold_output;
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);

@@ -103,16 +103,17 @@ struct session_opts {
     uint64_t latency_slice_ns;
     enum session_sched sched; /* what a bulk classification does */
     bool terminal_state;      /* keep a headless terminal (src/term/vt.h) of the output */
+    /* Called from an end-of-turn task on the session's reactor after the program set its
+     * title (OSC 0/2) or working directory (OSC 7), with session_new's arg; may be NULL. It
+     * must only queue work (session_summary has the new title). */
+    void (*on_title)(struct session *s, void *arg);
     /* Read no output until the first session_attach (OPEN's HOLD): the program blocks
      * once the PTY buffer fills, and a client attaching from 0 misses nothing however
      * late it comes. A kill releases the hold (the output drains, the exit is reported). */
     bool hold_output;
-    /* Optional lifecycle hooks, called on the session's reactor with session_new's arg;
-     * they may only queue work (never call back into the session). on_resize: the size
-     * changed (session_size has it). on_title: the program set a new title (terminal
-     * state; called by the terminal-state code when vt_title changes). */
+    /* Called on the session's reactor after its size changed (session_size has it), with
+     * session_new's arg; may be NULL. It must only queue work. */
     void (*on_resize)(struct session *s, void *arg);
-    void (*on_title)(struct session *s, const char *title, void *arg);
 };
 
 /* Called on the session's reactor when the session has exited (after its output). */
@@ -134,6 +135,8 @@ struct session_summary {
     enum session_class cls;
     uint64_t reclassified; /* class changes */
     uint64_t answered;     /* terminal queries the daemon answered */
+    /* From the terminal state (empty with --terminal-state off): */
+    char title[256]; /* OSC 0/2, UTF-8, truncated */
 };
 
 /* Spawns the program and starts reading its output on r. Returns 0, or a negative errno

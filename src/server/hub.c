@@ -130,11 +130,16 @@ static void hub_session_resized_cb(struct session *s, void *arg)
     hub_publish(w->srv, &e);
 }
 
-/* TITLE: session_opts.on_title, on the session's reactor. */
-static void hub_session_title_cb(struct session *s, const char *title, void *arg)
+/* TITLE: session_opts.on_title (the terminal-state code calls it from a task once the
+ * summary holds the new title), on the session's reactor. */
+static void hub_session_title_cb(struct session *s, void *arg)
 {
     struct worker *w = arg;
-    hub_event_title(w->srv, session_id(s), title);
+    struct session_summary sum;
+    memset(&sum, 0, sizeof sum);
+    session_summary(s, &sum);
+    sum.title[sizeof sum.title - 1] = '\0';
+    hub_event_title(w->srv, session_id(s), sum.title);
 }
 
 void hub_event_title(struct server *srv, uint32_t sid, const char *title)
