@@ -1,9 +1,10 @@
 /* fuzz_api_json: libFuzzer target for the REST API body parsers.
  *
  * Input: one byte choosing the login token buffer size, then a body fed to
- * api_parse_create, api_parse_resize and api_parse_login. Checks that results respect
- * the documented bounds (argc 1..4096, at most 4096 "K=V" env entries, cols/rows within
- * 0..10000, a token shorter than its buffer), that a rejection leaves a message and a
+ * api_parse_create, api_parse_resize, api_parse_login and api_parse_wait. Checks that results
+ * respect the documented bounds (argc 1..4096, at most 4096 "K=V" env entries, cols/rows within
+ * 0..10000, a token shorter than its buffer, a wait with a condition and a regex of
+ * 1..4096 bytes without NUL), that a rejection leaves a message and a
  * zeroed request, and (under ASan) that everything is freed.
  *
  * Build: make build/fuzz/fuzz_api_json
@@ -82,6 +83,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     else if (rc != 0 || cap == 0 || strnlen(token, cap) >= cap)
         abort();
     free(token);
+
+    struct api_wait_req *w = malloc(sizeof *w);
+    err[0] = '\0';
+    rc = api_parse_wait(buf, len, w, err, sizeof err);
+    if (rc == -EINVAL) {
+        check_err(err, sizeof err);
+        if (w->text_len || w->text[0])
+            abort();
+    } else if (rc != 0 || (!w->text_len && !w->idle_ms) || w->text_len > API_WAIT_REGEX_MAX ||
+               strlen(w->text) != w->text_len) {
+        abort();
+    }
+    free(w);
     free(buf);
     return 0;
 }

@@ -10,6 +10,7 @@
  * OPEN must carry exactly CREATE's payload.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,7 +31,8 @@ static void check_list_reply(const struct wire_msg *m, const uint8_t *body, size
     uint8_t *buf = malloc(len);
     FUZZ_CHECK(buf);
     struct wire_list_writer w;
-    FUZZ_CHECK(wire_list_begin(&w, buf, len, false, m->list_reply.req));
+    bool ext = m->list_reply.flags & WIRE_LIST_F_EXT; /* version 3 entries */
+    FUZZ_CHECK(wire_list_begin_ext(&w, buf, len, false, m->list_reply.req, ext));
     struct wire_list_entry e;
     size_t pos = 0, n = 0;
     while (wire_list_next(&m->list_reply, &pos, &e)) {
@@ -39,7 +41,7 @@ static void check_list_reply(const struct wire_msg *m, const uint8_t *body, size
     }
     FUZZ_CHECK(n == m->list_reply.count && pos == m->list_reply.entries.len);
     FUZZ_CHECK(wire_list_finish(&w, m->list_reply.flags & WIRE_LIST_F_MORE) == len);
-    /* flags other than MORE are not produced by the writer */
+    /* flags other than MORE and EXT are not produced by the writer */
     FUZZ_CHECK(memcmp(buf, body, 5) == 0 && memcmp(buf + 6, body + 6, len - 6) == 0);
     free(buf);
 }
@@ -107,6 +109,18 @@ static void check_helpers(const struct wire_msg *m, const uint8_t *body, size_t 
         FUZZ_CHECK(len >= 10 && m->write.data.len == len - 10 &&
                    (m->write.data.len == 0 || m->write.data.p == body + 10) &&
                    wire_msg_req(m) == m->write.req);
+    if (m->type == WIRE_WAIT) { /* valid exactly when the range check promises the server */
+        bool valid = (m->wait.flags & (WIRE_WAIT_F_TEXT | WIRE_WAIT_F_IDLE)) &&
+                     (!(m->wait.flags & WIRE_WAIT_F_TEXT) ||
+                      (m->wait.regex.len >= 1 && m->wait.regex.len <= WIRE_WAIT_REGEX_MAX &&
+                       !memchr(m->wait.regex.p, 0, m->wait.regex.len))) &&
+                     (!(m->wait.flags & WIRE_WAIT_F_IDLE) || m->wait.idle_ms >= 1);
+        struct wire_msg again;
+        FUZZ_CHECK(valid == (wire_decode(body, len, &again) == 0));
+    }
+    if (m->type == WIRE_SCREEN_REPLY) /* the data is the rest after the title */
+        FUZZ_CHECK(len == WIRE_SCREEN_REPLY_FIXED + 2 + m->screen_reply.title.len +
+                              m->screen_reply.data.len);
     if (m->type == WIRE_HELLO) /* any version decodes: the server negotiates */
         FUZZ_CHECK(m->hello.version == (body[5] | body[6] << 8));
     if (m->type == WIRE_PASTE)

@@ -11,9 +11,9 @@ struct cli_command {
 };
 
 static const struct cli_command commands[] = {
-    {"new", cmd_new},   {"ls", cmd_ls},         {"list", cmd_ls},   {"attach", cmd_attach},
-    {"send", cmd_send}, {"output", cmd_output}, {"wait", cmd_wait}, {"kill", cmd_kill},
-    {"rm", cmd_rm},     {"url", cmd_url},
+    {"new", cmd_new},   {"ls", cmd_ls},         {"list", cmd_ls},       {"attach", cmd_attach},
+    {"send", cmd_send}, {"output", cmd_output}, {"wait", cmd_wait},     {"kill", cmd_kill},
+    {"rm", cmd_rm},     {"url", cmd_url},       {"screen", cmd_screen},
 };
 
 /* Runs the command named by argv[0]. */

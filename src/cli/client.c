@@ -19,8 +19,8 @@
 #include "cli/send_window.h"
 #include "core/xalloc.h"
 
-/* Protocol version 2 brings WRITE; wire.h names it once the codec has it. */
-#define CLIENT_WIRE_VERSION 2
+/* Version 2 brings WRITE, version 3 terminal state (SCREEN, WAIT, snapshot attach). */
+#define CLIENT_WIRE_VERSION 3
 #ifndef WIRE_WELCOME_F_WRITE
 #define WIRE_WELCOME_F_WRITE (1u << 0)
 #endif
@@ -242,6 +242,12 @@ unsigned client_version(const client *c)
 bool client_can_write(const client *c)
 {
     return c->version >= 2 && (c->welcome_flags & WIRE_WELCOME_F_WRITE);
+}
+
+/* Terminal state needs version 3 and the daemon's word for it. */
+bool client_has_terminal(const client *c)
+{
+    return c->version >= 3 && (c->welcome_flags & WIRE_WELCOME_F_TERMINAL);
 }
 
 /* The reason of the last failure. */

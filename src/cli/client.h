@@ -37,7 +37,7 @@ int client_check_socket_dir(const char *socket_path, char *err, size_t errcap);
 
 /* Connects to the daemon's socket at path and completes the handshake. Refuses, before
  * sending anything, a socket whose directory fails client_check_socket_dir() or whose
- * server runs as another user (SO_PEERCRED). Says HELLO with protocol version 2 and
+ * server runs as another user (SO_PEERCRED). Says HELLO with protocol version 3 and
  * falls back to version 1 once for an older daemon. */
 int client_connect(client *c, const char *path);
 
@@ -46,6 +46,10 @@ unsigned client_version(const client *c);
 
 /* True when the daemon takes WRITE messages (WELCOME flag WIRE_WELCOME_F_WRITE). */
 bool client_can_write(const client *c);
+
+/* True when the daemon keeps terminal state: SCREEN, WAIT and ATTACH from a snapshot work
+ * (version 3, WELCOME flag WIRE_WELCOME_F_TERMINAL). */
+bool client_has_terminal(const client *c);
 
 /* Encodes a WRITE{req, sid, data} (at most SEND_WINDOW_CHUNK bytes) and appends it to
  * the send queue. */

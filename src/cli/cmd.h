@@ -23,6 +23,7 @@ int cmd_wait(int argc, char **argv);
 int cmd_kill(int argc, char **argv);
 int cmd_rm(int argc, char **argv);
 int cmd_url(int argc, char **argv);
+int cmd_screen(int argc, char **argv);
 
 /* Prints "ptyhub: MESSAGE" as one line on stderr. Returns 1. */
 int cmd_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

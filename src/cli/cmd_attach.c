@@ -6,6 +6,12 @@
  * the client's send queue while the daemon is not reading it, and stdin is left unread
  * while that queue is long, so a session that stops taking input never makes us drop or
  * block. Writes to stdout block: a slow terminal slows the session, as a real one would.
+ *
+ * When the daemon keeps terminal state, the attach starts from a snapshot of the screen
+ * (like tmux, the screen is redrawn as it is now, modes included) instead of a raw replay
+ * of recent output, which garbles full-screen programs whose set-up has left the ring.
+ * Terminal queries in the output (cursor position, device attributes, ...) are filtered
+ * out before they reach this terminal (cli/qfilter.h): the daemon answers them, once.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,19 +26,27 @@
 
 #include "cli/args.h"
 #include "cli/cmd.h"
+#include "cli/qfilter.h"
 #include "cli/tty.h"
 
 static const char attach_usage[] =
-    "usage: ptyhub attach [--read-only] [--detach-key KEY] [--socket PATH] ID\n"
+    "usage: ptyhub attach [--read-only] [--detach-key KEY] [--raw | --from OFFSET] [--redraw]\n"
+    "                     [--socket PATH] ID\n"
     "Attaches this terminal to session ID. KEY (^X notation or one character; default ^\\)\n"
-    "detaches and leaves the session running.\n";
+    "detaches and leaves the session running. With the daemon's terminal state on, the\n"
+    "screen is restored from a snapshot; --raw replays the last 64 KiB of output instead,\n"
+    "--from OFFSET replays the output from OFFSET. --redraw asks the program to repaint\n"
+    "(a resize to one column less and back).\n";
 
-enum { OPT_READ_ONLY = CMD_OPT_SOCKET + 1, OPT_DETACH_KEY };
+enum { OPT_READ_ONLY = CMD_OPT_SOCKET + 1, OPT_DETACH_KEY, OPT_RAW, OPT_FROM, OPT_REDRAW };
 
 static const struct option attach_options[] = {
     {"socket", required_argument, NULL, CMD_OPT_SOCKET},
     {"read-only", no_argument, NULL, OPT_READ_ONLY},
     {"detach-key", required_argument, NULL, OPT_DETACH_KEY},
+    {"raw", no_argument, NULL, OPT_RAW},
+    {"from", required_argument, NULL, OPT_FROM},
+    {"redraw", no_argument, NULL, OPT_REDRAW},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -40,6 +54,7 @@ static const struct option attach_options[] = {
 #define ATTACH_TAIL (64 * 1024)      /* recent scrollback shown on attach */
 #define ATTACH_READ (64 * 1024)      /* stdin read size */
 #define ATTACH_QUEUE_HIGH (1u << 20) /* stop reading stdin above this much unsent input */
+#define ATTACH_FILTER_CHUNK (64 * 1024)
 
 /* How the loop ended. */
 enum attach_end { END_DETACHED, END_EXITED, END_FAILED };
@@ -50,8 +65,25 @@ struct attach {
     bool read_only;
     int detach_key;
     int32_t exit_code, exit_signal;
+    struct qfilter qf; /* terminal queries out of the output */
     char err[512];
 };
+
+/* Writes session output to the terminal without the queries in it. */
+static int write_filtered(struct attach *a, const uint8_t *p, size_t n)
+{
+    static uint8_t out[ATTACH_FILTER_CHUNK + QFILTER_HOLD + 1];
+    while (n > 0) {
+        size_t k = n < ATTACH_FILTER_CHUNK ? n : ATTACH_FILTER_CHUNK;
+        size_t o = qfilter_feed(&a->qf, p, k, out);
+        int rc = cmd_write_all(STDOUT_FILENO, out, o);
+        if (rc < 0)
+            return rc;
+        p += k;
+        n -= k;
+    }
+    return 0;
+}
 
 static int winch_pipe[2] = {-1, -1};
 
@@ -95,10 +127,16 @@ static void local_size(uint16_t *cols, uint16_t *rows)
 static int on_message(struct attach *a, const struct wire_msg *m)
 {
     switch (m->type) {
+    case WIRE_SNAPSHOT:
     case WIRE_OUTPUT: {
-        int rc = m->output.sid == a->sid
-                     ? cmd_write_all(STDOUT_FILENO, m->output.data.p, m->output.data.len)
-                     : 0;
+        /* The snapshot (the screen as it is, from the daemon) goes out as is. */
+        int rc =
+            m->type == WIRE_SNAPSHOT
+                ? (m->snapshot.sid == a->sid
+                       ? cmd_write_all(STDOUT_FILENO, m->snapshot.data.p, m->snapshot.data.len)
+                       : 0)
+                : (m->output.sid == a->sid ? write_filtered(a, m->output.data.p, m->output.data.len)
+                                           : 0);
         if (rc < 0) {
             snprintf(a->err, sizeof a->err, "attach: cannot write to the terminal: %s",
                      strerror(-rc));
@@ -199,6 +237,8 @@ int cmd_attach(int argc, char **argv)
 {
     const char *socket_path = NULL;
     struct attach a = {.detach_key = 0x1c};
+    bool raw = false, redraw = false, from_given = false;
+    uint64_t from = 0;
     int c;
     optind = 1;
     opterr = 0;
@@ -216,6 +256,21 @@ int cmd_attach(int argc, char **argv)
                 return cmd_usage("attach: --detach-key '%s' is not ^X notation or one character",
                                  optarg);
             break;
+        case OPT_RAW:
+            raw = true;
+            break;
+        case OPT_FROM: {
+            char *end;
+            errno = 0;
+            from = strtoull(optarg, &end, 10);
+            if (!args_is_digits(optarg) || *end || errno)
+                return cmd_usage("attach: --from needs an output offset, not '%s'", optarg);
+            from_given = true;
+            break;
+        }
+        case OPT_REDRAW:
+            redraw = true;
+            break;
         case 'h':
             fputs(attach_usage, stdout);
             return 0;
@@ -227,6 +282,8 @@ int cmd_attach(int argc, char **argv)
         return cmd_usage("attach: which session? (ptyhub attach ID)");
     if (optind + 1 < argc)
         return cmd_usage("attach: unexpected argument '%s'", argv[optind + 1]);
+    if (raw && from_given)
+        return cmd_usage("attach: --raw and --from exclude each other");
     if (!isatty(STDIN_FILENO))
         return cmd_usage("attach: stdin is not a terminal (from a script, use ptyhub send and "
                          "ptyhub output)");
@@ -245,15 +302,34 @@ int cmd_attach(int argc, char **argv)
                    .mode = a.read_only ? WIRE_MODE_READ_ONLY : WIRE_MODE_INTERACTIVE,
                    .from_kind = WIRE_FROM_TAIL,
                    .from = ATTACH_TAIL}};
+    if (from_given) {
+        m.attach.from_kind = WIRE_FROM_OFFSET;
+        m.attach.from = from;
+    } else if (!raw && client_has_terminal(a.cl)) {
+        m.attach.from_kind = WIRE_FROM_SNAPSHOT;
+        m.attach.from = 0;
+    }
+    qfilter_init(&a.qf);
     local_size(&m.attach.cols, &m.attach.rows);
     if (a.read_only)
-        m.attach.cols = m.attach.rows = 0; /* a viewer does not resize the session */
+        m.attach.cols = m.attach.rows = 0;               /* a viewer does not resize the session */
+    uint16_t cols = m.attach.cols, rows = m.attach.rows; /* the reply overwrites m */
     if (client_call(a.cl, &m, WIRE_ATTACHED, &m) < 0)
         return cmd_fail(a.cl);
     int rc = tty_raw(STDIN_FILENO);
     if (rc < 0) {
         client_free(a.cl);
         return cmd_error("attach: cannot put the terminal in raw mode: %s", strerror(-rc));
+    }
+    if (redraw && !a.read_only && cols > 1) {
+        /* The kernel sends no SIGWINCH for a resize to the same size: a size one column
+         * narrower and back makes the program repaint. */
+        struct wire_msg r1 = {.type = WIRE_RESIZE, .resize = {a.sid, (uint16_t)(cols - 1), rows}};
+        struct wire_msg r2 = {.type = WIRE_RESIZE, .resize = {a.sid, cols, rows}};
+        if (client_queue(a.cl, &r1) < 0 || client_queue(a.cl, &r2) < 0) {
+            tty_restore();
+            return cmd_fail(a.cl);
+        }
     }
 
     enum attach_end end = attach_loop(&a);

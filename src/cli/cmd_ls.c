@@ -33,12 +33,17 @@ enum {
     COL_CLIENTS,
     COL_BYTES,
     COL_LEVEL,
+    COL_CLASS,
+    COL_TITLE,
     COL_COMMAND,
     NCOLS
 };
 
-static const char *const headers[NCOLS] = {"ID",      "NAME",  "PID",   "STATE",  "EXIT",
-                                           "CLIENTS", "BYTES", "LEVEL", "COMMAND"};
+static const char *const headers[NCOLS] = {"ID",    "NAME",  "PID",   "STATE", "EXIT",   "CLIENTS",
+                                           "BYTES", "LEVEL", "CLASS", "TITLE", "COMMAND"};
+
+/* Titles are cut to this many bytes in the table (the command follows). */
+#define LS_TITLE_MAX 32
 
 struct table {
     char **cells; /* rows × NCOLS */
@@ -93,6 +98,14 @@ static int table_add(void *arg, const struct wire_list_entry *e)
     row[COL_CLIENTS] = num_cell(e->clients);
     row[COL_BYTES] = num_cell(e->bytes_out);
     row[COL_LEVEL] = xstrdup(args_level_name(e->level));
+    row[COL_CLASS] = xstrdup(e->cls ? "bulk" : "interactive");
+    struct wire_bytes title = e->title;
+    if (title.len > LS_TITLE_MAX) {
+        title.len = LS_TITLE_MAX;
+        while (title.len && (title.p[title.len] & 0xc0) == 0x80)
+            title.len--; /* not in the middle of a UTF-8 character */
+    }
+    row[COL_TITLE] = title.len ? printable(title) : xstrdup("-");
     row[COL_COMMAND] = printable(e->command);
     t->rows++;
     return 0;
@@ -167,6 +180,12 @@ static int json_add(void *arg, const struct wire_list_entry *e)
     fprintf(f, ", \"cols\": %u, \"rows\": %u, \"created_ms\": %" PRIu64 ", \"command\": ", e->cols,
             e->rows, e->created_ms);
     json_put_string(f, e->command);
+    fprintf(f, ", \"class\": \"%s\", \"title\": ", e->cls ? "bulk" : "interactive");
+    json_put_string(f, e->title);
+    fputs(", \"cwd\": ", f);
+    json_put_string(f, e->cwd);
+    fprintf(f, ", \"bells\": %" PRIu32 ", \"last_output_ms\": %" PRIu64, e->bells,
+            e->last_output_ms);
     fputs("}", f);
     return 0;
 }

@@ -130,9 +130,10 @@ static struct wire_block rd_block(struct wire_rd *r)
     return b;
 }
 
-/* Reads one LIST_REPLY entry. */
-static void rd_entry(struct wire_rd *r, struct wire_list_entry *e)
+/* Reads one LIST_REPLY entry; `ext`: with the version 3 fields. */
+static void rd_entry(struct wire_rd *r, struct wire_list_entry *e, bool ext)
 {
+    memset(e, 0, sizeof *e);
     e->sid = rd_u32(r);
     e->pid = rd_i32(r);
     e->state = rd_u8(r);
@@ -146,6 +147,13 @@ static void rd_entry(struct wire_rd *r, struct wire_list_entry *e)
     e->created_ms = rd_u64(r);
     e->name = rd_str16(r);
     e->command = rd_str16(r);
+    if (!ext)
+        return;
+    e->cls = rd_u8(r);
+    e->bells = rd_u32(r);
+    e->last_output_ms = rd_u64(r);
+    e->title = rd_str16(r);
+    e->cwd = rd_str16(r);
 }
 
 /* ---- writing ---- */
@@ -210,8 +218,8 @@ static void wr_block(struct wire_wr *w, const struct wire_block *b)
     wr_put(w, b->p, b->len);
 }
 
-/* Appends one LIST_REPLY entry. */
-static void wr_entry(struct wire_wr *w, const struct wire_list_entry *e)
+/* Appends one LIST_REPLY entry; `ext`: with the version 3 fields. */
+static void wr_entry(struct wire_wr *w, const struct wire_list_entry *e, bool ext)
 {
     wr_u32(w, e->sid);
     wr_i32(w, e->pid);
@@ -226,6 +234,13 @@ static void wr_entry(struct wire_wr *w, const struct wire_list_entry *e)
     wr_u64(w, e->created_ms);
     wr_str16(w, e->name);
     wr_str16(w, e->command);
+    if (!ext)
+        return;
+    wr_u8(w, e->cls);
+    wr_u32(w, e->bells);
+    wr_u64(w, e->last_output_ms);
+    wr_str16(w, e->title);
+    wr_str16(w, e->cwd);
 }
 
 /* ---- range checks (-EINVAL) ---- */
@@ -267,7 +282,7 @@ static int check_create(const struct wire_msg *m)
 static int check_attach(const struct wire_msg *m)
 {
     const struct wire_attach *a = &m->attach;
-    if (a->mode > WIRE_MODE_READ_ONLY || a->from_kind > WIRE_FROM_LIVE ||
+    if (a->mode > WIRE_MODE_READ_ONLY || a->from_kind > WIRE_FROM_SNAPSHOT ||
         !dims_valid_or_zero(a->cols, a->rows))
         return -EINVAL;
     return 0;
@@ -278,6 +293,21 @@ static int check_resize(const struct wire_msg *m)
 {
     const struct wire_resize *s = &m->resize;
     if (s->cols == 0 || s->rows == 0 || !dims_valid_or_zero(s->cols, s->rows))
+        return -EINVAL;
+    return 0;
+}
+
+/* Checks WAIT: at least one condition; TEXT needs a regex of 1..WIRE_WAIT_REGEX_MAX
+ * bytes without NUL (regcomp takes a C string), IDLE at least 1 ms. */
+static int check_wait(const struct wire_msg *m)
+{
+    const struct wire_wait *w = &m->wait;
+    if (!(w->flags & (WIRE_WAIT_F_TEXT | WIRE_WAIT_F_IDLE)))
+        return -EINVAL;
+    if ((w->flags & WIRE_WAIT_F_TEXT) && (w->regex.len == 0 || w->regex.len > WIRE_WAIT_REGEX_MAX ||
+                                          memchr(w->regex.p, 0, w->regex.len)))
+        return -EINVAL;
+    if ((w->flags & WIRE_WAIT_F_IDLE) && w->idle_ms == 0)
         return -EINVAL;
     return 0;
 }
@@ -645,6 +675,122 @@ static void enc_event(struct wire_wr *w, const struct wire_msg *m)
     }
 }
 
+/* SCREEN: req, sid, u8 flags. */
+static int dec_screen(struct wire_rd *r, struct wire_msg *m)
+{
+    m->screen.req = rd_u32(r);
+    m->screen.sid = rd_u32(r);
+    m->screen.flags = rd_u8(r);
+    return 0;
+}
+
+/* Writes the payload of SCREEN. */
+static void enc_screen(struct wire_wr *w, const struct wire_msg *m)
+{
+    wr_u32(w, m->screen.req);
+    wr_u32(w, m->screen.sid);
+    wr_u8(w, m->screen.flags);
+}
+
+/* WAIT: req, sid, u8 flags, u64 after, u32 idle_ms, u32 timeout_ms, rest = regex. */
+static int dec_wait(struct wire_rd *r, struct wire_msg *m)
+{
+    struct wire_wait *w = &m->wait;
+    w->req = rd_u32(r);
+    w->sid = rd_u32(r);
+    w->flags = rd_u8(r);
+    w->after = rd_u64(r);
+    w->idle_ms = rd_u32(r);
+    w->timeout_ms = rd_u32(r);
+    w->regex = rd_rest(r);
+    return 0;
+}
+
+/* Writes the payload of WAIT. */
+static void enc_wait(struct wire_wr *w, const struct wire_msg *m)
+{
+    const struct wire_wait *wt = &m->wait;
+    wr_u32(w, wt->req);
+    wr_u32(w, wt->sid);
+    wr_u8(w, wt->flags);
+    wr_u64(w, wt->after);
+    wr_u32(w, wt->idle_ms);
+    wr_u32(w, wt->timeout_ms);
+    wr_put(w, wt->regex.p, wt->regex.len);
+}
+
+/* SCREEN_REPLY: req, sid, u64 offset, cols, rows, cursor col/row, u8 flags, u32 modes,
+ * str16 title, rest = data. */
+static int dec_screen_reply(struct wire_rd *r, struct wire_msg *m)
+{
+    struct wire_screen_reply *s = &m->screen_reply;
+    s->req = rd_u32(r);
+    s->sid = rd_u32(r);
+    s->offset = rd_u64(r);
+    s->cols = rd_u16(r);
+    s->rows = rd_u16(r);
+    s->cursor_col = rd_u16(r);
+    s->cursor_row = rd_u16(r);
+    s->flags = rd_u8(r);
+    s->modes = rd_u32(r);
+    s->title = rd_str16(r);
+    s->data = rd_rest(r);
+    return 0;
+}
+
+/* Writes the payload of SCREEN_REPLY. */
+static void enc_screen_reply(struct wire_wr *w, const struct wire_msg *m)
+{
+    const struct wire_screen_reply *s = &m->screen_reply;
+    wr_u32(w, s->req);
+    wr_u32(w, s->sid);
+    wr_u64(w, s->offset);
+    wr_u16(w, s->cols);
+    wr_u16(w, s->rows);
+    wr_u16(w, s->cursor_col);
+    wr_u16(w, s->cursor_row);
+    wr_u8(w, s->flags);
+    wr_u32(w, s->modes);
+    wr_str16(w, s->title);
+    wr_put(w, s->data.p, s->data.len);
+}
+
+/* WAITED: req, sid, u8 reason, u64 offset. */
+static int dec_waited(struct wire_rd *r, struct wire_msg *m)
+{
+    m->waited.req = rd_u32(r);
+    m->waited.sid = rd_u32(r);
+    m->waited.reason = rd_u8(r);
+    m->waited.offset = rd_u64(r);
+    return 0;
+}
+
+/* Writes the payload of WAITED. */
+static void enc_waited(struct wire_wr *w, const struct wire_msg *m)
+{
+    wr_u32(w, m->waited.req);
+    wr_u32(w, m->waited.sid);
+    wr_u8(w, m->waited.reason);
+    wr_u64(w, m->waited.offset);
+}
+
+/* SNAPSHOT: sid, u64 offset, rest = bytes that draw the screen. */
+static int dec_snapshot(struct wire_rd *r, struct wire_msg *m)
+{
+    m->snapshot.sid = rd_u32(r);
+    m->snapshot.offset = rd_u64(r);
+    m->snapshot.data = rd_rest(r);
+    return 0;
+}
+
+/* Writes the payload of SNAPSHOT. */
+static void enc_snapshot(struct wire_wr *w, const struct wire_msg *m)
+{
+    wr_u32(w, m->snapshot.sid);
+    wr_u64(w, m->snapshot.offset);
+    wr_put(w, m->snapshot.data.p, m->snapshot.data.len);
+}
+
 /* WELCOME: u16 version, u16 flags, u32 server_pid, rest = server version string. */
 static int dec_welcome(struct wire_rd *r, struct wire_msg *m)
 {
@@ -721,7 +867,8 @@ static void enc_ok(struct wire_wr *w, const struct wire_msg *m)
     wr_u32(w, m->ok.req);
 }
 
-/* LIST_REPLY: req, u8 flags, u16 count, then exactly count entries. */
+/* LIST_REPLY: req, u8 flags, u16 count, then exactly count entries (with the version 3
+ * fields when flags has WIRE_LIST_F_EXT). */
 static int dec_list_reply(struct wire_rd *r, struct wire_msg *m)
 {
     struct wire_list_reply *l = &m->list_reply;
@@ -731,7 +878,7 @@ static int dec_list_reply(struct wire_rd *r, struct wire_msg *m)
     size_t start = r->pos;
     struct wire_list_entry e;
     for (uint16_t i = 0; i < l->count && !r->bad; i++)
-        rd_entry(r, &e);
+        rd_entry(r, &e, l->flags & WIRE_LIST_F_EXT);
     l->entries = (struct wire_bytes){r->p + start, r->bad ? 0 : r->pos - start};
     return 0;
 }
@@ -850,16 +997,21 @@ static const struct wire_codec codecs[] = {
     {WIRE_OPEN, "open", dec_open, enc_open, check_open},
     {WIRE_EVENTS, "events", dec_events, enc_events, NULL},
     {WIRE_PASTE, "paste", dec_paste, enc_paste, NULL},
+    {WIRE_SCREEN, "screen", dec_screen, enc_screen, NULL},
+    {WIRE_WAIT, "wait", dec_wait, enc_wait, check_wait},
     {WIRE_WELCOME, "welcome", dec_welcome, enc_welcome, NULL},
     {WIRE_CREATED, "created", dec_created, enc_created, NULL},
     {WIRE_ATTACHED, "attached", dec_attached, enc_attached, NULL},
     {WIRE_OK, "ok", dec_ok, enc_ok, NULL},
     {WIRE_LIST_REPLY, "list_reply", dec_list_reply, enc_list_reply, NULL},
+    {WIRE_SCREEN_REPLY, "screen_reply", dec_screen_reply, enc_screen_reply, NULL},
+    {WIRE_WAITED, "waited", dec_waited, enc_waited, NULL},
     {WIRE_OUTPUT, "output", dec_output, enc_output, NULL},
     {WIRE_EXIT, "exit", dec_exit, enc_exit, NULL},
     {WIRE_GAP, "gap", dec_gap, enc_gap, NULL},
     {WIRE_RESIZED, "resized", dec_resized, enc_resized, NULL},
     {WIRE_EVENT, "event", dec_event, enc_event, NULL},
+    {WIRE_SNAPSHOT, "snapshot", dec_snapshot, enc_snapshot, NULL},
     {WIRE_ERROR, "error", dec_error, enc_error, NULL},
 };
 
@@ -984,10 +1136,17 @@ size_t wire_block_pack(const char *const *strs, size_t n, uint8_t *buf, size_t c
 bool wire_list_begin(struct wire_list_writer *w, uint8_t *buf, size_t cap, bool prefix,
                      uint32_t req)
 {
+    return wire_list_begin_ext(w, buf, cap, prefix, req, false);
+}
+
+/* Starts a LIST_REPLY whose entries carry the version 3 fields when `ext`. */
+bool wire_list_begin_ext(struct wire_list_writer *w, uint8_t *buf, size_t cap, bool prefix,
+                         uint32_t req, bool ext)
+{
     size_t start = prefix ? WIRE_LEN_PREFIX : 0;
     if (cap > start + WIRE_MAX_BODY)
         cap = start + WIRE_MAX_BODY;
-    *w = (struct wire_list_writer){buf, cap, start, start, 0};
+    *w = (struct wire_list_writer){buf, cap, start, start, 0, ext};
     if (cap < start + WIRE_LIST_HDR)
         return false;
     struct wire_wr o = {buf + start, WIRE_LIST_HDR, 0, false};
@@ -1004,11 +1163,15 @@ bool wire_list_add(struct wire_list_writer *w, const struct wire_list_entry *e)
 {
     if (e->name.len > WIRE_MAX_STR16 || e->command.len > WIRE_MAX_STR16 || w->count == UINT16_MAX)
         return false;
+    if (w->ext && (e->title.len > WIRE_MAX_STR16 || e->cwd.len > WIRE_MAX_STR16))
+        return false;
     size_t need = WIRE_LIST_ENTRY_FIXED + e->name.len + e->command.len;
+    if (w->ext)
+        need += WIRE_LIST_ENTRY_EXT + e->title.len + e->cwd.len;
     if (w->len > w->cap || w->cap - w->len < need)
         return false;
     struct wire_wr o = {w->buf + w->len, need, 0, false};
-    wr_entry(&o, e);
+    wr_entry(&o, e, w->ext);
     w->len += need;
     w->count++;
     return true;
@@ -1020,7 +1183,7 @@ size_t wire_list_finish(struct wire_list_writer *w, bool more)
     if (w->len < w->start + WIRE_LIST_HDR)
         return 0;
     struct wire_wr tail = {w->buf + w->start + 5, 3, 0, false}; /* after type and req */
-    wr_u8(&tail, more ? WIRE_LIST_F_MORE : 0);
+    wr_u8(&tail, (uint8_t)((more ? WIRE_LIST_F_MORE : 0) | (w->ext ? WIRE_LIST_F_EXT : 0)));
     wr_u16(&tail, w->count);
     if (w->start) {
         struct wire_wr len = {w->buf, WIRE_LEN_PREFIX, 0, false};
@@ -1035,7 +1198,7 @@ bool wire_list_next(const struct wire_list_reply *r, size_t *pos, struct wire_li
     if (*pos >= r->entries.len)
         return false;
     struct wire_rd rd = {r->entries.p, r->entries.len, *pos, false};
-    rd_entry(&rd, e);
+    rd_entry(&rd, e, r->flags & WIRE_LIST_F_EXT);
     if (rd.bad)
         return false;
     *pos = rd.pos;
@@ -1066,6 +1229,14 @@ uint32_t wire_msg_req(const struct wire_msg *m)
         return m->events.req;
     case WIRE_PASTE:
         return m->paste.req;
+    case WIRE_SCREEN:
+        return m->screen.req;
+    case WIRE_WAIT:
+        return m->wait.req;
+    case WIRE_SCREEN_REPLY:
+        return m->screen_reply.req;
+    case WIRE_WAITED:
+        return m->waited.req;
     case WIRE_CREATED:
         return m->created.req;
     case WIRE_ATTACHED:

@@ -25,8 +25,14 @@
 #define WIRE_MAX_SIGNO 64        /* largest signal number for SIGNAL */
 #define WIRE_OUTPUT_HDR 13       /* OUTPUT body bytes before the data: type, sid, offset */
 #define WIRE_OUTPUT_MAX (WIRE_MAX_BODY - WIRE_OUTPUT_HDR) /* most data one OUTPUT carries */
-#define WIRE_LIST_HDR 8          /* LIST_REPLY body bytes before the entries */
-#define WIRE_LIST_ENTRY_FIXED 44 /* a LIST_REPLY entry without its two strings' bytes */
+#define WIRE_LIST_HDR 8            /* LIST_REPLY body bytes before the entries */
+#define WIRE_LIST_ENTRY_FIXED 44   /* a LIST_REPLY entry without its two strings' bytes */
+#define WIRE_LIST_ENTRY_EXT 17     /* what WIRE_LIST_F_EXT adds to an entry, without strings */
+#define WIRE_SCREEN_REPLY_FIXED 30 /* SCREEN_REPLY body bytes before the title's str16 */
+#define WIRE_SNAPSHOT_HDR 13       /* SNAPSHOT body bytes before the data: type, sid, offset */
+#define WIRE_WAIT_REGEX_MAX 4096   /* longest WAIT regex */
+#define WIRE_LIST_HDR 8            /* LIST_REPLY body bytes before the entries */
+#define WIRE_LIST_ENTRY_FIXED 44   /* a LIST_REPLY entry without its two strings' bytes */
 #define WIRE_EVENT_HDR 14 /* EVENT body bytes before the kind's fields: type, kind, sid, time */
 
 enum wire_type {
@@ -41,6 +47,8 @@ enum wire_type {
     WIRE_ACK = 0x09,
     WIRE_REMOVE = 0x0A,
     WIRE_WRITE = 0x0B,   /* version 2: acknowledged input */
+    WIRE_SCREEN = 0x0C,  /* version 3: the screen now */
+    WIRE_WAIT = 0x0D,    /* version 3: wait for text on the screen, or quiet */
     WIRE_OPEN = 0x0E,    /* version 3: create, and attach or hold, atomically */
     WIRE_EVENTS = 0x0F,  /* version 3: subscribe to lifecycle events */
     WIRE_PASTE = 0x10,   /* version 3: paste text as one acknowledged unit */
@@ -49,11 +57,14 @@ enum wire_type {
     WIRE_ATTACHED = 0x83,
     WIRE_OK = 0x84,
     WIRE_LIST_REPLY = 0x85,
+    WIRE_SCREEN_REPLY = 0x86, /* version 3 */
+    WIRE_WAITED = 0x87,       /* version 3 */
     WIRE_OUTPUT = 0x90,
     WIRE_EXIT = 0x91,
     WIRE_GAP = 0x92,
-    WIRE_RESIZED = 0x93, /* version 2: a session's size changed */
-    WIRE_EVENT = 0x95,   /* version 3: a lifecycle event */
+    WIRE_RESIZED = 0x93,  /* version 2: a session's size changed */
+    WIRE_SNAPSHOT = 0x94, /* version 3: bytes that reproduce a screen, after ATTACHED */
+    WIRE_EVENT = 0x95,    /* version 3: a lifecycle event */
     WIRE_ERROR = 0xE0,
 };
 
@@ -73,7 +84,7 @@ enum wire_err {
     WIRE_ERR_EXITED = 12,
     WIRE_ERR_INTERNAL = 13,
     WIRE_ERR_AUTH = 14,        /* closes */
-    WIRE_ERR_UNAVAILABLE = 15, /* the server cannot do this (e.g. terminal state is off) */
+    WIRE_ERR_UNAVAILABLE = 15, /* the server cannot do this (terminal state is off) */
 };
 
 /* HELLO flags. */
@@ -117,9 +128,31 @@ enum wire_event_kind {
 /* WRITE flags: this WRITE resends the first one refused; until it comes, the session's
  * later WRITEs from the same connection are refused too (input is never reordered). */
 enum { WIRE_WRITE_F_RESUME = 1u << 0 };
-enum { WIRE_LIST_F_MORE = 1u << 0 }; /* LIST_REPLY flags: more replies follow for this req */
+/* LIST_REPLY flags: more replies follow for this req; (version 3) entries carry the
+ * extension fields (class, bells, last output, title, cwd). */
+enum { WIRE_LIST_F_MORE = 1u << 0, WIRE_LIST_F_EXT = 1u << 1 };
 enum wire_attach_mode { WIRE_MODE_INTERACTIVE = 0, WIRE_MODE_READ_ONLY = 1 };
-enum wire_from_kind { WIRE_FROM_OFFSET = 0, WIRE_FROM_TAIL = 1, WIRE_FROM_LIVE = 2 };
+/* WIRE_FROM_SNAPSHOT (version 3): ATTACHED, then a SNAPSHOT of the screen at ATTACHED's
+ * end, then OUTPUT from exactly there. */
+enum wire_from_kind {
+    WIRE_FROM_OFFSET = 0,
+    WIRE_FROM_TAIL = 1,
+    WIRE_FROM_LIVE = 2,
+    WIRE_FROM_SNAPSHOT = 3,
+};
+/* SCREEN flags: the data is the snapshot byte sequence rather than plain text. */
+enum { WIRE_SCREEN_F_ANSI = 1u << 0 };
+/* SCREEN_REPLY flags. */
+enum { WIRE_SCREEN_F_CURSOR_VISIBLE = 1u << 0, WIRE_SCREEN_F_ALTSCREEN = 1u << 1 };
+/* WAIT flags (at least one): a regex matched on the screen text; no output for idle_ms. */
+enum { WIRE_WAIT_F_TEXT = 1u << 0, WIRE_WAIT_F_IDLE = 1u << 1 };
+/* WAITED reasons. */
+enum wire_wait_reason {
+    WIRE_WAITED_TEXT = 1,
+    WIRE_WAITED_IDLE = 2,
+    WIRE_WAITED_TIMEOUT = 3,
+    WIRE_WAITED_EXITED = 4,
+};
 enum wire_state { WIRE_STATE_RUNNING = 0, WIRE_STATE_EXITED = 1 };
 enum wire_level {
     WIRE_LEVEL_NONE = 0,
@@ -285,6 +318,51 @@ struct wire_list_entry {
     uint64_t created_ms; /* unix time in ms */
     struct wire_bytes name;
     struct wire_bytes command; /* argv joined by spaces, for display */
+    /* With WIRE_LIST_F_EXT (version 3) only; zero otherwise. */
+    uint8_t cls;             /* 0 interactive, 1 bulk */
+    uint32_t bells;          /* BEL characters the program wrote */
+    uint64_t last_output_ms; /* unix ms of the last output byte, 0 never */
+    struct wire_bytes title; /* OSC 0/2 */
+    struct wire_bytes cwd;   /* OSC 7 */
+};
+
+/* SCREEN: the screen of session sid now, as text or (WIRE_SCREEN_F_ANSI) snapshot. */
+struct wire_screen {
+    uint32_t req, sid;
+    uint8_t flags;
+};
+
+/* WAIT: answered with WAITED once the regex matches the screen text (TEXT) or the
+ * session has been quiet for idle_ms (IDLE), whichever first; only screens produced by
+ * output beyond `after` count. timeout_ms 0: none. */
+struct wire_wait {
+    uint32_t req, sid;
+    uint8_t flags; /* WIRE_WAIT_F_* */
+    uint64_t after;
+    uint32_t idle_ms, timeout_ms;
+    struct wire_bytes regex; /* rest: POSIX extended regex, UTF-8 */
+};
+
+struct wire_screen_reply {
+    uint32_t req, sid;
+    uint64_t offset; /* the output offset this screen represents */
+    uint16_t cols, rows, cursor_col, cursor_row;
+    uint8_t flags;  /* WIRE_SCREEN_F_CURSOR_VISIBLE, _ALTSCREEN */
+    uint32_t modes; /* VT_MODE_* bits (src/term/vt.h) */
+    struct wire_bytes title;
+    struct wire_bytes data; /* rest: text or snapshot bytes */
+};
+
+struct wire_waited {
+    uint32_t req, sid;
+    uint8_t reason;  /* enum wire_wait_reason */
+    uint64_t offset; /* of the screen that satisfied it; the current one for 3 and 4 */
+};
+
+struct wire_snapshot {
+    uint32_t sid;
+    uint64_t offset;        /* the screen is the one after output [0, offset) */
+    struct wire_bytes data; /* rest */
 };
 
 struct wire_output {
@@ -336,6 +414,8 @@ struct wire_msg {
         struct wire_events events;
         struct wire_paste paste;
         struct wire_event event;
+        struct wire_screen screen;
+        struct wire_wait wait;
         struct wire_welcome welcome;
         struct wire_created created;
         struct wire_attached attached;
@@ -345,6 +425,9 @@ struct wire_msg {
         struct wire_exit exit;
         struct wire_gap gap;
         struct wire_resized resized;
+        struct wire_screen_reply screen_reply;
+        struct wire_waited waited;
+        struct wire_snapshot snapshot;
         struct wire_error error;
     };
 };
@@ -356,6 +439,7 @@ struct wire_list_writer {
     size_t len;   /* bytes written so far */
     size_t start; /* where the body begins (after the length prefix, if any) */
     uint16_t count;
+    bool ext; /* entries carry the version 3 fields */
 };
 
 /* Finds one frame at the start of a byte-stream buffer. Returns the bytes it spans
@@ -400,6 +484,10 @@ size_t wire_block_pack(const char *const *strs, size_t n, uint8_t *buf, size_t c
  * false when cap cannot hold even an empty reply. */
 bool wire_list_begin(struct wire_list_writer *w, uint8_t *buf, size_t cap, bool prefix,
                      uint32_t req);
+/* The same, with `ext`: the reply has WIRE_LIST_F_EXT and every entry its version 3
+ * fields (for version 3 connections). */
+bool wire_list_begin_ext(struct wire_list_writer *w, uint8_t *buf, size_t cap, bool prefix,
+                         uint32_t req, bool ext);
 
 /* Appends one entry. Returns false, changing nothing, when it does not fit (finish this
  * reply with `more` and start another) or a string is over WIRE_MAX_STR16 bytes. */
@@ -409,7 +497,8 @@ bool wire_list_add(struct wire_list_writer *w, const struct wire_list_entry *e);
 size_t wire_list_finish(struct wire_list_writer *w, bool more);
 
 /* Reads the LIST_REPLY entry at *pos and advances *pos. Returns false at the end.
- * Start with *pos = 0; a decoded reply yields exactly r->count entries. */
+ * Start with *pos = 0; a decoded reply yields exactly r->count entries. The layout
+ * follows r->flags (WIRE_LIST_F_EXT). */
 bool wire_list_next(const struct wire_list_reply *r, size_t *pos, struct wire_list_entry *e);
 
 /* Returns the req of a message that carries one, 0 for the others. */

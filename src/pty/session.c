@@ -25,6 +25,7 @@
 #include "core/xalloc.h"
 #include "pty/ring.h"
 #include "pty/sched.h"
+#include "pty/session_term_stub.h"
 #include "pty/spawn.h"
 #include "term/vt.h"
 
@@ -78,7 +79,8 @@ struct session {
         _Atomic unsigned cls;
     } sum;
     enum session_sched sched;
-    struct vt *vt; /* the screen, fed in order from the output (--terminal-state) */
+    struct vt *vt;                /* the screen, fed in order from the output (--terminal-state) */
+    struct session_term_stub *ts; /* watchers, last output: session_term_api.c */
     uint64_t win_start_ns, win_bytes; /* output in the current classification window */
     uint64_t last_input_ns;
     size_t bulk_quantum;       /* read quantum while bulk and interactive work is recent (0: off) */
@@ -176,6 +178,7 @@ int session_new(reactor *r, const struct session_opts *o, session_exit_cb on_exi
         s->vt = vt_new(so.cols, so.rows);
         vt_set_query_cb(s->vt, session_query_cb, s);
     }
+    s->ts = session_term_stub_new(s);
     s->exit_code = -1;
     s->in_cap = o->input_queue ? o->input_queue : 1u << 20;
     s->on_exit = on_exit;
@@ -205,6 +208,8 @@ int session_new(reactor *r, const struct session_opts *o, session_exit_cb on_exi
         /* Reaped when it is gone, without waiting here. */
         session_reaper_start(r, s->pid, s->pidfd);
         ring_deinit(&s->ring);
+        vt_free(s->vt);
+        session_term_stub_free(s);
         free(s->name);
         free(s->command);
         free(s);
@@ -279,6 +284,17 @@ void session_summary(const struct session *s, struct session_summary *out)
     out->cls = (enum session_class)SUM_GET(s, cls);
     out->reclassified = SUM_GET(s, reclassified);
     out->answered = SUM_GET(s, answered);
+    session_term_stub_summary(s, out);
+}
+
+struct vt *session_vt_(const struct session *s)
+{
+    return s->vt;
+}
+
+struct session_term_stub *session_ts_(const struct session *s)
+{
+    return s->ts;
 }
 
 /* ---- scheduling class ---------------------------------------------------------------- */
@@ -557,6 +573,7 @@ static void session_read(struct session *s)
         session_account_output(s, (size_t)(end - start_end));
         SUM_SET(s, bytes_out, end);
         session_schedule_notify(s);
+        session_term_stub_output(s);
     }
     if (budget == 0 && s->mio && !s->paused)
         reactor_io_again(s->mio, REACTOR_READ);
@@ -679,6 +696,7 @@ static void session_finish_if_done(struct session *s)
     reactor_task_schedule(s->r, &s->input_task);
     session_schedule_notify(s);
     reactor_task_schedule(s->r, &s->exit_task);
+    session_term_stub_exit(s);
 }
 
 /* Reports the exit to the owner (the table), from a task. */
@@ -705,11 +723,6 @@ static void session_release_hold(struct session *s)
 bool session_held(const struct session *s)
 {
     return s->held;
-}
-
-const struct vt *session_vt_model(const struct session *s)
-{
-    return s->vt;
 }
 
 /* Attaches a subscriber at `from`. */
@@ -1178,6 +1191,7 @@ void session_free(struct session *s)
     if (s->pidfd >= 0)
         close(s->pidfd);
     ring_deinit(&s->ring);
+    session_term_stub_free(s);
     vt_free(s->vt);
     free(s->in_buf);
     free(s->name);

@@ -133,10 +133,12 @@ struct session_summary {
     uint64_t created_ms;
     uint64_t pauses; /* times reading was suspended for a lossless subscriber */
     enum session_class cls;
-    uint64_t reclassified; /* class changes */
-    uint64_t answered;     /* terminal queries the daemon answered */
-    /* From the terminal state (empty with --terminal-state off): */
-    char title[256]; /* OSC 0/2, UTF-8, truncated */
+    uint64_t reclassified;   /* class changes */
+    uint64_t answered;       /* terminal queries the daemon answered */
+    char title[256];         /* OSC 0/2 title, truncated ("" none or state off) */
+    char cwd[256];           /* OSC 7 working directory, truncated */
+    uint64_t bells;          /* BEL characters seen */
+    uint64_t last_output_ms; /* unix ms of the last output byte, 0 = none yet */
 };
 
 /* Spawns the program and starts reading its output on r. Returns 0, or a negative errno
@@ -168,11 +170,6 @@ void session_size(const struct session *s, uint16_t *cols, uint16_t *rows);
 void session_summary(const struct session *s, struct session_summary *out);
 /* True while output is held (session_opts.hold_output, no attach yet). */
 bool session_held(const struct session *s);
-/* VT_MODE_* bits now (0 with terminal state off); cheap. (A weak fallback lives in
- * session_modes_stub.c until the terminal-state code provides it.) */
-unsigned session_modes(struct session *s);
-/* The terminal model, or NULL (terminal state off). For the session_modes fallback. */
-const struct vt *session_vt_model(const struct session *s);
 
 /* Attaches sub with its cursor at `from` (clamped to the retained range by the caller:
  * from must be within [start, end]). */
@@ -214,5 +211,32 @@ int session_signal(struct session *s, int sig);
  * (even when the leader exited and a member ignoring SIGHUP remains). Returns 0, or
  * -ESRCH when no process of the session is left. */
 int session_kill(struct session *s);
+
+/* ---- terminal state (round-spec "Session API") ---------------------------------- */
+
+struct vt;
+
+/* True when this session keeps terminal state (--terminal-state on). */
+bool session_has_terminal(const struct session *s);
+/* Brings the model up to the session's current end offset (synchronously, bounded by the
+ * ring) and returns it, or NULL when terminal state is off. *offset = the output offset
+ * the model represents (== the session's end offset after this call). The pointer is valid
+ * until the session next reads output (do not keep it across turns). */
+const struct vt *session_terminal(struct session *s, uint64_t *offset);
+/* Screen watchers: changed() is called from an end-of-turn task (never inline in a session
+ * call) after new output was fed to the model (at most once per turn per session, rate
+ * limited under a flood to every ~20 ms), and once more when the session exits. It must not
+ * call back into a request loop inline (schedule a task). */
+struct session_watch {
+    void (*changed)(struct session_watch *w);
+    struct session_watch *prev, *next;
+    struct session *s;
+};
+void session_watch(struct session *s, struct session_watch *w);
+void session_unwatch(struct session_watch *w); /* accepts an unwatched w */
+/* Unix ms of the last output byte (0 = none yet). */
+uint64_t session_last_output_ms(const struct session *s);
+/* VT_MODE_* bits now (0 with terminal state off); cheap. */
+unsigned session_modes(struct session *s);
 
 #endif

@@ -20,6 +20,7 @@
 #include "server/auth.h"
 #include "server/http.h"
 #include "server/hub.h"
+#include "server/screen.h"
 #include "term/vt.h"
 
 static const char *const level_names[] = {"none", "light", "moderate", "heavy", "blocked"};
@@ -49,6 +50,10 @@ static cJSON *session_json(const struct hub_row *row)
     cJSON_AddNumberToObject(o, "rows", s->rows);
     cJSON_AddNumberToObject(o, "created_ms", (double)s->created_ms);
     cJSON_AddStringToObject(o, "command", row->command);
+    cJSON_AddStringToObject(o, "title", s->title);
+    cJSON_AddStringToObject(o, "cwd", s->cwd);
+    cJSON_AddNumberToObject(o, "bells", (double)s->bells);
+    cJSON_AddNumberToObject(o, "last_output_ms", (double)s->last_output_ms);
     return o;
 }
 
@@ -328,6 +333,106 @@ static enum http_step api_delete(struct http_conn *hc, struct session *s)
     return HTTP_DONE;
 }
 
+/* GET /api/sessions/{id}/screen[?format=json|ansi]: the screen now, as text (default),
+ * as JSON with cursor, size, modes and title, or as the snapshot bytes. */
+static enum http_step api_screen(struct http_conn *hc, struct session *s,
+                                 const struct http_request *req)
+{
+    struct http_slice v = {0};
+    bool has = http_query_get(req->query, "format", &v) == 0;
+    bool json = has && http_slice_eq(v, "json"), ansi = has && http_slice_eq(v, "ansi");
+    if (has && !json && !ansi && !http_slice_eq(v, "text")) {
+        http_reply_error(hc, 400, "bad_argument", "format must be text, json or ansi");
+        return HTTP_DONE;
+    }
+    uint64_t offset;
+    const struct vt *vt = session_terminal(s, &offset);
+    if (!vt) {
+        http_reply_error(hc, 503, "unavailable",
+                         "session %u keeps no terminal state (start the daemon with "
+                         "--terminal-state on)",
+                         session_id(s));
+        return HTTP_DONE;
+    }
+    size_t len;
+    uint8_t *data = screen_render(vt, ansi, &len);
+    char extra[64];
+    snprintf(extra, sizeof extra, "X-Ptyhub-Offset: %" PRIu64 "\r\n", offset);
+    if (!json) {
+        http_reply(hc, 200, ansi ? "application/octet-stream" : "text/plain; charset=utf-8", data,
+                   len, extra);
+        free(data);
+        return HTTP_DONE;
+    }
+    uint16_t cols, rows, ccol, crow;
+    bool visible;
+    vt_size(vt, &cols, &rows);
+    vt_cursor(vt, &ccol, &crow, &visible);
+    unsigned modes = vt_modes(vt);
+    cJSON *o = cJSON_CreateObject(), *cur;
+    cJSON_AddNumberToObject(o, "offset", (double)offset);
+    cJSON_AddNumberToObject(o, "cols", cols);
+    cJSON_AddNumberToObject(o, "rows", rows);
+    cur = cJSON_AddObjectToObject(o, "cursor");
+    cJSON_AddNumberToObject(cur, "col", ccol);
+    cJSON_AddNumberToObject(cur, "row", crow);
+    cJSON_AddBoolToObject(cur, "visible", visible);
+    cJSON_AddBoolToObject(o, "alt_screen", (modes & VT_MODE_ALTSCREEN) != 0);
+    cJSON_AddNumberToObject(o, "modes", modes);
+    cJSON_AddStringToObject(o, "title", vt_title(vt));
+    cJSON_AddStringToObject(o, "text", (const char *)data); /* NUL-terminated by vt_text */
+    free(data);
+    reply_json(hc, 200, o);
+    return HTTP_DONE;
+}
+
+/* Answers a finished wait: {"reason":"text"|"idle"|"timeout"|"exited","offset":N}. */
+static void reply_waited(struct http_conn *hc, int why, uint64_t offset)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "reason", screen_wait_reason_name((enum screen_wait_reason)why));
+    cJSON_AddNumberToObject(o, "offset", (double)offset);
+    reply_json(hc, 200, o);
+}
+
+/* POST /api/sessions/{id}/wait {"text":REGEX,"idle_ms":N,"timeout_ms":N,"after":N}: a long
+ * poll. The connection waits on the session's screen without blocking anything and is
+ * answered when the text appears, the session goes quiet, the timeout passes or it exits. */
+static enum http_step api_wait(struct http_conn *hc, struct session *s, const uint8_t *body,
+                               size_t len)
+{
+    struct api_wait_req *wr = xmalloc(sizeof *wr);
+    char err[300];
+    if (api_parse_wait((const char *)body, len, wr, err, sizeof err) < 0) {
+        free(wr);
+        http_reply_error(hc, 400, "bad_argument", "%s", err);
+        return HTTP_DONE;
+    }
+    struct screen_wait_params p = {
+        .text = wr->text_len > 0,
+        .idle = wr->idle_ms > 0,
+        .regex = wr->text,
+        .regex_len = wr->text_len,
+        .after = wr->after,
+        .idle_ms = wr->idle_ms,
+        .timeout_ms = wr->timeout_ms,
+    };
+    int rc = http_wait_screen(hc, s, &p, err, sizeof err);
+    free(wr);
+    if (rc == 0)
+        return HTTP_STOP;
+    if (rc < 0) {
+        http_reply_error(hc, rc == -ENOTSUP ? 503 : 400,
+                         rc == -ENOTSUP ? "unavailable" : "bad_argument", "%s", err);
+        return HTTP_DONE;
+    }
+    int why;
+    uint64_t offset;
+    http_screen_result(hc, &why, &offset);
+    reply_waited(hc, why, offset);
+    return HTTP_DONE;
+}
+
 /* Milliseconds on the monotonic clock, for the login limiter. */
 static uint64_t monotonic_ms(void)
 {
@@ -446,10 +551,11 @@ bool api_route(struct http_conn *hc, const struct http_request *req, const uint8
         const char *suffix;
         bool ok;
     } routes[] = {
-        {"", del}, {"/output", get}, {"/input", post}, {"/resize", post}, {"/paste", post},
+        {"", del},        {"/output", get}, {"/input", post}, {"/resize", post},
+        {"/screen", get}, {"/wait", post},  {"/paste", post},
     };
     int which = -1;
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < 7; i++)
         if (http_slice_eq(rest, routes[i].suffix))
             which = i;
     if (which < 0) {
@@ -457,8 +563,16 @@ bool api_route(struct http_conn *hc, const struct http_request *req, const uint8
         return true;
     }
     if (!routes[which].ok) {
-        static const char *const allowed[] = {"GET, DELETE", "GET", "POST", "POST", "POST"};
+        static const char *const allowed[] = {"GET, DELETE", "GET",  "POST", "POST",
+                                              "GET",         "POST", "POST"};
         http_reply_405(hc, allowed[which]);
+        return true;
+    }
+    int why;
+    uint64_t offset;
+    if (which == 5 && http_screen_result(hc, &why, &offset)) {
+        /* The long poll ended: answered even if the session has gone meanwhile. */
+        reply_waited(hc, why, offset);
         return true;
     }
     struct session *s = api_local(hc, id, step);
@@ -473,6 +587,12 @@ bool api_route(struct http_conn *hc, const struct http_request *req, const uint8
         break;
     case 2:
         *step = api_input(hc, s, body, len);
+        break;
+    case 4:
+        *step = api_screen(hc, s, req);
+        break;
+    case 5:
+        *step = api_wait(hc, s, body, len);
         break;
     case 3:
         *step = api_resize(hc, s, body, len);

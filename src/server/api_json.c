@@ -342,3 +342,57 @@ int api_parse_paste(const char *body, size_t len, char **text, size_t *tlen, boo
     cJSON_Delete(doc);
     return rc;
 }
+
+/* Reads an optional integer member 0..2^53 (what a JSON number holds exactly). */
+static bool json_u64(const cJSON *o, const char *key, uint64_t *out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!v || cJSON_IsNull(v))
+        return true;
+    if (!cJSON_IsNumber(v))
+        return false;
+    double d = v->valuedouble;
+    if (!(d >= 0 && d <= 9007199254740992.0) || d != (double)(uint64_t)d)
+        return false;
+    *out = (uint64_t)d;
+    return true;
+}
+
+int api_parse_wait(const char *body, size_t len, struct api_wait_req *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    size_t end;
+    cJSON *doc = parse(body, len, &end);
+    int rc = 0;
+    const cJSON *text = cJSON_IsObject(doc) ? cJSON_GetObjectItemCaseSensitive(doc, "text") : NULL;
+    if (!cJSON_IsObject(doc)) {
+        rc = fail(err, errlen, "send {\"text\":REGEX,\"idle_ms\":N,\"timeout_ms\":N,\"after\":N}");
+    } else if (!json_uint(doc, "idle_ms", 0, UINT32_MAX, &out->idle_ms) ||
+               !json_uint(doc, "timeout_ms", 0, UINT32_MAX, &out->timeout_ms)) {
+        rc = fail(err, errlen, "\"idle_ms\" and \"timeout_ms\" must be milliseconds (integers)");
+    } else if (!json_u64(doc, "after", &out->after)) {
+        rc = fail(err, errlen, "\"after\" must be an output offset (an integer)");
+    } else if (text && !cJSON_IsNull(text) && !cJSON_IsString(text)) {
+        rc = fail(err, errlen, "\"text\" must be a string (a POSIX extended regex)");
+    } else if (cJSON_IsString(text)) {
+        static const char *const msgs[] = {"\"text\" must not contain NUL (\\u0000)"};
+        const char *msg = nul_field(body, end, doc, &text, msgs, 1);
+        size_t n = strlen(text->valuestring);
+        if (msg)
+            rc = fail(err, errlen, "%s", msg);
+        else if (n == 0 || n > API_WAIT_REGEX_MAX)
+            rc = fail(err, errlen, "\"text\" must be a regex of 1 to %d bytes", API_WAIT_REGEX_MAX);
+        else {
+            memcpy(out->text, text->valuestring, n + 1);
+            out->text_len = n;
+        }
+    }
+    if (rc == 0 && !out->text_len && !out->idle_ms)
+        rc = fail(err, errlen, "say what to wait for: \"text\" (a regex) or \"idle_ms\" (>= 1)");
+    cJSON_Delete(doc);
+    if (rc < 0) {
+        out->text[0] = '\0';
+        out->text_len = 0;
+    }
+    return rc;
+}

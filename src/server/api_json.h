@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define API_MAX_ARGV 4096
 #define API_MAX_ENV 4096
@@ -43,5 +44,17 @@ int api_parse_login(const char *body, size_t len, char *token, size_t cap, char 
  * malloc'd copy (the caller frees it) of *len bytes. Returns 0 or -EINVAL with err set. */
 int api_parse_paste(const char *body, size_t len, char **text, size_t *tlen, bool *enter, char *err,
                     size_t errlen);
+/* POST /api/sessions/{id}/wait body: {"text":REGEX,"idle_ms":N,"timeout_ms":N,"after":N},
+ * at least one of text (1..4096 bytes, no NUL) and idle_ms (>= 1). */
+#define API_WAIT_REGEX_MAX 4096
+struct api_wait_req {
+    char text[API_WAIT_REGEX_MAX + 1]; /* "" when absent */
+    size_t text_len;
+    unsigned idle_ms, timeout_ms; /* 0 when absent */
+    uint64_t after;
+};
+/* Parses a wait body. Returns 0, or -EINVAL with a user-facing message in err. */
+int api_parse_wait(const char *body, size_t len, struct api_wait_req *out, char *err,
+                   size_t errlen);
 
 #endif

@@ -38,6 +38,7 @@
 #include "server/hub.h"
 #include "server/link.h"
 #include "server/relay.h"
+#include "server/screen.h"
 #include "term/vt.h"
 
 #define CONN_RBUF_INITIAL (64u * 1024)
@@ -46,6 +47,7 @@
 #define CONN_FRAME_MAX (256u * 1024)                         /* output bytes per OUTPUT frame */
 #define CONN_WBUF_HIGH (256u * 1024) /* stop reading requests above this much reply */
 #define CONN_MAX_ACKS 4096           /* WRITEs waiting for their OK, per connection */
+#define CONN_MAX_WAITS 4096          /* WAITs waiting for their WAITED, per connection */
 #define CONN_READ_QUANTUM (256u * 1024)
 #define CONN_MAX_FRAMES 32
 /* Unacknowledged bytes for ACK-paced clients. */
@@ -81,6 +83,14 @@ struct write_ack {
     struct write_ack *next;
 };
 
+/* A WAIT waiting for its WAITED. */
+struct conn_wait {
+    struct screen_wait *w;
+    struct conn *c;
+    uint32_t req, sid;
+    struct conn_wait *prev, *next;
+};
+
 /* The session-protocol layer's state on a link (link.h owns fds, buffers, lifecycle). */
 struct conn {
     struct link *l;
@@ -96,6 +106,8 @@ struct conn {
     unsigned nsubs;
     struct write_ack *acks; /* WRITEs waiting for their OK */
     unsigned nacks;
+    struct conn_wait *waits; /* WAITs waiting for their WAITED */
+    unsigned nwaits;
     uint32_t *latched; /* sessions whose WRITEs are refused until one with RESUME */
     size_t nlatched, caplatched;
     uint32_t *owned; /* stdio: sessions this client created, ended with it */
@@ -406,11 +418,11 @@ static struct csub *conn_find_sub(struct conn *c, uint32_t sid)
 }
 
 /* Moves the connection to worker `to`; the head frame is processed again there. Only
- * while nothing ties it to this worker (subscriptions and WRITE acks are pinned). */
+ * while nothing ties it to this worker (subscriptions, WRITE acks and WAITs are pinned). */
 static int conn_move(struct conn *c, struct worker *to)
 {
     /* An EVENTS subscription wakes this reactor by post: it pins the connection too. */
-    if (c->nsubs || c->nacks || c->evs || (c->port && relay_port_pending(c->port)))
+    if (c->nsubs || c->nacks || c->nwaits || c->evs || (c->port && relay_port_pending(c->port)))
         return -EBUSY;
     int rc = link_move(c->l, to);
     if (rc == 0 && c->port) {
@@ -454,6 +466,19 @@ static struct session *conn_local_session(struct conn *c, uint32_t req, uint32_t
 
 /* ---- requests ---------------------------------------------------------------------- */
 
+/* The capabilities a connection of this version is told of. */
+static uint16_t conn_welcome_flags(const struct conn *c)
+{
+    uint16_t f = 0;
+    if (c->version >= 2)
+        f |= WIRE_WELCOME_F_WRITE | WIRE_WELCOME_F_RESIZED;
+    if (c->version >= 3)
+        f |= WIRE_WELCOME_F_OPEN | WIRE_WELCOME_F_EVENTS | WIRE_WELCOME_F_PASTE;
+    if (c->version >= 3 && hub_config(worker_server(c->l->w))->terminal_state)
+        f |= WIRE_WELCOME_F_TERMINAL;
+    return f;
+}
+
 /* HELLO: the client names the highest version it speaks; the answer is the highest
  * version both speak (docs/protocol.md), so newer clients can fall back. */
 static int on_hello(struct conn *c, const struct wire_hello *h)
@@ -471,17 +496,9 @@ static int on_hello(struct conn *c, const struct wire_hello *h)
     size_t render_hold = hub_config(worker_server(c->l->w))->render_hold;
     c->hold = c->ack_paced && (h->flags & WIRE_HELLO_F_HOLD) && c->version >= 2 && render_hold;
     c->window = c->hold ? render_hold : CONN_ACK_WINDOW;
-    unsigned flags = 0;
-    if (c->version >= 2)
-        flags |= WIRE_WELCOME_F_WRITE | WIRE_WELCOME_F_RESIZED;
-    if (c->version >= 3) {
-        flags |= WIRE_WELCOME_F_OPEN | WIRE_WELCOME_F_EVENTS | WIRE_WELCOME_F_PASTE;
-        if (hub_config(worker_server(c->l->w))->terminal_state)
-            flags |= WIRE_WELCOME_F_TERMINAL;
-    }
     struct wire_msg m = {.type = WIRE_WELCOME};
     m.welcome = (struct wire_welcome){
-        .version = c->version, .flags = (uint16_t)flags, .server_pid = (uint32_t)getpid()};
+        .version = c->version, .flags = conn_welcome_flags(c), .server_pid = (uint32_t)getpid()};
     m.welcome.server_version = (struct wire_bytes){(const uint8_t *)"ptyhub " PTYHUB_VERSION,
                                                    strlen("ptyhub " PTYHUB_VERSION)};
     conn_send(c, &m);
@@ -526,13 +543,26 @@ static int on_create(struct conn *c, const struct wire_create *cr)
     return STEP_NEXT;
 }
 
-/* ATTACH: subscribe from an offset, the tail, or the live edge. */
+/* ATTACH: subscribe from an offset, the tail, the live edge, or (version 3) a snapshot of
+ * the screen followed by the output from the offset it represents. */
 static int on_attach(struct conn *c, const struct wire_attach *a)
 {
+    if (a->from_kind == WIRE_FROM_SNAPSHOT && c->version < 3) {
+        conn_error(c, a->req, a->sid, WIRE_ERR_BAD_ARGUMENT,
+                   "attaching from a snapshot (from_kind 3) needs protocol version 3");
+        return STEP_NEXT;
+    }
     int step;
     struct session *s = conn_local_session(c, a->req, a->sid, &step);
     if (!s)
         return step;
+    if (a->from_kind == WIRE_FROM_SNAPSHOT && !session_has_terminal(s)) {
+        conn_error(c, a->req, a->sid, WIRE_ERR_UNAVAILABLE,
+                   "session %u keeps no terminal state (--terminal-state off): attach from an "
+                   "offset instead",
+                   a->sid);
+        return STEP_NEXT;
+    }
     uint64_t start = session_start(s), end = session_end(s), from;
     switch (a->from_kind) {
     case WIRE_FROM_TAIL:
@@ -541,6 +571,7 @@ static int on_attach(struct conn *c, const struct wire_attach *a)
             from = start;
         break;
     case WIRE_FROM_LIVE:
+    case WIRE_FROM_SNAPSHOT: /* the snapshot is taken below, once the size is settled */
         from = end;
         break;
     default:
@@ -581,6 +612,15 @@ static int on_attach(struct conn *c, const struct wire_attach *a)
         session_resize(s, a->cols, a->rows);
     uint16_t cols, rows;
     session_size(s, &cols, &rows);
+    /* The snapshot and the attachment are made in the same step on the session's reactor:
+     * the subscription starts exactly at the offset the screen represents. */
+    uint8_t *snap = NULL;
+    size_t snap_len = 0;
+    if (a->from_kind == WIRE_FROM_SNAPSHOT) {
+        const struct vt *vt = session_terminal(s, &from);
+        snap = screen_render(vt, true, &snap_len);
+        end = from;
+    }
     struct wire_msg m = {.type = WIRE_ATTACHED};
     m.attached = (struct wire_attached){a->req,
                                         a->sid,
@@ -590,6 +630,18 @@ static int on_attach(struct conn *c, const struct wire_attach *a)
                                         rows,
                                         session_exited(s) ? WIRE_STATE_EXITED : WIRE_STATE_RUNNING};
     conn_send(c, &m);
+    if (snap) {
+        struct wire_msg sm = {.type = WIRE_SNAPSHOT};
+        sm.snapshot = (struct wire_snapshot){a->sid, from, {snap, snap_len}};
+        if (snap_len > WIRE_MAX_BODY - WIRE_SNAPSHOT_HDR) {
+            /* A giant screen's snapshot does not fit one message: the client gets an
+             * empty one (a blank screen) and the output from here on. */
+            log_warn("session %u: a %zu-byte snapshot does not fit a message", a->sid, snap_len);
+            sm.snapshot.data.len = 0;
+        }
+        conn_send(c, &sm);
+        free(snap);
+    }
     if (from < start) {
         struct wire_msg g = {.type = WIRE_GAP};
         g.gap = (struct wire_gap){a->sid, from, start};
@@ -904,6 +956,151 @@ static int on_signal(struct conn *c, const struct wire_signal *sg)
     return STEP_NEXT;
 }
 
+/* Builds the SCREEN_REPLY to sc from s's screen into *m; *data (freed by the caller)
+ * holds its bytes. Returns 0, or the ERROR code to answer with (message in err). Runs on
+ * the session's reactor (for a local or a forwarded request alike). */
+static uint16_t screen_reply_build(struct session *s, const struct wire_screen *sc,
+                                   struct wire_msg *m, uint8_t **data, char *err, size_t errlen)
+{
+    *data = NULL;
+    uint64_t offset;
+    const struct vt *vt = session_terminal(s, &offset);
+    if (!vt) {
+        snprintf(err, errlen,
+                 "session %u keeps no terminal state (start the daemon with --terminal-state on)",
+                 sc->sid);
+        return WIRE_ERR_UNAVAILABLE;
+    }
+    size_t len;
+    uint8_t *buf = screen_render(vt, sc->flags & WIRE_SCREEN_F_ANSI, &len);
+    const char *title = vt_title(vt);
+    size_t tlen = strlen(title);
+    if (len > WIRE_MAX_BODY - WIRE_SCREEN_REPLY_FIXED - 2 - tlen) {
+        snprintf(err, errlen, "session %u's screen takes %zu bytes, more than one message carries",
+                 sc->sid, len);
+        free(buf);
+        return WIRE_ERR_LIMIT;
+    }
+    *m = (struct wire_msg){.type = WIRE_SCREEN_REPLY};
+    struct wire_screen_reply *r = &m->screen_reply;
+    bool visible;
+    r->req = sc->req;
+    r->sid = sc->sid;
+    r->offset = offset;
+    vt_size(vt, &r->cols, &r->rows);
+    vt_cursor(vt, &r->cursor_col, &r->cursor_row, &visible);
+    r->modes = vt_modes(vt);
+    r->flags = (uint8_t)((visible ? WIRE_SCREEN_F_CURSOR_VISIBLE : 0) |
+                         (r->modes & VT_MODE_ALTSCREEN ? WIRE_SCREEN_F_ALTSCREEN : 0));
+    r->title = (struct wire_bytes){(const uint8_t *)title, tlen};
+    r->data = (struct wire_bytes){buf, len};
+    *data = buf;
+    return 0;
+}
+
+/* SCREEN: the screen now, as text or as the snapshot byte sequence. */
+static int on_screen(struct conn *c, const struct wire_screen *sc)
+{
+    int step;
+    struct session *s = conn_local_session(c, sc->req, sc->sid, &step);
+    if (!s)
+        return step;
+    struct wire_msg m;
+    uint8_t *data;
+    char err[256];
+    uint16_t code = screen_reply_build(s, sc, &m, &data, err, sizeof err);
+    if (code)
+        conn_error(c, sc->req, sc->sid, code, "%s", err);
+    else
+        conn_send(c, &m);
+    free(data);
+    return STEP_NEXT;
+}
+
+/* Forgets a WAIT (its screen wait is freed). */
+static void conn_wait_remove(struct conn *c, struct conn_wait *cw)
+{
+    if (cw->prev)
+        cw->prev->next = cw->next;
+    else
+        c->waits = cw->next;
+    if (cw->next)
+        cw->next->prev = cw->prev;
+    c->nwaits--;
+    screen_wait_free(cw->w);
+    free(cw);
+}
+
+/* Queues a WAITED. */
+static void conn_waited(struct conn *c, uint32_t req, uint32_t sid, enum screen_wait_reason why,
+                        uint64_t offset)
+{
+    struct wire_msg m = {.type = WIRE_WAITED};
+    m.waited = (struct wire_waited){req, sid, (uint8_t)why, offset};
+    conn_send(c, &m);
+}
+
+/* A WAIT ended (from the session's watcher task or a timer): answer it. Queuing the
+ * reply and a flush is all this does; no request is processed from here. */
+static void conn_wait_done(struct screen_wait *w, void *arg, enum screen_wait_reason why,
+                           uint64_t offset)
+{
+    (void)w;
+    struct conn_wait *cw = arg;
+    struct conn *c = cw->c;
+    conn_waited(c, cw->req, cw->sid, why, offset);
+    conn_wait_remove(c, cw);
+}
+
+/* WAIT: answered by WAITED when the text appears, the session is quiet, the timeout
+ * passes or the session exits. Waits cost nothing while the session is silent. */
+static int on_wait(struct conn *c, const struct wire_wait *wt)
+{
+    if (c->nwaits >= CONN_MAX_WAITS) {
+        conn_error(c, wt->req, wt->sid, WIRE_ERR_LIMIT,
+                   "%u WAITs are already pending on this connection; wait for some before "
+                   "sending more",
+                   c->nwaits);
+        return STEP_NEXT;
+    }
+    int step;
+    struct session *s = conn_local_session(c, wt->req, wt->sid, &step);
+    if (!s)
+        return step;
+    struct screen_wait_params p = {
+        .text = wt->flags & WIRE_WAIT_F_TEXT,
+        .idle = wt->flags & WIRE_WAIT_F_IDLE,
+        .regex = (const char *)wt->regex.p,
+        .regex_len = wt->regex.len,
+        .after = wt->after,
+        .idle_ms = wt->idle_ms,
+        .timeout_ms = wt->timeout_ms,
+    };
+    struct conn_wait *cw = xcalloc(1, sizeof *cw);
+    cw->c = c;
+    cw->req = wt->req;
+    cw->sid = wt->sid;
+    enum screen_wait_reason why;
+    uint64_t offset;
+    char err[300];
+    int rc = screen_wait_start(s, &p, conn_wait_done, cw, &cw->w, &why, &offset, err, sizeof err);
+    if (rc != 0) {
+        free(cw);
+        if (rc == 1)
+            conn_waited(c, wt->req, wt->sid, why, offset);
+        else
+            conn_error(c, wt->req, wt->sid,
+                       rc == -ENOTSUP ? WIRE_ERR_UNAVAILABLE : WIRE_ERR_BAD_ARGUMENT, "%s", err);
+        return STEP_NEXT;
+    }
+    cw->next = c->waits;
+    if (c->waits)
+        c->waits->prev = cw;
+    c->waits = cw;
+    c->nwaits++;
+    return STEP_NEXT;
+}
+
 struct list_ctx {
     struct conn *c;
     uint32_t req;
@@ -919,7 +1116,7 @@ static void list_begin(struct list_ctx *lc)
     struct conn *c = lc->c;
     size_t cap = 64 * 1024;
     lc->p = bytebuf_reserve(&c->l->out, CONN_HDR_MAX + cap);
-    wire_list_begin(&lc->w, lc->p + CONN_HDR_MAX, cap, false, lc->req);
+    wire_list_begin_ext(&lc->w, lc->p + CONN_HDR_MAX, cap, false, lc->req, c->version >= 3);
     lc->open = true;
 }
 
@@ -953,6 +1150,11 @@ static void list_row(void *ctx, const struct hub_row *row)
         .created_ms = row->sum.created_ms,
         .name = {(const uint8_t *)row->name, strlen(row->name)},
         .command = {(const uint8_t *)row->command, strlen(row->command)},
+        .cls = row->sum.cls == SESSION_BULK ? 1 : 0,
+        .bells = (uint32_t)(row->sum.bells > UINT32_MAX ? UINT32_MAX : row->sum.bells),
+        .last_output_ms = row->sum.last_output_ms,
+        .title = {(const uint8_t *)row->sum.title, strlen(row->sum.title)},
+        .cwd = {(const uint8_t *)row->sum.cwd, strlen(row->sum.cwd)},
     };
     if (e.command.len > 4096)
         e.command.len = 4096;
@@ -1023,7 +1225,8 @@ static int conn_dispatch(struct conn *c, const uint8_t *body, size_t len)
         return STEP_CLOSE;
     }
     if (c->hello && wire_type_version(body[0]) >= 3 && c->version < 3) {
-        /* Version 3 messages do not exist on older connections (as before they did). */
+        /* Version 3 messages do not exist on older connections (as before they did): a
+         * version 1/2 connection sees the protocol it asked for, whatever the body. */
         conn_error(c, 0, 0, WIRE_ERR_UNKNOWN_TYPE, "unknown message type 0x%02x", body[0]);
         return STEP_NEXT;
     }
@@ -1084,6 +1287,10 @@ static int conn_dispatch(struct conn *c, const uint8_t *body, size_t len)
         return on_ack(c, &m.ack);
     case WIRE_REMOVE:
         return on_remove(c, &m.remove);
+    case WIRE_SCREEN:
+        return on_screen(c, &m.screen);
+    case WIRE_WAIT:
+        return on_wait(c, &m.wait);
     default:
         conn_error(c, 0, 0, WIRE_ERR_UNKNOWN_TYPE, "%s is a server message",
                    wire_type_name(m.type));
@@ -1165,6 +1372,8 @@ static void conn_on_close(struct link *l)
         free(a);
     }
     c->nacks = 0;
+    while (c->waits)
+        conn_wait_remove(c, c->waits);
     /* Replies still on their way find no owner; the port goes with its last one. */
     relay_port_close(c->port);
     c->port = NULL;
@@ -1442,6 +1651,13 @@ static void remote_attach(struct remote_req *q, const struct wire_attach *a, str
     struct session *s = remote_session(q, a->req, a->sid, r);
     if (!s)
         return;
+    if (a->from_kind == WIRE_FROM_SNAPSHOT && !session_has_terminal(s)) {
+        reply_error(r, a->req, a->sid, WIRE_ERR_UNAVAILABLE,
+                    "session %u keeps no terminal state (--terminal-state off): attach from an "
+                    "offset instead",
+                    a->sid);
+        return;
+    }
     uint64_t start = session_start(s), end = session_end(s), from;
     switch (a->from_kind) {
     case WIRE_FROM_TAIL:
@@ -1450,6 +1666,7 @@ static void remote_attach(struct remote_req *q, const struct wire_attach *a, str
             from = start;
         break;
     case WIRE_FROM_LIVE:
+    case WIRE_FROM_SNAPSHOT: /* the snapshot is taken below, once the size is settled */
         from = end;
         break;
     default:
@@ -1475,6 +1692,14 @@ static void remote_attach(struct remote_req *q, const struct wire_attach *a, str
         session_resize(s, a->cols, a->rows);
     uint16_t cols, rows;
     session_size(s, &cols, &rows);
+    /* As for a local attach: the snapshot and the relay's start are one step here. */
+    uint8_t *snap = NULL;
+    size_t snap_len = 0;
+    if (a->from_kind == WIRE_FROM_SNAPSHOT) {
+        const struct vt *vt = session_terminal(s, &from);
+        snap = screen_render(vt, true, &snap_len);
+        end = from;
+    }
     struct wire_msg m = {.type = WIRE_ATTACHED};
     m.attached = (struct wire_attached){a->req,
                                         a->sid,
@@ -1484,6 +1709,14 @@ static void remote_attach(struct remote_req *q, const struct wire_attach *a, str
                                         rows,
                                         session_exited(s) ? WIRE_STATE_EXITED : WIRE_STATE_RUNNING};
     reply_msg(r, &m);
+    if (snap) {
+        struct wire_msg sm = {.type = WIRE_SNAPSHOT};
+        sm.snapshot = (struct wire_snapshot){a->sid, from, {snap, snap_len}};
+        if (snap_len > WIRE_MAX_BODY - WIRE_SNAPSHOT_HDR)
+            sm.snapshot.data.len = 0; /* too big for a message: see the local attach */
+        reply_msg(r, &sm);
+        free(snap);
+    }
     if (from < start) {
         struct wire_msg g = {.type = WIRE_GAP};
         g.gap = (struct wire_gap){a->sid, from, start};
@@ -1497,6 +1730,24 @@ static void remote_attach(struct remote_req *q, const struct wire_attach *a, str
     relay_attach(q->rl, s, &tmpl, from);
     r->kind = RK_ATTACHED;
     r->from = from;
+}
+
+/* On the session's reactor: a forwarded SCREEN. */
+static void remote_screen(struct remote_req *q, const struct wire_screen *sc,
+                          struct remote_reply *r)
+{
+    struct session *s = remote_session(q, sc->req, sc->sid, r);
+    if (!s)
+        return;
+    struct wire_msg m;
+    uint8_t *data;
+    char err[256];
+    uint16_t code = screen_reply_build(s, sc, &m, &data, err, sizeof err);
+    if (code)
+        reply_error(r, sc->req, sc->sid, code, "%s", err);
+    else
+        reply_msg(r, &m);
+    free(data);
 }
 
 /* A WRITE queued there, waiting for its bytes to reach the PTY. */
@@ -1738,6 +1989,17 @@ static void remote_exec(struct relay_port *p, void *arg)
         case WIRE_SIGNAL:
         case WIRE_REMOVE:
             remote_control(q, &m, r);
+            break;
+        case WIRE_SCREEN:
+            remote_screen(q, &m.screen, r);
+            break;
+        case WIRE_WAIT:
+            /* A wait lives on its session's reactor and answers later; forwarding that
+             * answer back is not built yet. */
+            reply_error(r, m.wait.req, m.wait.sid, WIRE_ERR_LIMIT,
+                        "session %u lives on another reactor than the sessions this connection "
+                        "is attached to; WAIT on it from a separate connection",
+                        m.wait.sid);
             break;
         default:
             reply_error(r, wire_msg_req(&m), 0, WIRE_ERR_INTERNAL,

@@ -28,6 +28,7 @@
 #include "server/conn.h"
 #include "server/hub.h"
 #include "server/link.h"
+#include "server/screen.h"
 #include "server/sse.h"
 #include "server/web_assets.h"
 
@@ -46,13 +47,17 @@ struct http_conn {
     bool req_close;           /* the request being handled asks for Connection: close */
     bool req_head;            /* ... is a HEAD: responses carry no body */
     bool sent_continue;       /* "100 Continue" went out for the request being received */
-    bool waiting;             /* for room in a session's input queue */
+    bool waiting;             /* for room in a session's input queue, or a screen wait */
     bool head_started;        /* the header timer runs for the request being received */
     bool authed;              /* a request carried the token: counted as authenticated */
     size_t head_len;          /* length of the complete head at the front of in, 0 if unknown */
     size_t scanned;           /* bytes of in searched for the end of the head */
     size_t progress;
     struct session_waiter waiter;
+    struct screen_wait *swait; /* a long poll (POST .../wait) in progress */
+    bool swait_done;           /* ... ended: its outcome, for the request handled again */
+    int swait_why;
+    uint64_t swait_offset;
 };
 
 static void http_process(struct http_conn *hc);
@@ -290,6 +295,7 @@ static enum http_step http_upgrade(struct http_conn *hc, const struct http_reque
     reactor_timer_stop(l->r, &hc->timer);
     reactor_timer_stop(l->r, &hc->send_timer);
     session_waiter_cancel(&hc->waiter);
+    screen_wait_free(hc->swait);
     free(hc);
     conn_adopt_ws(l, hub_config(worker_server(l->w))->coalesce_ms);
     return HTTP_UPGRADED;
@@ -576,6 +582,7 @@ static void http_process(struct http_conn *hc)
             hc->close_after_write = true;
         hc->req_close = hc->req_head = hc->sent_continue = false;
         hc->progress = 0;
+        hc->swait_done = false;
         hc->head_len = hc->scanned = 0;
         link_consume(hc->l, total);
         hc->l->in_max = HTTP_MAX_HEAD + (hc->authed ? HTTP_MAX_BODY : HTTP_PREAUTH_BODY);
@@ -631,6 +638,8 @@ static void http_on_close(struct link *l)
 {
     struct http_conn *hc = l->layer;
     session_waiter_cancel(&hc->waiter);
+    screen_wait_free(hc->swait);
+    hc->swait = NULL;
     reactor_timer_stop(l->r, &hc->timer);
     reactor_timer_stop(l->r, &hc->send_timer);
 }
@@ -698,6 +707,48 @@ enum http_step http_wait_written(struct http_conn *hc, struct session *s, uint64
     hc->waiter.amount = offset;
     session_wait_input(s, &hc->waiter);
     return HTTP_STOP;
+}
+
+/* A long poll's screen wait ended (from the session's watcher task or a timer): keep the
+ * outcome and handle the request again, from a task. */
+static void http_screen_done(struct screen_wait *w, void *arg, enum screen_wait_reason why,
+                             uint64_t offset)
+{
+    struct http_conn *hc = arg;
+    screen_wait_free(w);
+    hc->swait = NULL;
+    hc->swait_done = true;
+    hc->swait_why = (int)why;
+    hc->swait_offset = offset;
+    hc->waiting = false;
+    link_wake(hc->l);
+}
+
+int http_wait_screen(struct http_conn *hc, struct session *s, const struct screen_wait_params *p,
+                     char *err, size_t errlen)
+{
+    enum screen_wait_reason why;
+    uint64_t offset;
+    int rc = screen_wait_start(s, p, http_screen_done, hc, &hc->swait, &why, &offset, err, errlen);
+    if (rc == 1) {
+        hc->swait_done = true;
+        hc->swait_why = (int)why;
+        hc->swait_offset = offset;
+    } else if (rc == 0) {
+        /* Parked: no header or idle timer runs while waiting, the send timer only while
+         * responses are queued, and a client that goes away ends the wait. */
+        hc->waiting = true;
+    }
+    return rc;
+}
+
+bool http_screen_result(struct http_conn *hc, int *why, uint64_t *offset)
+{
+    if (!hc->swait_done)
+        return false;
+    *why = hc->swait_why;
+    *offset = hc->swait_offset;
+    return true;
 }
 
 /* The pre-auth pool is full: close this worker's oldest connection that has not shown

@@ -49,6 +49,16 @@ enum http_step http_wait_input(struct http_conn *hc, struct session *s, size_t r
  * request is handled again then (or when the session ends). */
 enum http_step http_wait_written(struct http_conn *hc, struct session *s, uint64_t offset);
 
+struct screen_wait_params;
+/* A long poll: waits on the session's screen (server/screen.h) for the current request.
+ * Returns 0 when parked (return HTTP_STOP: the request is handled again once the wait
+ * ends), 1 when it is already satisfied, or screen_wait_start's negative errno with err
+ * set. Then http_screen_result() gives the outcome (an enum screen_wait_reason). */
+int http_wait_screen(struct http_conn *hc, struct session *s, const struct screen_wait_params *p,
+                     char *err, size_t errlen);
+/* The outcome of the current request's screen wait, once it has one. */
+bool http_screen_result(struct http_conn *hc, int *why, uint64_t *offset);
+
 /* Routes REST and operations endpoints (api.c). Returns false when no route matched. */
 bool api_route(struct http_conn *hc, const struct http_request *req, const uint8_t *body,
                size_t len, enum http_step *step);

@@ -64,7 +64,8 @@ def test_names_work_wherever_ids_do():
         table = d.ok("ls").decode()
         lines = table.splitlines()
         check(lines[0].split() == ["ID", "NAME", "PID", "STATE", "EXIT", "CLIENTS", "BYTES",
-                                   "LEVEL", "COMMAND"], "ls header: %r" % lines[0])
+                                   "LEVEL", "CLASS", "TITLE", "COMMAND"],
+              "ls header: %r" % lines[0])
         row = [ln for ln in lines[1:] if ln.split()[:2] == [str(sid), "web"]]
         check(len(row) == 1, "ls shows session %d named web:\n%s" % (sid, table))
         check("running" in row[0].split() and "sh -c printf 'web up'; sleep 100" in row[0],
@@ -74,7 +75,8 @@ def test_names_work_wherever_ids_do():
         check(isinstance(sessions, list) and len(sessions) == 1, "ls --json: %r" % sessions)
         e = sessions[0]
         for key in ("id", "name", "pid", "state", "exit_code", "exit_signal", "clients",
-                    "bytes_out", "level", "cols", "rows", "created_ms", "command"):
+                    "bytes_out", "level", "cols", "rows", "created_ms", "command", "class",
+                    "title", "cwd", "bells", "last_output_ms"):
             check(key in e, "ls --json entry lacks %r: %r" % (key, e))
         check_eq((e["id"], e["name"], e["state"], e["bytes_out"], e["command"]),
                  (sid, "web", "running", 6, "sh -c printf 'web up'; sleep 100"),

@@ -25,7 +25,18 @@ NAMES = {
     "INPUT": wire.INPUT, "RESIZE": wire.RESIZE, "LIST": wire.LIST, "ACK": wire.ACK,
     "DETACH": wire.DETACH, "REMOVE": wire.REMOVE, "WRITE": wire.WRITE, "RESIZED": wire.RESIZED,
     "OPEN": wire.OPEN, "EVENTS": wire.EVENTS, "EVENT": wire.EVENT, "PASTE": wire.PASTE,
+    "SCREEN": wire.SCREEN, "SCREEN_REPLY": wire.SCREEN_REPLY, "WAIT": wire.WAIT,
+    "WAITED": wire.WAITED, "SNAPSHOT": wire.SNAPSHOT,
 }
+
+
+def first_dumps():
+    """{message name: frame} of the first example of each name (the version 2 scenario's
+    come before the version 3 ones)."""
+    out = {}
+    for h, d in examples():
+        out.setdefault(h.split()[0], d)
+    return out
 
 
 def examples():
@@ -61,26 +72,32 @@ def test_doc_examples_decode_as_their_headings_say():
             check_eq(wire.decode(data[4:]).type, NAMES[name], "decoded type of %r" % heading)
 
 
-def _first_dumps():
-    """The first dump of each message name (later ones show other versions)."""
-    dumps = {}
-    for h, d in examples():
-        dumps.setdefault(h.split()[0], d)
-    return dumps
-
-
 def test_doc_client_messages_match_the_encoder():
-    dumps = _first_dumps()
+    dumps = first_dumps()
     check_eq(dumps["HELLO"], wire.frame(wire.hello()), "HELLO")
     check_eq(dumps["CREATE"],
              wire.frame(wire.create(1, ["sh", "-c", "printf hello; exit 3"], name="demo",
                                     env=["TERM=xterm-256color"], cols=80, rows=24)),
              "CREATE")
     check_eq(dumps["ATTACH"], wire.frame(wire.attach(2, 1)), "ATTACH")
+    # Version 3.
+    check_eq(dumps["SCREEN"], wire.frame(wire.screen(4, 1)), "SCREEN")
+    check_eq(dumps["WAIT"], wire.frame(wire.wait(5, 1, text=r"\$ $", after=5, timeout_ms=10000)),
+             "WAIT")
+    snap = [d for h, d in examples() if h.startswith("ATTACH") and "snapshot" in h]
+    check_eq(snap, [wire.frame(wire.attach(6, 1, from_kind=wire.FROM_SNAPSHOT))],
+             "ATTACH from a snapshot")
+    reply = wire.decode(dumps["SCREEN_REPLY"][4:])
+    check_eq((reply.offset, reply.cols, reply.rows, reply.cursor, reply.title, reply.data),
+             (5, 20, 3, (5, 0), b"demo", b"hello\n\n"), "SCREEN_REPLY fields")
+    lists = [wire.decode(d[4:]) for h, d in examples() if h.startswith("LIST_REPLY")]
+    ext = [m for m in lists if m.flags & wire.LIST_F_EXT]
+    check(len(ext) == 1 and ext[0].entries[0].title == b"notes"
+          and ext[0].entries[0].cwd == b"file://h/tmp", "the version 3 LIST_REPLY: %r" % ext)
 
 
 def test_daemon_answers_the_doc_scenario():
-    dumps = _first_dumps()
+    dumps = first_dumps()
     with Daemon() as d:
         conn = wire.Conn.unix(d.sock, handshake=False)
         with conn:

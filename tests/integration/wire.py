@@ -14,7 +14,7 @@ import socket
 import struct
 import time
 
-VERSION = 2  # the highest version this client speaks, sent in HELLO by default
+VERSION = 2  # the version this client says in HELLO by default (version=3 for terminal state)
 VERSION_MIN = 1  # the lowest version a server still serves
 SERVER_VERSION = 3  # the highest version the server speaks (WIRE_VERSION)
 MAGIC = 0x48595450
@@ -25,6 +25,9 @@ HELLO, CREATE, ATTACH, DETACH, INPUT, RESIZE, SIGNAL, LIST, ACK, REMOVE, WRITE =
 WELCOME, CREATED, ATTACHED, OK, LIST_REPLY = 0x81, 0x82, 0x83, 0x84, 0x85
 OUTPUT, EXIT, GAP, RESIZED, ERROR = 0x90, 0x91, 0x92, 0x93, 0xE0
 OPEN, EVENTS, PASTE, EVENT = 0x0E, 0x0F, 0x10, 0x95  # version 3
+# Version 3: terminal state.
+SCREEN, WAIT = 0x0C, 0x0D
+SCREEN_REPLY, WAITED, SNAPSHOT = 0x86, 0x87, 0x94
 
 TYPE_NAMES = {
     HELLO: "hello", CREATE: "create", ATTACH: "attach", DETACH: "detach", INPUT: "input",
@@ -33,6 +36,8 @@ TYPE_NAMES = {
     WELCOME: "welcome", CREATED: "created", ATTACHED: "attached", OK: "ok",
     LIST_REPLY: "list_reply", OUTPUT: "output", EXIT: "exit", GAP: "gap", RESIZED: "resized",
     ERROR: "error", OPEN: "open", EVENTS: "events", PASTE: "paste", EVENT: "event",
+    SCREEN: "screen", WAIT: "wait", SCREEN_REPLY: "screen_reply", WAITED: "waited",
+    SNAPSHOT: "snapshot",
 }
 
 # ERROR codes (enum wire_err).
@@ -65,8 +70,12 @@ PASTE_F_ENTER, PASTE_F_RESUME = 1, 2
 EV_CREATED, EV_EXITED, EV_REMOVED, EV_RESIZED, EV_TITLE, EV_DROPPED = range(1, 7)
 EV_NAMES = {1: "created", 2: "exited", 3: "removed", 4: "resized", 5: "title", 6: "dropped"}
 LIST_F_MORE = 1
+LIST_F_EXT = 2  # version 3: entries carry class, bells, last_output_ms, title, cwd
 MODE_INTERACTIVE, MODE_READ_ONLY = 0, 1
-FROM_OFFSET, FROM_TAIL, FROM_LIVE = 0, 1, 2
+FROM_OFFSET, FROM_TAIL, FROM_LIVE, FROM_SNAPSHOT = 0, 1, 2, 3
+SCREEN_F_ANSI = 1
+WAIT_F_TEXT, WAIT_F_IDLE = 1, 2
+WAITED_REASONS = {1: "text", 2: "idle", 3: "timeout", 4: "exited"}
 STATE_RUNNING, STATE_EXITED = 0, 1
 LEVELS = ["none", "light", "moderate", "heavy", "blocked"]
 
@@ -132,6 +141,18 @@ def resize(sid, cols, rows):
 
 def signal_(req, sid, signo):
     return struct.pack("<BIIB", SIGNAL, req, sid, signo)
+
+
+def screen(req, sid, ansi=False):
+    """SCREEN (version 3): the screen now, as text or (ansi) snapshot bytes."""
+    return struct.pack("<BIIB", SCREEN, req, sid, SCREEN_F_ANSI if ansi else 0)
+
+
+def wait(req, sid, text=None, idle_ms=0, timeout_ms=0, after=0):
+    """WAIT (version 3): for a regex on the screen text and/or idle_ms of quiet."""
+    flags = (WAIT_F_TEXT if text is not None else 0) | (WAIT_F_IDLE if idle_ms else 0)
+    rx = text.encode() if isinstance(text, str) else (text or b"")
+    return struct.pack("<BIIBQII", WAIT, req, sid, flags, after, idle_ms, timeout_ms) + rx
 
 
 def list_(req):
@@ -207,14 +228,18 @@ class _Reader:
         return s
 
 
-def _entry(r):
+def _entry(r, ext=False):
     (sid, pid, state, level, clients, exit_code, exit_signal, cols, rows, bytes_out,
      created_ms) = r.take("<IiBBHiiHHQQ")
     name = r.str16()
     command = r.str16()
-    return Msg(0, sid=sid, pid=pid, state=state, level=level, clients=clients,
-               exit_code=exit_code, exit_signal=exit_signal, cols=cols, rows=rows,
-               bytes_out=bytes_out, created_ms=created_ms, name=name, command=command)
+    e = Msg(0, sid=sid, pid=pid, state=state, level=level, clients=clients,
+            exit_code=exit_code, exit_signal=exit_signal, cols=cols, rows=rows,
+            bytes_out=bytes_out, created_ms=created_ms, name=name, command=command)
+    if ext:  # version 3 (LIST_F_EXT)
+        e.cls, e.bells, e.last_output_ms = r.take("<BIQ")
+        e.title, e.cwd = r.str16(), r.str16()
+    return e
 
 
 def decode(body):
@@ -236,7 +261,7 @@ def decode(body):
         m = Msg(t, req=r.take("<I"))
     elif t == LIST_REPLY:
         req, flags, count = r.take("<IBH")
-        entries = [_entry(r) for _ in range(count)]
+        entries = [_entry(r, flags & LIST_F_EXT) for _ in range(count)]
         m = Msg(t, req=req, flags=flags, entries=entries)
     elif t == OUTPUT:
         sid, offset = r.take("<IQ")
@@ -250,6 +275,17 @@ def decode(body):
     elif t == RESIZED:
         sid, cols, rows = r.take("<IHH")
         m = Msg(t, sid=sid, cols=cols, rows=rows)
+    elif t == SCREEN_REPLY:
+        req, sid, off, cols, rows, ccol, crow, flags, modes = r.take("<IIQHHHHBI")
+        title = r.str16()
+        m = Msg(t, req=req, sid=sid, offset=off, cols=cols, rows=rows, cursor=(ccol, crow),
+                flags=flags, modes=modes, title=title, data=r.rest())
+    elif t == WAITED:
+        req, sid, reason, off = r.take("<IIBQ")
+        m = Msg(t, req=req, sid=sid, reason=WAITED_REASONS.get(reason, reason), offset=off)
+    elif t == SNAPSHOT:
+        sid, off = r.take("<IQ")
+        m = Msg(t, sid=sid, offset=off, data=r.rest())
     elif t == WRITE:
         req, sid, flags = r.take("<IIB")
         m = Msg(t, req=req, sid=sid, flags=flags, data=r.rest())

@@ -389,3 +389,41 @@ TEST(api_json_login_forms)
         CHECK_STR_EQ(err, LOGIN_MSG);
     }
 }
+
+TEST(api_parse_wait_accepts_and_rejects)
+{
+    struct api_wait_req w;
+    char err[200];
+    const char *ok = "{\"text\":\"\\\\$ $\",\"idle_ms\":200,\"timeout_ms\":1000,\"after\":5}";
+    CHECK_EQ(api_parse_wait(ok, strlen(ok), &w, err, sizeof err), 0);
+    CHECK_STR_EQ(w.text, "\\$ $");
+    CHECK_EQ(w.text_len, 4);
+    CHECK_EQ(w.idle_ms, 200);
+    CHECK_EQ(w.timeout_ms, 1000);
+    CHECK_U64_EQ(w.after, 5);
+    const char *idle = "{\"idle_ms\":1}";
+    CHECK_EQ(api_parse_wait(idle, strlen(idle), &w, err, sizeof err), 0);
+    CHECK_EQ(w.text_len, 0);
+    static const char *const bad[] = {
+        "{}",                       /* nothing to wait for */
+        "{\"text\":\"\"}",          /* empty regex */
+        "{\"idle_ms\":0}",          /* idle needs 1 ms at least */
+        "{\"text\":5}",             /* not a string */
+        "{\"text\":\"a\\u0000b\"}", /* NUL */
+        "{\"text\":\"a\",\"after\":-1}",
+        "{\"text\":\"a\",\"timeout_ms\":1.5}",
+        "[1]",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = '\0';
+        CHECK_MSG(api_parse_wait(bad[i], strlen(bad[i]), &w, err, sizeof err) == -EINVAL,
+                  "%s accepted", bad[i]);
+        CHECK(err[0] != '\0');
+        CHECK_EQ(w.text_len, 0);
+    }
+    char big[API_WAIT_REGEX_MAX + 32];
+    int n = snprintf(big, sizeof big, "{\"text\":\"");
+    memset(big + n, 'a', API_WAIT_REGEX_MAX + 1);
+    snprintf(big + n + API_WAIT_REGEX_MAX + 1, 4, "\"}");
+    CHECK_EQ(api_parse_wait(big, strlen(big), &w, err, sizeof err), -EINVAL);
+}

@@ -26,6 +26,13 @@
     "\xff\xff\x09\x00\x00\x00\x84\x00\x2b\x00\x00\x00\x00\x00\x00\x01\x00\x00\x01\x00\x00\x00"     \
     "\x00\x00\x00\x00\x00\x00\x03\x00\x74\x6f\x70"
 
+/* The entry of the "list_reply_ext" golden (version 3 layout), as encoded bytes. */
+#define LIST_EXT_ENTRY                                                                             \
+    "\x05\x00\x00\x00\x93\x10\x00\x00\x00\x00\x01\x00\xff\xff\xff\xff\x00\x00\x00\x00\x50\x00"     \
+    "\x18\x00\x1a\x00\x00\x00\x00\x00\x00\x00\x00\x68\xe5\xcf\x8b\x01\x00\x00\x01\x00\x74\x07"     \
+    "\x00\x73\x68\x20\x2d\x63\x20\x78\x01\x02\x00\x00\x00\xf4\x69\xe5\xcf\x8b\x01\x00\x00\x03"     \
+    "\x00\x76\x69\x6d\x0c\x00\x66\x69\x6c\x65\x3a\x2f\x2f\x2f\x74\x6d\x70\x2f"
+
 /* A message and its body as hex, computed with Python's struct module from the spec. */
 struct golden {
     const char *name;
@@ -158,6 +165,37 @@ static const struct golden goldens[] = {
      {.type = WIRE_EVENT,
       .event = {.kind = 9, .sid = 5, .time_ms = 0x018bcfe568ull, .rest = S("\x01\x02")}},
      "95090500000068e5cf8b010000000102"},
+    {"screen", {.type = WIRE_SCREEN, .screen = {4, 5, WIRE_SCREEN_F_ANSI}}, "0c040000000500000001"},
+    {"wait",
+     {.type = WIRE_WAIT,
+      .wait = {6, 5, WIRE_WAIT_F_TEXT | WIRE_WAIT_F_IDLE, 100, 500, 2000, S("\\$ $")}},
+     "0d0600000005000000036400000000000000f4010000d00700005c242024"},
+    {"wait_idle",
+     {.type = WIRE_WAIT, .wait = {6, 5, WIRE_WAIT_F_IDLE, 0, 250, 0, S("")}},
+     "0d0600000005000000020000000000000000fa00000000000000"},
+    {"screen_reply",
+     {.type = WIRE_SCREEN_REPLY,
+      .screen_reply = {4, 5, 26, 80, 24, 3, 1,
+                       WIRE_SCREEN_F_CURSOR_VISIBLE | WIRE_SCREEN_F_ALTSCREEN, 0x0a05, S("vim"),
+                       S("hi\nthere")}},
+     "8604000000050000001a00000000000000500018000300010003050a0000030076696d68690a7468657265"},
+    {"waited",
+     {.type = WIRE_WAITED, .waited = {6, 5, WIRE_WAITED_TEXT, 26}},
+     "870600000005000000011a00000000000000"},
+    {"snapshot",
+     {.type = WIRE_SNAPSHOT,
+      .snapshot = {5, 26,
+                   S("\x1b"
+                     "c\x1b[1;1Hhi")}},
+     "94050000001a000000000000001b631b5b313b31486869"},
+    {"attach_snapshot",
+     {.type = WIRE_ATTACH, .attach = {2, 5, WIRE_MODE_INTERACTIVE, WIRE_FROM_SNAPSHOT, 0, 80, 24}},
+     "03020000000500000000030000000000000000000050001800"},
+    {"list_reply_ext",
+     {.type = WIRE_LIST_REPLY, .list_reply = {9, WIRE_LIST_F_EXT, 1, S(LIST_EXT_ENTRY)}},
+     "8509000000020100050000009310000000000100ffffffff00000000500018001a000000000000000068e5cf8b"
+     "01000001007407007368202d6320780102000000f469e5cf8b010000030076696d0c0066696c653a2f2f2f746d"
+     "702f"},
 };
 
 /* A hand-built body and what wire_decode must say about it. */
@@ -222,7 +260,24 @@ static const struct decode_case decode_cases[] = {
     {"create_cols_zero", "02070000000000180001007401002f010003000000736800000000000000", -EINVAL},
     {"create_rows_over", "02070000005000112701007401002f010003000000736800000000000000", -EINVAL},
     {"attach_mode_2", "03020000000500000002000000000000000000000000000000", -EINVAL},
-    {"attach_from_kind_3", "03020000000500000000030000000000000000000000000000", -EINVAL},
+    {"attach_from_kind_4", "03020000000500000000040000000000000000000000000000", -EINVAL},
+    {"wait_no_condition", "0d0600000005000000000000000000000000f4010000d00700005c24", -EINVAL},
+    {"wait_text_empty", "0d0600000005000000010000000000000000000000000000000000", -EINVAL},
+    {"wait_idle_zero", "0d0600000005000000020000000000000000000000000000000000", -EINVAL},
+    {"wait_text_nul", "0d060000000500000001000000000000000000000000000000000061006200", -EINVAL},
+    {"wait_short", "0d060000000500000001000000000000000000000000000000", -EBADMSG},
+    {"screen_short", "0c0400000005000000", -EBADMSG},
+    {"screen_long", "0c04000000050000000100", -EBADMSG},
+    {"waited_short", "870600000005000000011a000000000000", -EBADMSG},
+    {"screen_reply_title_overrun",
+     "8604000000050000001a00000000000000500018000300010003050a0000ff00", -EBADMSG},
+    {"list_reply_ext_truncated",
+     "8509000000020100050000009310000000000100ffffffff00000000500018001a000000000000000068e5cf8b"
+     "01000001007407007368202d632078010200",
+     -EBADMSG},
+    {"screen_flags_unknown", "0c04000000050000 00ff", 0},
+    {"wait_text_and_regex_ignored_for_idle",
+     "0d0600000005000000020000000000000000fa00000000000000 61", 0},
     {"attach_rows_zero", "03020000000500000000000000000000000000000050000000", -EINVAL},
     {"attach_cols_over", "03020000000500000000000000000000000000000011271800", -EINVAL},
     {"resize_zero", "060500000000000000", -EINVAL},
@@ -251,7 +306,7 @@ static const struct decode_case decode_cases[] = {
     {"write_no_flags", "0b0900000001000000", -EBADMSG},
     {"write_flags_unknown", "0b090000000100000080 6c", 0},
     {"list_reply_state_level_any",
-     "8509000000ff010001000000010000000709000000000000000000000000000000000000000000000000000000000"
+     "8509000000fd010001000000010000000709000000000000000000000000000000000000000000000000000000000"
      "00000000000",
      0},
     {"error_unknown_code", "e00000000000000000e70378", 0},
@@ -319,6 +374,8 @@ static size_t rest_offset(const uint8_t *body)
         return 10;
     case WIRE_EVENT: /* a kind this codec does not know carries its fields as rest */
         return body[1] >= 1 && body[1] <= WIRE_EV_DROPPED ? 0 : WIRE_EVENT_HDR;
+    case WIRE_SCREEN_REPLY: /* fixed part, then the title's str16 */
+        return WIRE_SCREEN_REPLY_FIXED + 2 + (body[30] | body[31] << 8);
     case WIRE_INPUT:
         return 5;
     case WIRE_WRITE:
@@ -329,6 +386,10 @@ static size_t rest_offset(const uint8_t *body)
         return 11;
     case WIRE_OUTPUT:
         return WIRE_OUTPUT_HDR;
+    case WIRE_WAIT:
+        return 26;
+    case WIRE_SNAPSHOT:
+        return WIRE_SNAPSHOT_HDR;
     default:
         return 0;
     }
@@ -648,6 +709,8 @@ TEST(wire_decode_truncated_bodies)
         for (size_t cut = 0; cut < n; cut++) {
             struct wire_msg m;
             int want = fixed && cut >= fixed ? 0 : -EBADMSG;
+            if (body[0] == WIRE_WAIT && cut == fixed && (body[9] & WIRE_WAIT_F_TEXT))
+                want = -EINVAL; /* well-formed, but no regex left to wait for */
             int rc = wire_decode(body, cut, &m);
             CHECK_MSG(rc == want, "%s cut at %zu: rc %d, want %d", goldens[i].name, cut, rc, want);
         }
@@ -669,9 +732,9 @@ TEST(wire_decode_trailing_bytes)
 
 TEST(wire_decode_unknown_types)
 {
-    const uint8_t known[] = {0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09,
-                             0x0a, 0x0b, 0x0e, 0x0f, 0x10, 0x81, 0x82, 0x83, 0x84,
-                             0x85, 0x90, 0x91, 0x92, 0x93, 0x95, 0xe0};
+    const uint8_t known[] = {0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a,
+                             0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x10, 0x81, 0x82, 0x83, 0x84,
+                             0x85, 0x86, 0x87, 0x90, 0x91, 0x92, 0x93, 0x94, 0x95, 0xe0};
     for (unsigned t = 0; t < 256; t++) {
         uint8_t body[16] = {(uint8_t)t, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
         struct wire_msg m;
@@ -801,8 +864,9 @@ TEST(wire_block_pack_and_iterate)
 
 /* The two entries encoded in LIST_ENTRIES. */
 static const struct wire_list_entry list_entries[] = {
-    {5, 4243, 1, 2, 3, 3, 0, 80, 24, 5, 1700000000000ull, S("t"), S("sh -c x")},
-    {6, -1, 0, 4, 0, -1, 9, 132, 43, 1ull << 40, 1, S(""), S("top")},
+    {5, 4243, 1, 2, 3, 3, 0, 80, 24, 5, 1700000000000ull, S("t"), S("sh -c x"), 0, 0, 0, S(""),
+     S("")},
+    {6, -1, 0, 4, 0, -1, 9, 132, 43, 1ull << 40, 1, S(""), S("top"), 0, 0, 0, S(""), S("")},
 };
 
 TEST(wire_list_writer_matches_golden)
@@ -910,11 +974,12 @@ TEST(wire_msg_req_and_type_names)
         const char *name; /* a golden named after its type */
         uint32_t req;
     } cases[] = {
-        {"hello", 0},      {"create", 7},  {"attach", 2},  {"detach", 3},   {"input", 0},
-        {"resize", 0},     {"signal", 4},  {"list", 9},    {"ack", 0},      {"remove", 10},
-        {"write", 9},      {"welcome", 0}, {"created", 7}, {"attached", 2}, {"ok", 3},
-        {"list_reply", 9}, {"output", 0},  {"exit", 0},    {"gap", 0},      {"error", 2},
-        {"open", 7},       {"events", 4},  {"paste", 9},
+        {"hello", 0},      {"create", 7},   {"attach", 2},       {"detach", 3},   {"input", 0},
+        {"resize", 0},     {"signal", 4},   {"list", 9},         {"ack", 0},      {"remove", 10},
+        {"write", 9},      {"welcome", 0},  {"created", 7},      {"attached", 2}, {"ok", 3},
+        {"list_reply", 9}, {"output", 0},   {"exit", 0},         {"gap", 0},      {"error", 2},
+        {"open", 7},       {"events", 4},   {"paste", 9},        {"screen", 4},   {"wait", 6},
+        {"waited", 6},     {"snapshot", 0}, {"screen_reply", 4},
     };
     for (size_t i = 0; i < COUNT(cases); i++) {
         const struct wire_msg *m = &golden_named(cases[i].name)->msg;
@@ -1014,4 +1079,58 @@ TEST(paste_encode_never_exceeds_its_bound)
         for (size_t p = 6; p + 6 <= n - 7; p++)
             CHECK(memcmp(out + p, PASTE_START, 6) != 0 && memcmp(out + p, PASTE_END, 6) != 0);
     }
+}
+
+/* ---- version 3 LIST_REPLY: the EXT flag selects the entry layout ---- */
+
+TEST(wire_list_reply_ext_iterates_and_writes)
+{
+    uint8_t body[512];
+    size_t n = unhex(golden_named("list_reply_ext")->hex, body, sizeof body);
+    struct wire_msg m;
+    CHECK_EQ(wire_decode(body, n, &m), 0);
+    CHECK_EQ(m.list_reply.count, 1);
+    struct wire_list_entry e;
+    size_t pos = 0;
+    CHECK(wire_list_next(&m.list_reply, &pos, &e));
+    CHECK_EQ(e.sid, 5);
+    CHECK_EQ(e.cls, 1);
+    CHECK_EQ(e.bells, 2);
+    CHECK_U64_EQ(e.last_output_ms, 1700000000500ull);
+    CHECK(e.title.len == 3 && memcmp(e.title.p, "vim", 3) == 0);
+    CHECK(e.cwd.len == 12 && memcmp(e.cwd.p, "file:///tmp/", 12) == 0);
+    CHECK(!wire_list_next(&m.list_reply, &pos, &e));
+
+    /* The writer with ext produces the same bytes; entry by entry as decoded. */
+    uint8_t buf[512];
+    struct wire_list_writer w;
+    CHECK(wire_list_begin_ext(&w, buf, sizeof buf, false, 9, true));
+    struct wire_list_entry in = {5,
+                                 4243,
+                                 0,
+                                 0,
+                                 1,
+                                 -1,
+                                 0,
+                                 80,
+                                 24,
+                                 26,
+                                 1700000000000ull,
+                                 S("t"),
+                                 S("sh -c x"),
+                                 1,
+                                 2,
+                                 1700000000500ull,
+                                 S("vim"),
+                                 S("file:///tmp/")};
+    CHECK(wire_list_add(&w, &in));
+    size_t total = wire_list_finish(&w, false);
+    CHECK_EQ(total, n);
+    CHECK_MEM_EQ(buf, body, n);
+    /* A writer without ext leaves the version 3 fields out. */
+    CHECK(wire_list_begin(&w, buf, sizeof buf, false, 9));
+    CHECK(wire_list_add(&w, &in));
+    total = wire_list_finish(&w, false);
+    CHECK_EQ(total, WIRE_LIST_HDR + WIRE_LIST_ENTRY_FIXED + 1 + 7);
+    CHECK_EQ(buf[5], 0);
 }
