@@ -93,7 +93,7 @@ def median(xs):
 class Daemon:
     """build/ptyhub serve on a private socket, with its stderr kept in a log file."""
 
-    def __init__(self, io, scrollback=None):
+    def __init__(self, io, scrollback=None, extra=(), env=None):
         self.io = io
         self.dir = tempfile.mkdtemp(prefix=f"ptyhub-tp-{io}-")
         self.sock = os.path.join(self.dir, "sock")
@@ -102,9 +102,10 @@ class Daemon:
                 "--listen", "none", "--log-level", "warn"]
         if scrollback:
             argv += ["--scrollback", scrollback]
+        argv += list(extra)
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self.log,
-                                     stderr=self.log)
+                                     stderr=self.log, env=dict(os.environ, **(env or {})))
         self.pid = self.proc.pid
         self._wait_ready()
 

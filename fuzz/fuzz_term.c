@@ -9,6 +9,10 @@
  * Screens that reach the cell budget (VT_CELLS_MAX) only have to stay bounded: which
  * cells a full budget keeps depends on allocation slack, so they are not compared.
  * A query callback builds every reply (which must fit its own length report).
+ * The lazily fed model (src/pty/term_state.c) gets the same bytes through a ring, in the
+ * same pieces, as a flooding session: when nothing left the ring, catching it up must give
+ * exactly the snapshot of the model fed directly. And the reply grammar of the input
+ * filter (term_reply_match, term_state_filter) runs over the bytes at every offset.
  *
  * Build: make build/fuzz/fuzz_term
  */
@@ -16,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pty/ring.h"
+#include "pty/term_state.h"
 #include "term/vt.h"
 
 /* Builds the reply to each query, checking the snprintf-style length. */
@@ -52,6 +58,69 @@ static uint8_t *snap_of(const struct vt *vt, size_t *n)
     if (vt_snapshot(vt, s, *n + 1) != *n)
         abort();
     return s;
+}
+
+/* The lazily fed model's answers go nowhere. */
+static void on_reply(void *arg, const uint8_t *p, size_t n)
+{
+    (void)arg;
+    if (n == 0 || !p)
+        abort();
+}
+
+/* The reply parser over every offset: a match is a prefix of what it was given; the filter
+ * keeps a sub-range of its input. */
+static void check_replies(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        enum vt_query q;
+        size_t m = term_reply_match(p + i, n - i, &q);
+        if (m > n - i)
+            abort();
+    }
+    struct term_state *ts = term_state_new(80, 24, TERM_FEED_SKIM, on_reply, NULL);
+    term_state_set_answerers(ts, 2);
+    struct ring r;
+    ring_init(&r, 4096);
+    static const char q[] = "\x1b[6n\x1b[c\x1b[>c\x1b]11;?\x07\x1b[>q\x1b[?2004$p\x1b[5n";
+    ring_append(&r, q, sizeof q - 1);
+    term_state_output(ts, &r, (const uint8_t *)q, sizeof q - 1, false);
+    size_t start, kept = term_state_filter(ts, 1, p, n, &start);
+    if (start > n || kept > n - start)
+        abort();
+    ring_deinit(&r);
+    term_state_free(ts);
+}
+
+/* Feeds p through a lazily fed model in pieces of step bytes, as a bulk session would, with
+ * a resize at cut; its caught-up snapshot must equal want (nothing left the ring). */
+static void check_lazy(const uint8_t *p, size_t n, size_t cut, size_t step, uint16_t cols,
+                       uint16_t rows, uint16_t cols2, uint16_t rows2, const uint8_t *want,
+                       size_t wn)
+{
+    struct term_state *ts = term_state_new(cols, rows, TERM_FEED_SKIM, on_reply, NULL);
+    struct ring r;
+    ring_init(&r, n + 1);
+    for (size_t off = 0; off < n;) {
+        if (off == cut)
+            term_state_resize(ts, &r, cols2, rows2);
+        size_t k = n - off < step ? n - off : step;
+        if (off < cut && off + k > cut)
+            k = cut - off;
+        ring_append(&r, p + off, k);
+        term_state_output(ts, &r, p + off, k, true);
+        off += k;
+    }
+    if (cut >= n)
+        term_state_resize(ts, &r, cols2, rows2);
+    struct vt *vt = term_state_sync(ts, &r);
+    size_t sn;
+    uint8_t *snap = snap_of(vt, &sn);
+    if (sn != wn || memcmp(snap, want, sn) != 0)
+        abort();
+    free(snap);
+    ring_deinit(&r);
+    term_state_free(ts);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -114,6 +183,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     free(snap3);
     vt_free(c);
+    check_lazy(p, n, cut, step * 97, cols, rows, cols2, rows2, snap, sn);
+    check_replies(p, n);
 out:
     free(snap);
     free(snap2);

@@ -5,6 +5,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -25,8 +27,8 @@
 #include "core/xalloc.h"
 #include "pty/ring.h"
 #include "pty/sched.h"
-#include "pty/session_term_stub.h"
 #include "pty/spawn.h"
+#include "pty/term_state.h"
 #include "term/vt.h"
 
 /* Bytes one readiness callback may read before yielding to other sessions. */
@@ -35,6 +37,22 @@
 #define SESSION_MIN_READ 4096u
 /* How long to wait for EIO after the child exited (a grandchild may hold the slave). */
 #define SESSION_DRAIN_NS (1000ull * 1000 * 1000)
+
+/* A session's terminal state and what hangs off it (see the section at the end). */
+struct session_term {
+    struct term_state *ts; /* NULL with --terminal-state off */
+    struct session_watch *watchers;
+    struct session_watch *watch_next; /* the walk in progress, kept valid by unwatch */
+    reactor_task watch_task, title_task;
+    reactor_timer watch_timer; /* rate limit under a flood */
+    reactor_timer sleep_timer; /* hibernation of an idle model */
+    uint64_t watch_ns;         /* when watchers were last told */
+    uint64_t meta_seq;         /* the title/cwd the summary holds */
+    void (*on_title)(struct session *s, void *arg);
+    bool replying;        /* our own answer is being queued: not filtered */
+    pthread_mutex_t lock; /* title and cwd, read by session_summary from any thread */
+    char *title, *cwd;
+};
 
 struct session {
     uint32_t id;
@@ -77,10 +95,10 @@ struct session {
         _Atomic uint16_t cols, rows;
         _Atomic uint64_t bytes_out, pauses, reclassified, answered;
         _Atomic unsigned cls;
+        _Atomic uint64_t bells, last_output_ms;
     } sum;
     enum session_sched sched;
-    struct vt *vt;                /* the screen, fed in order from the output (--terminal-state) */
-    struct session_term_stub *ts; /* watchers, last output: session_term_api.c */
+    struct session_term term;         /* terminal state, watchers, summary strings */
     uint64_t win_start_ns, win_bytes; /* output in the current classification window */
     uint64_t last_input_ns;
     size_t bulk_quantum;       /* read quantum while bulk and interactive work is recent (0: off) */
@@ -107,7 +125,15 @@ static int session_input_task(reactor_task *t, void *arg);
 static int session_free_task(reactor_task *t, void *arg);
 static int session_exit_task(reactor_task *t, void *arg);
 static void session_reaper_start(reactor *r, pid_t pid, int pidfd);
-static void session_query_cb(void *arg, enum vt_query q, int param, bool st);
+static void session_term_init(struct session *s, const struct session_opts *o, uint16_t cols,
+                              uint16_t rows);
+static void session_term_output(struct session *s, const uint8_t *p, size_t n);
+static void session_term_after_read(struct session *s);
+static void session_term_deinit(struct session *s);
+static void session_term_answerers(struct session *s);
+static void session_term_changed(struct session *s);
+static void session_term_summary(const struct session *s, struct session_summary *out);
+static size_t session_term_filter(struct session *s, const uint8_t **p, size_t n);
 
 /* Joins argv with spaces for listings. */
 static char *join_argv(const char *const *argv)
@@ -174,11 +200,7 @@ int session_new(reactor *r, const struct session_opts *o, session_exit_cb on_exi
     s->sched = o->sched;
     s->bulk_quantum = o->bulk_quantum;
     s->latency_slice_ns = o->latency_slice_ns;
-    if (o->terminal_state) {
-        s->vt = vt_new(so.cols, so.rows);
-        vt_set_query_cb(s->vt, session_query_cb, s);
-    }
-    s->ts = session_term_stub_new(s);
+    session_term_init(s, o, so.cols, so.rows);
     s->exit_code = -1;
     s->in_cap = o->input_queue ? o->input_queue : 1u << 20;
     s->on_exit = on_exit;
@@ -208,8 +230,7 @@ int session_new(reactor *r, const struct session_opts *o, session_exit_cb on_exi
         /* Reaped when it is gone, without waiting here. */
         session_reaper_start(r, s->pid, s->pidfd);
         ring_deinit(&s->ring);
-        vt_free(s->vt);
-        session_term_stub_free(s);
+        session_term_deinit(s);
         free(s->name);
         free(s->command);
         free(s);
@@ -284,17 +305,9 @@ void session_summary(const struct session *s, struct session_summary *out)
     out->cls = (enum session_class)SUM_GET(s, cls);
     out->reclassified = SUM_GET(s, reclassified);
     out->answered = SUM_GET(s, answered);
-    session_term_stub_summary(s, out);
-}
-
-struct vt *session_vt_(const struct session *s)
-{
-    return s->vt;
-}
-
-struct session_term_stub *session_ts_(const struct session *s)
-{
-    return s->ts;
+    out->bells = SUM_GET(s, bells);
+    out->last_output_ms = SUM_GET(s, last_output_ms);
+    session_term_summary(s, out);
 }
 
 /* ---- scheduling class ---------------------------------------------------------------- */
@@ -334,22 +347,6 @@ static void session_set_class(struct session *s, enum session_class cls)
         if (s->latency_slice_ns)
             (void)sched_set_slice(s->pid, cls == SESSION_BULK ? 0 : s->latency_slice_ns);
     }
-}
-
-/* A program asked the terminal something (cursor position, device attributes, ...).
- * With no interactive client attached nobody would answer and it would hang; the
- * daemon answers from its own screen, in order with the output read so far. With a
- * client attached its terminal answers, as it always did. */
-static void session_query_cb(void *arg, enum vt_query q, int param, bool st)
-{
-    struct session *s = arg;
-    for (const struct sub *u = s->subs; u; u = u->next)
-        if (u->interactive)
-            return;
-    uint8_t reply[128];
-    size_t n = vt_reply(s->vt, q, param, st, reply, sizeof reply);
-    if (n && n <= sizeof reply && session_write_input(s, reply, n) == 0)
-        SUM_SET(s, answered, SUM_GET(s, answered) + 1);
 }
 
 /* Accounts n output bytes and reclassifies at window boundaries. */
@@ -551,8 +548,7 @@ static void session_read(struct session *s)
         ssize_t n = read(s->master, p, span);
         if (n > 0) {
             ring_commit(&s->ring, (size_t)n);
-            if (s->vt)
-                vt_feed(s->vt, p, (size_t)n);
+            session_term_output(s, p, (size_t)n);
             budget -= (size_t)n;
             continue;
         }
@@ -573,7 +569,7 @@ static void session_read(struct session *s)
         session_account_output(s, (size_t)(end - start_end));
         SUM_SET(s, bytes_out, end);
         session_schedule_notify(s);
-        session_term_stub_output(s);
+        session_term_after_read(s);
     }
     if (budget == 0 && s->mio && !s->paused)
         reactor_io_again(s->mio, REACTOR_READ);
@@ -696,7 +692,7 @@ static void session_finish_if_done(struct session *s)
     reactor_task_schedule(s->r, &s->input_task);
     session_schedule_notify(s);
     reactor_task_schedule(s->r, &s->exit_task);
-    session_term_stub_exit(s);
+    session_term_changed(s); /* watchers hear of the exit too */
 }
 
 /* Reports the exit to the owner (the table), from a task. */
@@ -738,6 +734,7 @@ void session_attach(struct session *s, struct sub *sub, uint64_t from)
         s->subs->prev = sub;
     s->subs = sub;
     SUM_SET(s, clients, SUM_GET(s, clients) + 1);
+    session_term_answerers(s);
     if (from < ring_end(&s->ring) || s->finished)
         session_schedule_notify(s);
     if (sub->lossless && !s->paused && s->mio && session_room(s) < SESSION_MIN_READ)
@@ -761,6 +758,7 @@ void session_detach(struct sub *sub)
     sub->s = NULL;
     sub->prev = sub->next = NULL;
     SUM_SET(s, clients, SUM_GET(s, clients) - 1);
+    session_term_answerers(s);
     uint64_t backlog = session_backlog(s);
     session_maybe_resume(s, backlog);
     session_update_level(s, backlog);
@@ -831,6 +829,7 @@ int session_write_input(struct session *s, const uint8_t *p, size_t n)
 {
     if (s->finished || s->eof)
         return -EPIPE;
+    n = session_term_filter(s, &p, n);
     if (n > s->in_cap - s->in_len)
         return -EAGAIN;
     if (n == 0)
@@ -853,10 +852,13 @@ int session_write_input(struct session *s, const uint8_t *p, size_t n)
     memcpy(s->in_buf + s->in_head + s->in_len, p, n);
     s->in_len += n;
     s->in_queued += n;
-    /* Typed into: interactive at once (a Ctrl-C into a flood must not wait behind it). */
-    s->last_input_ns = reactor_now_ns(s->r);
-    sched_thread()->interactive_ns = s->last_input_ns;
-    session_set_class(s, SESSION_INTERACTIVE);
+    /* Typed into: interactive at once (a Ctrl-C into a flood must not wait behind it).
+     * The daemon's own answer to a terminal query is not typing. */
+    if (!s->term.replying) {
+        s->last_input_ns = reactor_now_ns(s->r);
+        sched_thread()->interactive_ns = s->last_input_ns;
+        session_set_class(s, SESSION_INTERACTIVE);
+    }
     session_flush_input(s);
     return 0;
 }
@@ -945,8 +947,10 @@ int session_resize(struct session *s, uint16_t cols, uint16_t rows)
     if (rc == 0) {
         SUM_SET(s, cols, cols);
         SUM_SET(s, rows, rows);
-        if (s->vt)
-            vt_resize(s->vt, cols, rows);
+        if (s->term.ts) {
+            term_state_resize(s->term.ts, &s->ring, cols, rows);
+            session_term_changed(s);
+        }
         for (struct sub *u = s->subs; u; u = u->next)
             if (u->ops->resized)
                 u->ops->resized(u, cols, rows);
@@ -1184,6 +1188,7 @@ void session_free(struct session *s)
     reactor_task_cancel(s->r, &s->input_task);
     reactor_task_cancel(s->r, &s->free_task);
     reactor_task_cancel(s->r, &s->exit_task);
+    session_term_deinit(s);
     reactor_io_free(s->mio);
     reactor_io_free(s->pidio);
     if (s->master >= 0)
@@ -1191,10 +1196,301 @@ void session_free(struct session *s)
     if (s->pidfd >= 0)
         close(s->pidfd);
     ring_deinit(&s->ring);
-    session_term_stub_free(s);
-    vt_free(s->vt);
     free(s->in_buf);
     free(s->name);
     free(s->command);
     free(s);
+}
+
+/* ---- terminal state --------------------------------------------------------------------
+ * The model (term_state.c) is fed from the read loop, answers queries itself as input,
+ * filters terminals' duplicate replies out of client input, tells watchers, publishes the
+ * title, cwd and bells for listings, and hibernates when the session has been quiet. */
+
+/* A model untouched for this long is replaced by its snapshot. */
+#define SESSION_SLEEP_NS (10ull * 1000 * 1000 * 1000)
+
+static int session_watch_task(reactor_task *t, void *arg);
+static int session_title_task(reactor_task *t, void *arg);
+static int session_watch_timer_cb(reactor_timer *t, void *arg);
+static int session_sleep_timer_cb(reactor_timer *t, void *arg);
+
+/* Queues the daemon's answer to a query as the program's input (never filtered). */
+static void session_term_reply(void *arg, const uint8_t *p, size_t n)
+{
+    struct session *s = arg;
+    s->term.replying = true;
+    if (session_write_input(s, p, n) == 0)
+        SUM_SET(s, answered, SUM_GET(s, answered) + 1);
+    s->term.replying = false;
+}
+
+/* Sets up terminal state when the options ask for it. */
+static void session_term_init(struct session *s, const struct session_opts *o, uint16_t cols,
+                              uint16_t rows)
+{
+    struct session_term *t = &s->term;
+    pthread_mutex_init(&t->lock, NULL);
+    reactor_task_init(&t->watch_task, session_watch_task, s);
+    reactor_task_init(&t->title_task, session_title_task, s);
+    reactor_timer_init(&t->watch_timer, session_watch_timer_cb, s);
+    reactor_timer_init(&t->sleep_timer, session_sleep_timer_cb, s);
+    t->on_title = o->on_title;
+    if (!o->terminal_state)
+        return;
+    t->ts = term_state_new(cols, rows, term_feed_from_env(), session_term_reply, s);
+    reactor_timer_start(s->r, &t->sleep_timer, SESSION_SLEEP_NS);
+}
+
+/* Frees terminal state and cancels its tasks and timers; watchers are forgotten. */
+static void session_term_deinit(struct session *s)
+{
+    struct session_term *t = &s->term;
+    while (t->watchers)
+        session_unwatch(t->watchers);
+    reactor_task_cancel(s->r, &t->watch_task);
+    reactor_task_cancel(s->r, &t->title_task);
+    reactor_timer_stop(s->r, &t->watch_timer);
+    reactor_timer_stop(s->r, &t->sleep_timer);
+    term_state_free(t->ts);
+    t->ts = NULL;
+    free(t->title);
+    free(t->cwd);
+    t->title = t->cwd = NULL;
+    pthread_mutex_destroy(&t->lock);
+}
+
+/* Counts the clients whose terminals may answer queries too (interactive ones). */
+static void session_term_answerers(struct session *s)
+{
+    if (!s->term.ts)
+        return;
+    unsigned n = 0;
+    for (const struct sub *u = s->subs; u; u = u->next)
+        n += u->interactive;
+    term_state_set_answerers(s->term.ts, n);
+}
+
+/* New output in the ring: to the model (now, or later for plain text of a flood). */
+static void session_term_output(struct session *s, const uint8_t *p, size_t n)
+{
+    if (!s->term.ts)
+        return;
+    /* Counted again right before the model may answer: attach and detach keep it, and a
+     * client's `interactive` flag may have been set after session_attach. */
+    session_term_answerers(s);
+    term_state_output(s->term.ts, &s->ring, p, n,
+                      (enum session_class)SUM_GET(s, cls) == SESSION_BULK);
+}
+
+/* Copies at most cap-1 bytes of v into a fresh string, cut at a UTF-8 boundary. */
+static char *dup_trunc(const char *v, size_t cap)
+{
+    size_t n = strlen(v);
+    if (n >= cap) {
+        n = cap - 1;
+        while (n > 0 && ((uint8_t)v[n] & 0xc0) == 0x80)
+            n--;
+    }
+    char *out = xmalloc(n + 1);
+    memcpy(out, v, n);
+    out[n] = 0;
+    return out;
+}
+
+/* After a read with output: last output time, summary, watchers, title, hibernation. */
+static void session_term_after_read(struct session *s)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    SUM_SET(s, last_output_ms, (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000);
+    struct session_term *t = &s->term;
+    if (!t->ts)
+        return;
+    SUM_SET(s, bells, term_state_bells(t->ts));
+    if (term_state_meta_seq(t->ts) != t->meta_seq) {
+        t->meta_seq = term_state_meta_seq(t->ts);
+        char *title =
+            dup_trunc(term_state_title(t->ts), sizeof(((struct session_summary *)0)->title));
+        char *cwd = dup_trunc(term_state_cwd(t->ts), sizeof(((struct session_summary *)0)->cwd));
+        pthread_mutex_lock(&t->lock);
+        char *old_title = t->title, *old_cwd = t->cwd;
+        t->title = title;
+        t->cwd = cwd;
+        pthread_mutex_unlock(&t->lock);
+        free(old_title);
+        free(old_cwd);
+        if (t->on_title)
+            reactor_task_schedule(s->r, &t->title_task);
+    }
+    session_term_changed(s);
+    if (!reactor_timer_active(&t->sleep_timer))
+        reactor_timer_start(s->r, &t->sleep_timer, SESSION_SLEEP_NS);
+}
+
+/* Copies title and cwd into a summary (any thread). */
+static void session_term_summary(const struct session *s, struct session_summary *out)
+{
+    struct session_term *t = (struct session_term *)&s->term;
+    pthread_mutex_lock(&t->lock);
+    snprintf(out->title, sizeof out->title, "%s", t->title ? t->title : "");
+    snprintf(out->cwd, sizeof out->cwd, "%s", t->cwd ? t->cwd : "");
+    pthread_mutex_unlock(&t->lock);
+}
+
+/* Drops terminals' replies to queries the daemon answered from client input. */
+static size_t session_term_filter(struct session *s, const uint8_t **p, size_t n)
+{
+    if (!s->term.ts || s->term.replying)
+        return n;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    uint64_t ms = (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
+    size_t start;
+    size_t kept = term_state_filter(s->term.ts, ms, *p, n, &start);
+    *p += start;
+    return kept;
+}
+
+/* Tells watchers at the end of this turn, or when the rate limit allows. */
+static void session_term_changed(struct session *s)
+{
+    struct session_term *t = &s->term;
+    if (!t->watchers || reactor_timer_active(&t->watch_timer))
+        return;
+    uint64_t now = reactor_now_ns(s->r), gap = SESSION_WATCH_MS * 1000000ull;
+    if (s->finished || now - t->watch_ns >= gap)
+        reactor_task_schedule(s->r, &t->watch_task);
+    else
+        reactor_timer_start(s->r, &t->watch_timer, gap - (now - t->watch_ns));
+}
+
+/* The rate limit is over: tell the watchers (from a task, like every notification). */
+static int session_watch_timer_cb(reactor_timer *tm, void *arg)
+{
+    (void)tm;
+    struct session *s = arg;
+    reactor_task_schedule(s->r, &s->term.watch_task);
+    return 0;
+}
+
+/* Calls every watcher's changed(); a watcher may unwatch itself or another meanwhile. */
+static int session_watch_task(reactor_task *tk, void *arg)
+{
+    (void)tk;
+    struct session *s = arg;
+    struct session_term *t = &s->term;
+    t->watch_ns = reactor_now_ns(s->r);
+    for (struct session_watch *w = t->watchers; w; w = t->watch_next) {
+        t->watch_next = w->next;
+        w->changed(w);
+    }
+    t->watch_next = NULL;
+    return 0;
+}
+
+/* Tells the owner the title changed (from a task). */
+static int session_title_task(reactor_task *tk, void *arg)
+{
+    (void)tk;
+    struct session *s = arg;
+    if (s->term.on_title)
+        s->term.on_title(s, s->exit_arg);
+    return 0;
+}
+
+/* Hibernates a model that has been quiet for SESSION_SLEEP_NS and nobody watches. */
+static int session_sleep_timer_cb(reactor_timer *tm, void *arg)
+{
+    (void)tm;
+    struct session *s = arg;
+    struct session_term *t = &s->term;
+    if (!t->ts || term_state_sleeping(t->ts))
+        return 0;
+    uint64_t quiet_ns = 0, last = SUM_GET(s, last_output_ms);
+    if (last) {
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        uint64_t ms = (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
+        quiet_ns = ms > last ? (ms - last) * 1000000ull : 0;
+    } else {
+        quiet_ns = SESSION_SLEEP_NS;
+    }
+    if (quiet_ns < SESSION_SLEEP_NS) {
+        reactor_timer_start(s->r, &t->sleep_timer, SESSION_SLEEP_NS - quiet_ns);
+        return 0;
+    }
+    if (t->watchers)
+        return 0; /* someone reads the screen: re-armed by the next output */
+    term_state_sync(t->ts, &s->ring);
+    if (term_state_hibernate(t->ts)) {
+        /* Give the freed cells back to the kernel, at most once a second per thread
+         * (malloc_trim walks the arena): thousands of idle screens are the point. */
+        static _Thread_local uint64_t last_trim;
+        uint64_t now = reactor_now_ns(s->r);
+        if (now - last_trim >= 1000000000ull) {
+            last_trim = now;
+            malloc_trim(0);
+        }
+    }
+    return 0;
+}
+
+bool session_has_terminal(const struct session *s)
+{
+    return s->term.ts != NULL;
+}
+
+const struct vt *session_terminal(struct session *s, uint64_t *offset)
+{
+    struct session_term *t = &s->term;
+    if (offset)
+        *offset = ring_end(&s->ring);
+    if (!t->ts)
+        return NULL;
+    const struct vt *vt = term_state_sync(t->ts, &s->ring);
+    SUM_SET(s, bells, term_state_bells(t->ts));
+    if (!reactor_timer_active(&t->sleep_timer))
+        reactor_timer_start(s->r, &t->sleep_timer, SESSION_SLEEP_NS);
+    return vt;
+}
+
+void session_watch(struct session *s, struct session_watch *w)
+{
+    if (w->s)
+        return;
+    w->s = s;
+    w->prev = NULL;
+    w->next = s->term.watchers;
+    if (w->next)
+        w->next->prev = w;
+    s->term.watchers = w;
+}
+
+void session_unwatch(struct session_watch *w)
+{
+    struct session *s = w->s;
+    if (!s)
+        return;
+    struct session_term *t = &s->term;
+    if (t->watch_next == w)
+        t->watch_next = w->next;
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        t->watchers = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    w->s = NULL;
+    w->prev = w->next = NULL;
+}
+
+uint64_t session_last_output_ms(const struct session *s)
+{
+    return SUM_GET(s, last_output_ms);
+}
+
+unsigned session_modes(struct session *s)
+{
+    return s->term.ts ? term_state_modes(s->term.ts) : 0;
 }

@@ -133,11 +133,12 @@ struct session_summary {
     uint64_t created_ms;
     uint64_t pauses; /* times reading was suspended for a lossless subscriber */
     enum session_class cls;
-    uint64_t reclassified;   /* class changes */
-    uint64_t answered;       /* terminal queries the daemon answered */
-    char title[256];         /* OSC 0/2 title, truncated ("" none or state off) */
-    char cwd[256];           /* OSC 7 working directory, truncated */
-    uint64_t bells;          /* BEL characters seen */
+    uint64_t reclassified; /* class changes */
+    uint64_t answered;     /* terminal queries the daemon answered */
+    /* From the terminal state (empty / 0 with --terminal-state off): */
+    char title[256];         /* OSC 0/2, UTF-8, truncated */
+    char cwd[256];           /* OSC 7 (a file:// URL as the program sent it), truncated */
+    uint64_t bells;          /* BEL characters the program wrote */
     uint64_t last_output_ms; /* unix ms of the last output byte, 0 = none yet */
 };
 
@@ -204,6 +205,38 @@ void session_wait_input(struct session *s, struct session_waiter *w);
 void session_waiter_cancel(struct session_waiter *w);
 /* TIOCSWINSZ; the most recent resize wins. */
 int session_resize(struct session *s, uint16_t cols, uint16_t rows);
+/* ---- terminal state (--terminal-state on): see src/pty/term_state.h ---------------- */
+
+struct vt;
+
+/* True when this session keeps terminal state (--terminal-state on). */
+bool session_has_terminal(const struct session *s);
+/* Brings the model up to the session's current end offset (synchronously, bounded by the
+ * ring: see term_state.h for what a model that fell behind a flood keeps) and returns it,
+ * or NULL when terminal state is off. *offset = the output offset the model represents
+ * (== the session's end offset after this call). The pointer is valid until the session
+ * next reads output (do not keep it across turns). */
+const struct vt *session_terminal(struct session *s, uint64_t *offset);
+/* Screen watchers: changed() is called from an end-of-turn task (never inline in a session
+ * call) after new output reached the session (at most once per turn per session, rate
+ * limited under a flood to every SESSION_WATCH_MS), after a resize, and once more when the
+ * session exits. It must not call back into a request loop inline (schedule a task).
+ * When a removed session is freed, its remaining watchers are unlinked silently (w->s
+ * becomes NULL): owners learn of removal where they learn of it for subscribers. */
+#define SESSION_WATCH_MS 20
+struct session_watch {
+    void (*changed)(struct session_watch *w);
+    struct session_watch *prev, *next;
+    struct session *s;
+};
+void session_watch(struct session *s, struct session_watch *w);
+/* Accepts an unwatched w; safe from inside changed(). */
+void session_unwatch(struct session_watch *w);
+/* Unix ms of the last output byte (0 = none yet). */
+uint64_t session_last_output_ms(const struct session *s);
+/* VT_MODE_* bits now (0 with terminal state off); cheap, no catching up needed. */
+unsigned session_modes(struct session *s);
+
 /* Sends a signal to the process group (also after the leader exited, while members of
  * its group remain). -ESRCH when no process is left. */
 int session_signal(struct session *s, int sig);
@@ -211,32 +244,5 @@ int session_signal(struct session *s, int sig);
  * (even when the leader exited and a member ignoring SIGHUP remains). Returns 0, or
  * -ESRCH when no process of the session is left. */
 int session_kill(struct session *s);
-
-/* ---- terminal state (round-spec "Session API") ---------------------------------- */
-
-struct vt;
-
-/* True when this session keeps terminal state (--terminal-state on). */
-bool session_has_terminal(const struct session *s);
-/* Brings the model up to the session's current end offset (synchronously, bounded by the
- * ring) and returns it, or NULL when terminal state is off. *offset = the output offset
- * the model represents (== the session's end offset after this call). The pointer is valid
- * until the session next reads output (do not keep it across turns). */
-const struct vt *session_terminal(struct session *s, uint64_t *offset);
-/* Screen watchers: changed() is called from an end-of-turn task (never inline in a session
- * call) after new output was fed to the model (at most once per turn per session, rate
- * limited under a flood to every ~20 ms), and once more when the session exits. It must not
- * call back into a request loop inline (schedule a task). */
-struct session_watch {
-    void (*changed)(struct session_watch *w);
-    struct session_watch *prev, *next;
-    struct session *s;
-};
-void session_watch(struct session *s, struct session_watch *w);
-void session_unwatch(struct session_watch *w); /* accepts an unwatched w */
-/* Unix ms of the last output byte (0 = none yet). */
-uint64_t session_last_output_ms(const struct session *s);
-/* VT_MODE_* bits now (0 with terminal state off); cheap. */
-unsigned session_modes(struct session *s);
 
 #endif

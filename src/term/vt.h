@@ -90,6 +90,11 @@ const char *vt_cwd(const struct vt *vt);
 uint64_t vt_bells(const struct vt *vt);
 /* Bytes of heap the vt holds (its own accounting, without allocator overhead). */
 size_t vt_memory(const struct vt *vt);
+/* True when the parser is between sequences (ground state, no partial UTF-8): the next
+ * byte starts something new. */
+bool vt_ground(const struct vt *vt);
+/* A number that changes whenever the title or the working directory is set. */
+uint64_t vt_meta_seq(const struct vt *vt);
 /* Sets (or clears with cb NULL) the query callback. */
 void vt_set_query_cb(struct vt *vt, vt_query_cb cb, void *arg);
 

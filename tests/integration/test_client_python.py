@@ -720,7 +720,8 @@ def test_client_python_screen_wait_snapshot():
             check(w.reason in ("idle", "timeout"), "WAIT idle: %r" % (w,))
             c.input(sid, "\n")
             c.output_until_exit(sid)
-    with Daemon() as d, Client.connect_unix(d.sock, timeout=TIMEOUT) as c:
+    with Daemon("--terminal-state", "off") as d, \
+            Client.connect_unix(d.sock, timeout=TIMEOUT) as c:
         sid = c.open(["sleep", "100"]).sid
         try:
             c.screen(sid)

@@ -322,8 +322,8 @@ def test_paste_is_bracketed_only_when_the_program_asked():
 
 
 def test_paste_without_terminal_state_is_not_bracketed_and_latches_like_write():
-    with Daemon("--input-queue", "64K") as d, _v3(d) as c:
-        check_eq(c.welcome.flags & wire.WELCOME_F_TERMINAL, 0, "no TERMINAL flag by default")
+    with Daemon("--input-queue", "64K", "--terminal-state", "off") as d, _v3(d) as c:
+        check_eq(c.welcome.flags & wire.WELCOME_F_TERMINAL, 0, "no TERMINAL flag with state off")
         created, _ = _open(c, ["sh", "-c", BRACKETED])
         sid = created.sid
         c.recv_until(lambda m: m.name == "output" and b"READY" in m.data, TIMEOUT)
@@ -356,7 +356,7 @@ def test_paste_without_terminal_state_is_not_bracketed_and_latches_like_write():
 # ---- negotiation -----------------------------------------------------------------------
 
 def test_versions_old_clients_and_a_future_one():
-    with Daemon() as d:
+    with Daemon("--terminal-state", "off") as d:
         for offered, want_version, want_flags in ((1, 1, 0), (2, 2, 3), (3, 3, 3 | V3_FLAGS),
                                                   (7, 3, 3 | V3_FLAGS)):
             with wire.Conn.unix(d.sock, timeout=TIMEOUT, version=offered) as c:
@@ -464,3 +464,15 @@ def test_sse_idle_stream_stays_open_with_heartbeats():
             ev, data, buf = _sse_next(s, buf, lambda e, j: e == "created" and j["id"] == sid)
         finally:
             s.close()
+
+
+def test_title_events_with_terminal_state():
+    with Daemon("--terminal-state", "on") as d, _v3(d) as sub, _v3(d) as c:
+        sub.call(lambda r: wire.events(r, 1 << wire.EV_TITLE), wire.OK)
+        sid = c.create(["sh", "-c", "printf '\\033]2;first\\007'; read x; "
+                        "printf '\\033]0;second\\007'; read x"])
+        m = _event(sub, lambda m: m.sid == sid, "title")
+        check_eq((m.kind, m.title), (wire.EV_TITLE, b"first"), "TITLE after OSC 2")
+        c.send(wire.input_(sid, b"\n"))
+        m = _event(sub, lambda m: m.sid == sid and m.title == b"second", "second title")
+        c.call(lambda r: wire.signal_(r, sid, 0), wire.OK)

@@ -155,7 +155,7 @@ def test_doc_version3_examples():
     check_eq((evs[0].pid, evs[0].command, evs[1].end, evs[2].count),
              (4243, b"sh -c printf hi", 2, 17), "EVENT fields")
     welcome3 = wire.decode(next(d for h, d in by["WELCOME"] if "version 3" in h)[4:])
-    with Daemon() as d:
+    with Daemon("--terminal-state", "off") as d:  # as the doc's WELCOME says
         conn = wire.Conn.unix(d.sock, handshake=False)
         with conn:
             conn.send_raw(hello7)

@@ -303,6 +303,20 @@ TEST(term_erase_with_background_round_trips)
     vt_free(vt);
 }
 
+/* fuzz_term's finding: a row erased with a background and then written to its last
+ * column with default-background blanks kept the stale fill; its snapshot spelt the blanks
+ * out, the restored row stored none, and the second snapshot differed from the first. */
+TEST(term_roundtrip_row_written_over_coloured_fill)
+{
+    struct vt *vt = vt_new(11, 4);
+    feed(vt, "\x1b[3;1H\x1b[101m\x1b[K\x1b[0m           \x1b[1;1Hx");
+    check_roundtrip(vt);
+    /* And the mirror case: default fill, coloured blanks up to the last column. */
+    feed(vt, "\x1b[2;1H\x1b[K\x1b[44m           \x1b[0m");
+    check_roundtrip(vt);
+    vt_free(vt);
+}
+
 TEST(term_sgr_round_trip)
 {
     struct vt *vt = vt_new(40, 4);
