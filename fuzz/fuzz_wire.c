@@ -5,13 +5,16 @@
  * re-encoded; the encoding must reproduce the body byte for byte (except ATTACH's
  * reserved field, which is always encoded as 0) and decode to the same result. LIST_REPLY
  * entries and argv/env blocks are also rebuilt through their own writers; WRITE's data and
- * HELLO's version are checked against their offsets in the body.
+ * HELLO's version are checked against their offsets in the body. A PASTE's text goes
+ * through paste_encode (bounded output, no bracket marker left inside the bracket), and
+ * OPEN must carry exactly CREATE's payload.
  */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto/paste.h"
 #include "proto/wire.h"
 
 #define FUZZ_CHECK(cond)                                                                           \
@@ -64,6 +67,29 @@ static void check_block(const struct wire_block *b)
     }
 }
 
+/* Types a PASTE's text both ways: the output stays within PASTE_OUT_MAX, never holds a
+ * bare \n, and inside the bracket no ESC[200~ / ESC[201~ is left. */
+static void check_paste(const struct wire_msg *m)
+{
+    size_t n = m->paste.data.len;
+    uint8_t *out = malloc(PASTE_OUT_MAX(n));
+    FUZZ_CHECK(out);
+    for (int bracketed = 0; bracketed < 2; bracketed++) {
+        size_t k = paste_encode(m->paste.data.p, n, bracketed, m->paste.flags & 1, out);
+        FUZZ_CHECK(k <= PASTE_OUT_MAX(n));
+        FUZZ_CHECK(memchr(out, '\n', k) == NULL);
+        if (!bracketed)
+            continue;
+        FUZZ_CHECK(k >= 2 * PASTE_MARK_LEN && memcmp(out, PASTE_START, PASTE_MARK_LEN) == 0);
+        size_t end = k - PASTE_MARK_LEN - ((m->paste.flags & 1) ? 1 : 0);
+        FUZZ_CHECK(memcmp(out + end, PASTE_END, PASTE_MARK_LEN) == 0);
+        for (size_t p = PASTE_MARK_LEN; p + PASTE_MARK_LEN <= end; p++)
+            FUZZ_CHECK(memcmp(out + p, PASTE_START, PASTE_MARK_LEN) != 0 &&
+                       memcmp(out + p, PASTE_END, PASTE_MARK_LEN) != 0);
+    }
+    free(out);
+}
+
 /* Checks the type-specific helpers against a decoded message. */
 static void check_helpers(const struct wire_msg *m, const uint8_t *body, size_t len)
 {
@@ -97,6 +123,13 @@ static void check_helpers(const struct wire_msg *m, const uint8_t *body, size_t 
                               m->screen_reply.data.len);
     if (m->type == WIRE_HELLO) /* any version decodes: the server negotiates */
         FUZZ_CHECK(m->hello.version == (body[5] | body[6] << 8));
+    if (m->type == WIRE_PASTE)
+        check_paste(m);
+    if (m->type == WIRE_OPEN) {
+        check_block(&m->open.create.argv);
+        check_block(&m->open.create.env);
+        FUZZ_CHECK(wire_msg_req(m) == m->open.create.req);
+    }
     (void)wire_msg_req(m);
     FUZZ_CHECK(strcmp(wire_type_name(m->type), "unknown") != 0);
 }

@@ -42,7 +42,7 @@ run_suite() {
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 run_suite "unit (asan+ubsan)" build/asan/unit
-run_suite "unit cross-thread (tsan)" env TSAN_OPTIONS=halt_on_error=1 build/tsan/unit reactor_ log_ relay_
+run_suite "unit cross-thread (tsan)" env TSAN_OPTIONS=halt_on_error=1 build/tsan/unit reactor_ log_ relay_ events_
 if ls tests/integration/test_*.py >/dev/null 2>&1; then
     run_suite "integration" python3 tests/integration/run.py
 fi

@@ -338,31 +338,42 @@ static void enc_hello(struct wire_wr *w, const struct wire_msg *m)
     wr_u16(w, m->hello.flags);
 }
 
-/* CREATE: req, cols, rows, str16 name, str16 cwd, argv block, env block. */
-static int dec_create(struct wire_rd *r, struct wire_msg *m)
+/* CREATE's fields after its req (OPEN carries them too): cols, rows, str16 name,
+ * str16 cwd, argv block, env block. */
+static void dec_create_fields(struct wire_rd *r, struct wire_create *c)
 {
-    struct wire_create *c = &m->create;
-    c->req = rd_u32(r);
     c->cols = rd_u16(r);
     c->rows = rd_u16(r);
     c->name = rd_str16(r);
     c->cwd = rd_str16(r);
     c->argv = rd_block(r);
     c->env = rd_block(r);
-    return 0;
 }
 
-/* Writes the payload of CREATE. */
-static void enc_create(struct wire_wr *w, const struct wire_msg *m)
+/* Writes CREATE's fields after its req. */
+static void enc_create_fields(struct wire_wr *w, const struct wire_create *c)
 {
-    const struct wire_create *c = &m->create;
-    wr_u32(w, c->req);
     wr_u16(w, c->cols);
     wr_u16(w, c->rows);
     wr_str16(w, c->name);
     wr_str16(w, c->cwd);
     wr_block(w, &c->argv);
     wr_block(w, &c->env);
+}
+
+/* CREATE: req, then the fields above. */
+static int dec_create(struct wire_rd *r, struct wire_msg *m)
+{
+    m->create.req = rd_u32(r);
+    dec_create_fields(r, &m->create);
+    return 0;
+}
+
+/* Writes the payload of CREATE. */
+static void enc_create(struct wire_wr *w, const struct wire_msg *m)
+{
+    wr_u32(w, m->create.req);
+    enc_create_fields(w, &m->create);
 }
 
 /* ATTACH: req, sid, u8 mode, u8 from_kind, u16 reserved (ignored), u64 from, cols, rows. */
@@ -518,6 +529,150 @@ static void enc_write(struct wire_wr *w, const struct wire_msg *m)
     wr_u32(w, m->write.sid);
     wr_u8(w, m->write.flags);
     wr_put(w, m->write.data.p, m->write.data.len);
+}
+
+/* Checks OPEN: CREATE's arguments and the attach mode. */
+static int check_open(const struct wire_msg *m)
+{
+    if (m->open.mode > WIRE_MODE_READ_ONLY)
+        return -EINVAL;
+    struct wire_msg c = {.type = WIRE_CREATE, .create = m->open.create};
+    return check_create(&c);
+}
+
+/* OPEN: req, u8 flags, u8 mode, then CREATE's payload after its req. */
+static int dec_open(struct wire_rd *r, struct wire_msg *m)
+{
+    struct wire_open *o = &m->open;
+    uint32_t req = rd_u32(r);
+    o->flags = rd_u8(r);
+    o->mode = rd_u8(r);
+    struct wire_msg c;
+    dec_create_fields(r, &c.create);
+    o->create = c.create;
+    o->create.req = req;
+    return 0;
+}
+
+/* Writes the payload of OPEN. */
+static void enc_open(struct wire_wr *w, const struct wire_msg *m)
+{
+    const struct wire_open *o = &m->open;
+    wr_u32(w, o->create.req);
+    wr_u8(w, o->flags);
+    wr_u8(w, o->mode);
+    enc_create_fields(w, &o->create);
+}
+
+/* EVENTS: req, u32 mask. */
+static int dec_events(struct wire_rd *r, struct wire_msg *m)
+{
+    m->events.req = rd_u32(r);
+    m->events.mask = rd_u32(r);
+    return 0;
+}
+
+/* Writes the payload of EVENTS. */
+static void enc_events(struct wire_wr *w, const struct wire_msg *m)
+{
+    wr_u32(w, m->events.req);
+    wr_u32(w, m->events.mask);
+}
+
+/* PASTE: req, sid, u8 flags, rest = text. */
+static int dec_paste(struct wire_rd *r, struct wire_msg *m)
+{
+    m->paste.req = rd_u32(r);
+    m->paste.sid = rd_u32(r);
+    m->paste.flags = rd_u8(r);
+    m->paste.data = rd_rest(r);
+    return 0;
+}
+
+/* Writes the payload of PASTE. */
+static void enc_paste(struct wire_wr *w, const struct wire_msg *m)
+{
+    wr_u32(w, m->paste.req);
+    wr_u32(w, m->paste.sid);
+    wr_u8(w, m->paste.flags);
+    wr_put(w, m->paste.data.p, m->paste.data.len);
+}
+
+/* EVENT: u8 kind, sid, u64 time_ms, then the kind's fields (docs/protocol.md). */
+static int dec_event(struct wire_rd *r, struct wire_msg *m)
+{
+    struct wire_event *e = &m->event;
+    e->kind = rd_u8(r);
+    e->sid = rd_u32(r);
+    e->time_ms = rd_u64(r);
+    switch (e->kind) {
+    case WIRE_EV_CREATED:
+        e->pid = rd_i32(r);
+        e->cols = rd_u16(r);
+        e->rows = rd_u16(r);
+        e->name = rd_str16(r);
+        e->command = rd_str16(r);
+        break;
+    case WIRE_EV_EXITED:
+        e->code = rd_i32(r);
+        e->signal = rd_i32(r);
+        e->end = rd_u64(r);
+        break;
+    case WIRE_EV_REMOVED:
+        break;
+    case WIRE_EV_RESIZED:
+        e->cols = rd_u16(r);
+        e->rows = rd_u16(r);
+        break;
+    case WIRE_EV_TITLE:
+        e->title = rd_str16(r);
+        break;
+    case WIRE_EV_DROPPED:
+        e->count = rd_u32(r);
+        break;
+    default:
+        e->rest = rd_rest(r); /* a later version's kind: skipped by clients */
+        break;
+    }
+    return 0;
+}
+
+/* Writes the payload of EVENT. */
+static void enc_event(struct wire_wr *w, const struct wire_msg *m)
+{
+    const struct wire_event *e = &m->event;
+    wr_u8(w, e->kind);
+    wr_u32(w, e->sid);
+    wr_u64(w, e->time_ms);
+    switch (e->kind) {
+    case WIRE_EV_CREATED:
+        wr_i32(w, e->pid);
+        wr_u16(w, e->cols);
+        wr_u16(w, e->rows);
+        wr_str16(w, e->name);
+        wr_str16(w, e->command);
+        break;
+    case WIRE_EV_EXITED:
+        wr_i32(w, e->code);
+        wr_i32(w, e->signal);
+        wr_u64(w, e->end);
+        break;
+    case WIRE_EV_REMOVED:
+        break;
+    case WIRE_EV_RESIZED:
+        wr_u16(w, e->cols);
+        wr_u16(w, e->rows);
+        break;
+    case WIRE_EV_TITLE:
+        wr_str16(w, e->title);
+        break;
+    case WIRE_EV_DROPPED:
+        wr_u32(w, e->count);
+        break;
+    default:
+        wr_put(w, e->rest.p, e->rest.len);
+        break;
+    }
 }
 
 /* SCREEN: req, sid, u8 flags. */
@@ -839,6 +994,9 @@ static const struct wire_codec codecs[] = {
     {WIRE_ACK, "ack", dec_ack, enc_ack, NULL},
     {WIRE_REMOVE, "remove", dec_remove, enc_remove, NULL},
     {WIRE_WRITE, "write", dec_write, enc_write, NULL},
+    {WIRE_OPEN, "open", dec_open, enc_open, check_open},
+    {WIRE_EVENTS, "events", dec_events, enc_events, NULL},
+    {WIRE_PASTE, "paste", dec_paste, enc_paste, NULL},
     {WIRE_SCREEN, "screen", dec_screen, enc_screen, NULL},
     {WIRE_WAIT, "wait", dec_wait, enc_wait, check_wait},
     {WIRE_WELCOME, "welcome", dec_welcome, enc_welcome, NULL},
@@ -852,6 +1010,7 @@ static const struct wire_codec codecs[] = {
     {WIRE_EXIT, "exit", dec_exit, enc_exit, NULL},
     {WIRE_GAP, "gap", dec_gap, enc_gap, NULL},
     {WIRE_RESIZED, "resized", dec_resized, enc_resized, NULL},
+    {WIRE_EVENT, "event", dec_event, enc_event, NULL},
     {WIRE_SNAPSHOT, "snapshot", dec_snapshot, enc_snapshot, NULL},
     {WIRE_ERROR, "error", dec_error, enc_error, NULL},
 };
@@ -1064,6 +1223,12 @@ uint32_t wire_msg_req(const struct wire_msg *m)
         return m->remove.req;
     case WIRE_WRITE:
         return m->write.req;
+    case WIRE_OPEN:
+        return m->open.create.req;
+    case WIRE_EVENTS:
+        return m->events.req;
+    case WIRE_PASTE:
+        return m->paste.req;
     case WIRE_SCREEN:
         return m->screen.req;
     case WIRE_WAIT:
@@ -1084,6 +1249,29 @@ uint32_t wire_msg_req(const struct wire_msg *m)
         return m->error.req;
     default:
         return 0;
+    }
+}
+
+/* The version that introduced a type: 2 for WRITE and RESIZED, 3 for OPEN, EVENTS,
+ * PASTE, EVENT and the terminal messages (0x0C, 0x0D, 0x86, 0x87, 0x94). */
+unsigned wire_type_version(uint8_t type)
+{
+    switch (type) {
+    case WIRE_WRITE:
+    case WIRE_RESIZED:
+        return 2;
+    case 0x0C: /* SCREEN */
+    case 0x0D: /* WAIT */
+    case WIRE_OPEN:
+    case WIRE_EVENTS:
+    case WIRE_PASTE:
+    case 0x86: /* SCREEN_REPLY */
+    case 0x87: /* WAITED */
+    case 0x94: /* SNAPSHOT */
+    case WIRE_EVENT:
+        return 3;
+    default:
+        return 1;
     }
 }
 

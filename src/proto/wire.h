@@ -31,6 +31,9 @@
 #define WIRE_SCREEN_REPLY_FIXED 30 /* SCREEN_REPLY body bytes before the title's str16 */
 #define WIRE_SNAPSHOT_HDR 13       /* SNAPSHOT body bytes before the data: type, sid, offset */
 #define WIRE_WAIT_REGEX_MAX 4096   /* longest WAIT regex */
+#define WIRE_LIST_HDR 8            /* LIST_REPLY body bytes before the entries */
+#define WIRE_LIST_ENTRY_FIXED 44   /* a LIST_REPLY entry without its two strings' bytes */
+#define WIRE_EVENT_HDR 14 /* EVENT body bytes before the kind's fields: type, kind, sid, time */
 
 enum wire_type {
     WIRE_HELLO = 0x01, /* client → server */
@@ -46,6 +49,9 @@ enum wire_type {
     WIRE_WRITE = 0x0B,   /* version 2: acknowledged input */
     WIRE_SCREEN = 0x0C,  /* version 3: the screen now */
     WIRE_WAIT = 0x0D,    /* version 3: wait for text on the screen, or quiet */
+    WIRE_OPEN = 0x0E,    /* version 3: create, and attach or hold, atomically */
+    WIRE_EVENTS = 0x0F,  /* version 3: subscribe to lifecycle events */
+    WIRE_PASTE = 0x10,   /* version 3: paste text as one acknowledged unit */
     WIRE_WELCOME = 0x81, /* server → client */
     WIRE_CREATED = 0x82,
     WIRE_ATTACHED = 0x83,
@@ -58,6 +64,7 @@ enum wire_type {
     WIRE_GAP = 0x92,
     WIRE_RESIZED = 0x93,  /* version 2: a session's size changed */
     WIRE_SNAPSHOT = 0x94, /* version 3: bytes that reproduce a screen, after ATTACHED */
+    WIRE_EVENT = 0x95,    /* version 3: a lifecycle event */
     WIRE_ERROR = 0xE0,
 };
 
@@ -92,8 +99,31 @@ enum {
 enum {
     WIRE_WELCOME_F_WRITE = 1u << 0,   /* WRITE (acknowledged input) is accepted */
     WIRE_WELCOME_F_RESIZED = 1u << 1, /* attached clients are told of size changes */
-    /* Version 3: terminal state is on (SCREEN, WAIT, ATTACH from a snapshot work). */
-    WIRE_WELCOME_F_TERMINAL = 1u << 2,
+    /* Version 3 connections only: */
+    WIRE_WELCOME_F_TERMINAL = 1u << 2, /* terminal state is on (SCREEN, WAIT, snapshots,
+                                          PASTE bracketing) */
+    WIRE_WELCOME_F_OPEN = 1u << 3,     /* OPEN (create + attach / hold) */
+    WIRE_WELCOME_F_EVENTS = 1u << 4,   /* EVENTS / EVENT */
+    WIRE_WELCOME_F_PASTE = 1u << 5,    /* PASTE */
+};
+/* OPEN flags. */
+enum {
+    WIRE_OPEN_F_ATTACH = 1u << 0, /* attach this connection from offset 0 before any output */
+    WIRE_OPEN_F_HOLD = 1u << 1,   /* read no output until the first ATTACH of anyone */
+};
+/* PASTE flags (RESUME is WRITE's). */
+enum {
+    WIRE_PASTE_F_ENTER = 1u << 0, /* send "\r" after the paste, in the same unit */
+    WIRE_PASTE_F_RESUME = 1u << 1,
+};
+/* EVENT kinds; EVENTS' mask has bit k set for kind k. */
+enum wire_event_kind {
+    WIRE_EV_CREATED = 1,
+    WIRE_EV_EXITED = 2,
+    WIRE_EV_REMOVED = 3,
+    WIRE_EV_RESIZED = 4,
+    WIRE_EV_TITLE = 5,
+    WIRE_EV_DROPPED = 6, /* sid 0: events were dropped (the client did not read); re-sync */
 };
 /* WRITE flags: this WRITE resends the first one refused; until it comes, the session's
  * later WRITEs from the same connection are refused too (input is never reordered). */
@@ -204,6 +234,43 @@ struct wire_write {
     uint32_t req, sid;
     uint8_t flags;          /* 0; unknown bits are ignored */
     struct wire_bytes data; /* rest */
+};
+
+/* OPEN: CREATE's fields (create.req is the OPEN's req), then attach or hold. */
+struct wire_open {
+    uint8_t flags; /* WIRE_OPEN_F_*; unknown bits are ignored */
+    uint8_t mode;  /* enum wire_attach_mode, for WIRE_OPEN_F_ATTACH */
+    struct wire_create create;
+};
+
+/* EVENTS: mask bit k subscribes to kind k; 0 unsubscribes. */
+struct wire_events {
+    uint32_t req;
+    uint32_t mask;
+};
+
+/* PASTE: text pasted as one unit (line endings normalised, bracketed when the program
+ * asked for it), queued all or nothing and acknowledged like WRITE. */
+struct wire_paste {
+    uint32_t req, sid;
+    uint8_t flags;          /* WIRE_PASTE_F_* */
+    struct wire_bytes data; /* rest */
+};
+
+/* EVENT: one lifecycle event. Fields beyond kind/sid/time_ms depend on the kind; an
+ * unknown kind decodes with its fields left in `rest` (clients skip it). */
+struct wire_event {
+    uint8_t kind; /* enum wire_event_kind */
+    uint32_t sid;
+    uint64_t time_ms;                /* unix time in ms */
+    int32_t pid;                     /* CREATED */
+    uint16_t cols, rows;             /* CREATED, RESIZED */
+    struct wire_bytes name, command; /* CREATED */
+    int32_t code, signal;            /* EXITED */
+    uint64_t end;                    /* EXITED */
+    struct wire_bytes title;         /* TITLE */
+    uint32_t count;                  /* DROPPED */
+    struct wire_bytes rest;          /* unknown kinds */
 };
 
 struct wire_welcome {
@@ -343,6 +410,10 @@ struct wire_msg {
         struct wire_ack ack;
         struct wire_remove remove;
         struct wire_write write;
+        struct wire_open open;
+        struct wire_events events;
+        struct wire_paste paste;
+        struct wire_event event;
         struct wire_screen screen;
         struct wire_wait wait;
         struct wire_welcome welcome;
@@ -432,6 +503,10 @@ bool wire_list_next(const struct wire_list_reply *r, size_t *pos, struct wire_li
 
 /* Returns the req of a message that carries one, 0 for the others. */
 uint32_t wire_msg_req(const struct wire_msg *m);
+
+/* The protocol version that introduced a message type (1 for the original set): a
+ * connection that negotiated a lower version gets UNKNOWN_TYPE for it. */
+unsigned wire_type_version(uint8_t type);
 
 /* Returns the lower-case name of a message type ("create"), or "unknown". */
 const char *wire_type_name(uint8_t type);

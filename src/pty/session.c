@@ -69,6 +69,7 @@ struct session {
     bool eof;          /* the master said EIO: all output is in the ring */
     bool finished;     /* exit reported */
     bool paused;       /* reading suspended for a lossless subscriber */
+    bool held;         /* hold_output: nothing read until the first attach */
     bool hup;          /* the master reported hang-up: the next empty read gives EIO */
     bool killing;
     bool removed;    /* forgotten by the table: freed once no subscriber is left */
@@ -85,6 +86,7 @@ struct session {
     reactor_task notify_task, input_task, free_task, exit_task;
     session_exit_cb on_exit;
     void *exit_arg;
+    void (*on_resize)(struct session *s, void *arg);
     uint64_t created_ms;
     struct {
         _Atomic bool exited;
@@ -203,6 +205,8 @@ int session_new(reactor *r, const struct session_opts *o, session_exit_cb on_exi
     s->in_cap = o->input_queue ? o->input_queue : 1u << 20;
     s->on_exit = on_exit;
     s->exit_arg = arg;
+    s->on_resize = o->on_resize;
+    s->held = o->hold_output;
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     s->created_ms = (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
@@ -215,7 +219,7 @@ int session_new(reactor *r, const struct session_opts *o, session_exit_cb on_exi
     reactor_task_init(&s->input_task, session_input_task, s);
     reactor_task_init(&s->free_task, session_free_task, s);
     reactor_task_init(&s->exit_task, session_exit_task, s);
-    rc = reactor_io_new(r, s->master, REACTOR_READ, session_master_cb, s, &s->mio);
+    rc = reactor_io_new(r, s->master, s->held ? 0 : REACTOR_READ, session_master_cb, s, &s->mio);
     if (rc == 0)
         rc = reactor_io_new(r, s->pidfd, REACTOR_READ, session_pidfd_cb, s, &s->pidio);
     if (rc < 0) {
@@ -430,7 +434,7 @@ static void session_update_interest(struct session *s)
     if (!s->mio)
         return;
     unsigned ev = 0;
-    if (!s->paused && !s->eof)
+    if (!s->paused && !s->held && !s->eof)
         ev |= REACTOR_READ;
     if (s->in_len)
         ev |= REACTOR_WRITE;
@@ -614,7 +618,7 @@ static int session_master_cb(reactor_io *io, unsigned events, void *arg)
         s->hup = true;
     if (events & REACTOR_WRITE)
         session_flush_input(s);
-    if ((events & (REACTOR_READ | REACTOR_ERR)) && !s->paused && !s->eof)
+    if ((events & (REACTOR_READ | REACTOR_ERR)) && !s->paused && !s->held && !s->eof)
         session_read(s);
     return 0;
 }
@@ -646,7 +650,7 @@ static int session_pidfd_cb(reactor_io *io, unsigned events, void *arg)
         reactor_timer_stop(s->r, &s->kill_timer);
     if (!s->eof) {
         /* Read what is left now; EIO normally follows at once. */
-        if (!s->paused)
+        if (!s->paused && !s->held)
             session_read(s);
         if (!s->eof)
             reactor_timer_start(s->r, &s->drain_timer, SESSION_DRAIN_NS);
@@ -661,7 +665,7 @@ static int session_drain_timer_cb(reactor_timer *t, void *arg)
 {
     (void)t;
     struct session *s = arg;
-    if (s->paused) {
+    if (s->paused || s->held) {
         reactor_timer_start(s->r, &s->drain_timer, SESSION_DRAIN_NS);
         return 0;
     }
@@ -703,6 +707,20 @@ static int session_exit_task(reactor_task *t, void *arg)
 
 /* ---- subscribers ------------------------------------------------------------------- */
 
+/* Starts reading a held session's output (its first attach, or a kill). */
+static void session_release_hold(struct session *s)
+{
+    if (!s->held)
+        return;
+    s->held = false;
+    session_update_interest(s);
+}
+
+bool session_held(const struct session *s)
+{
+    return s->held;
+}
+
 /* Attaches a subscriber at `from`. */
 void session_attach(struct session *s, struct sub *sub, uint64_t from)
 {
@@ -721,6 +739,7 @@ void session_attach(struct session *s, struct sub *sub, uint64_t from)
         session_schedule_notify(s);
     if (sub->lossless && !s->paused && s->mio && session_room(s) < SESSION_MIN_READ)
         session_pause(s);
+    session_release_hold(s);
     session_update_level(s, session_backlog(s));
 }
 
@@ -935,6 +954,8 @@ int session_resize(struct session *s, uint16_t cols, uint16_t rows)
         for (struct sub *u = s->subs; u; u = u->next)
             if (u->ops->resized)
                 u->ops->resized(u, cols, rows);
+        if (s->on_resize)
+            s->on_resize(s, s->exit_arg);
     }
     return rc;
 }
@@ -1045,6 +1066,8 @@ static int session_kill_timer_cb(reactor_timer *t, void *arg)
 /* SIGHUP now, SIGKILL to the group (and its strays) after the grace period. */
 int session_kill(struct session *s)
 {
+    /* A held session that is killed must still drain and report its exit. */
+    session_release_hold(s);
     if (session_signal(s, 0) < 0) {
         /* The group is gone; descendants that left it may not be. */
         return session_signal_stragglers(s, SIGKILL) ? 0 : -ESRCH;

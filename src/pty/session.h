@@ -107,6 +107,13 @@ struct session_opts {
      * title (OSC 0/2) or working directory (OSC 7), with session_new's arg; may be NULL. It
      * must only queue work (session_summary has the new title). */
     void (*on_title)(struct session *s, void *arg);
+    /* Read no output until the first session_attach (OPEN's HOLD): the program blocks
+     * once the PTY buffer fills, and a client attaching from 0 misses nothing however
+     * late it comes. A kill releases the hold (the output drains, the exit is reported). */
+    bool hold_output;
+    /* Called on the session's reactor after its size changed (session_size has it), with
+     * session_new's arg; may be NULL. It must only queue work. */
+    void (*on_resize)(struct session *s, void *arg);
 };
 
 /* Called on the session's reactor when the session has exited (after its output). */
@@ -162,6 +169,8 @@ uint64_t session_end(const struct session *s);
 void session_size(const struct session *s, uint16_t *cols, uint16_t *rows);
 /* Thread-safe snapshot (atomics). */
 void session_summary(const struct session *s, struct session_summary *out);
+/* True while output is held (session_opts.hold_output, no attach yet). */
+bool session_held(const struct session *s);
 
 /* Attaches sub with its cursor at `from` (clamped to the retained range by the caller:
  * from must be within [start, end]). */

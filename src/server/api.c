@@ -14,6 +14,7 @@
 #include <cjson/cJSON.h>
 
 #include "core/xalloc.h"
+#include "proto/paste.h"
 #include "pty/session.h"
 #include "server/api_json.h"
 #include "server/auth.h"
@@ -236,6 +237,63 @@ static enum http_step api_input(struct http_conn *hc, struct session *s, const u
     }
     http_reply(hc, 204, NULL, NULL, 0, NULL);
     return HTTP_DONE;
+}
+
+/* POST /api/sessions/{id}/paste {"text":"...","enter":bool}: the text as one paste
+ * (paste.h: line endings, bracketed when the program enabled ?2004, Enter), queued as one
+ * unit when the input queue has room for all of it, answered 200 once every byte was
+ * written to the PTY. Waiting (for room, then for the write) blocks nothing; the request
+ * is handled again from its bytes, and http_progress keeps the input offset to reach. */
+static enum http_step api_paste(struct http_conn *hc, struct session *s, const uint8_t *body,
+                                size_t len)
+{
+    size_t *target = http_progress(hc);
+    if (*target) {
+        if (session_input_written(s) >= *target) {
+            http_reply(hc, 200, "application/json", "{\"written\":true}\n", 17, NULL);
+            return HTTP_DONE;
+        }
+        if (session_exited(s)) {
+            http_reply_error(hc, 409, "exited", "session %u ended before the paste reached it",
+                             session_id(s));
+            return HTTP_DONE;
+        }
+        return http_wait_written(hc, s, *target);
+    }
+    char *text, err[256];
+    size_t tlen;
+    bool enter;
+    if (api_parse_paste((const char *)body, len, &text, &tlen, &enter, err, sizeof err) < 0) {
+        http_reply_error(hc, 400, "bad_argument", "%s", err);
+        return HTTP_DONE;
+    }
+    if (session_exited(s)) {
+        free(text);
+        http_reply_error(hc, 409, "exited", "session %u has exited", session_id(s));
+        return HTTP_DONE;
+    }
+    uint8_t *buf = xmalloc(PASTE_OUT_MAX(tlen));
+    size_t n = paste_encode((const uint8_t *)text, tlen, session_modes(s) & VT_MODE_BRACKETED_PASTE,
+                            enter, buf);
+    free(text);
+    enum http_step step = HTTP_DONE;
+    if (n > session_input_capacity(s)) {
+        http_reply_error(
+            hc, 413, "too_large",
+            "the paste is %zu bytes; the input queue holds at most %zu (--input-queue)", n,
+            session_input_capacity(s));
+    } else if (n == 0) {
+        http_reply(hc, 200, "application/json", "{\"written\":true}\n", 17, NULL);
+    } else if (session_input_room(s) < n) {
+        step = http_wait_input(hc, s, n);
+    } else if (session_write_input(s, buf, n) < 0) {
+        http_reply_error(hc, 409, "exited", "session %u has exited", session_id(s));
+    } else {
+        *target = (size_t)session_input_queued(s);
+        step = api_paste(hc, s, body, len);
+    }
+    free(buf);
+    return step;
 }
 
 /* POST /api/sessions/{id}/resize {"cols":C,"rows":R}. */
@@ -493,11 +551,11 @@ bool api_route(struct http_conn *hc, const struct http_request *req, const uint8
         const char *suffix;
         bool ok;
     } routes[] = {
-        {"", del},         {"/output", get}, {"/input", post},
-        {"/resize", post}, {"/screen", get}, {"/wait", post},
+        {"", del},        {"/output", get}, {"/input", post}, {"/resize", post},
+        {"/screen", get}, {"/wait", post},  {"/paste", post},
     };
     int which = -1;
-    for (int i = 0; i < 6; i++)
+    for (int i = 0; i < 7; i++)
         if (http_slice_eq(rest, routes[i].suffix))
             which = i;
     if (which < 0) {
@@ -505,7 +563,8 @@ bool api_route(struct http_conn *hc, const struct http_request *req, const uint8
         return true;
     }
     if (!routes[which].ok) {
-        static const char *const allowed[] = {"GET, DELETE", "GET", "POST", "POST", "GET", "POST"};
+        static const char *const allowed[] = {"GET, DELETE", "GET",  "POST", "POST",
+                                              "GET",         "POST", "POST"};
         http_reply_405(hc, allowed[which]);
         return true;
     }
@@ -535,8 +594,11 @@ bool api_route(struct http_conn *hc, const struct http_request *req, const uint8
     case 5:
         *step = api_wait(hc, s, body, len);
         break;
-    default:
+    case 3:
         *step = api_resize(hc, s, body, len);
+        break;
+    default:
+        *step = api_paste(hc, s, body, len);
         break;
     }
     return true;

@@ -311,6 +311,38 @@ int api_parse_login(const char *body, size_t len, char *token, size_t cap, char 
     return rc;
 }
 
+/* Parses a paste body: "text" (a string without NUL) and an optional boolean "enter". */
+int api_parse_paste(const char *body, size_t len, char **text, size_t *tlen, bool *enter, char *err,
+                    size_t errlen)
+{
+    *text = NULL;
+    *tlen = 0;
+    *enter = false;
+    size_t end;
+    cJSON *doc = parse(body, len, &end);
+    const cJSON *t = cJSON_IsObject(doc) ? cJSON_GetObjectItemCaseSensitive(doc, "text") : NULL;
+    const cJSON *e = cJSON_IsObject(doc) ? cJSON_GetObjectItemCaseSensitive(doc, "enter") : NULL;
+    int rc = 0;
+    if (!cJSON_IsString(t)) {
+        rc = fail(err, errlen, "send {\"text\":\"...\",\"enter\":true|false}");
+    } else if (e && !cJSON_IsBool(e) && !cJSON_IsNull(e)) {
+        rc = fail(err, errlen, "\"enter\" must be true or false");
+    } else {
+        static const char *const msgs[] = {"\"text\" must not contain NUL (\\u0000)"};
+        const char *msg = nul_field(body, end, doc, &t, msgs, 1);
+        if (msg) {
+            rc = fail(err, errlen, "%s", msg);
+        } else {
+            *tlen = strlen(t->valuestring);
+            *text = xmalloc(*tlen + 1);
+            memcpy(*text, t->valuestring, *tlen + 1);
+            *enter = cJSON_IsTrue(e);
+        }
+    }
+    cJSON_Delete(doc);
+    return rc;
+}
+
 /* Reads an optional integer member 0..2^53 (what a JSON number holds exactly). */
 static bool json_u64(const cJSON *o, const char *key, uint64_t *out)
 {

@@ -6,6 +6,7 @@
 #ifndef PTYHUB_API_JSON_H
 #define PTYHUB_API_JSON_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,6 +40,10 @@ int api_parse_resize(const char *body, size_t len, unsigned *cols, unsigned *row
 int api_parse_login(const char *body, size_t len, char *token, size_t cap, char *err,
                     size_t errlen);
 
+/* Parses {"text":"...","enter":bool|null} (POST .../paste). On success *text is a
+ * malloc'd copy (the caller frees it) of *len bytes. Returns 0 or -EINVAL with err set. */
+int api_parse_paste(const char *body, size_t len, char **text, size_t *tlen, bool *enter, char *err,
+                    size_t errlen);
 /* POST /api/sessions/{id}/wait body: {"text":REGEX,"idle_ms":N,"timeout_ms":N,"after":N},
  * at least one of text (1..4096 bytes, no NUL) and idle_ms (>= 1). */
 #define API_WAIT_REGEX_MAX 4096

@@ -29,9 +29,11 @@
 #include "core/list.h"
 #include "core/log.h"
 #include "core/xalloc.h"
+#include "proto/paste.h"
 #include "proto/wire.h"
 #include "proto/ws_frame.h"
 #include "pty/session.h"
+#include "server/events.h"
 #include "server/framing.h"
 #include "server/hub.h"
 #include "server/link.h"
@@ -116,6 +118,7 @@ struct conn {
     const uint8_t *cur_body;
     size_t cur_len;
     uint64_t attach_seq;
+    struct event_sub *evs; /* EVENTS subscription (version 3), or NULL */
 };
 
 /* What a request handler did: the framing's steps (handled, again later, close). */
@@ -239,12 +242,30 @@ static size_t csub_prepare(struct conn *c, struct csub *cs)
     return avail > CONN_FRAME_MAX ? CONN_FRAME_MAX : (size_t)avail;
 }
 
+/* Moves queued lifecycle events into `out` while the client takes its replies: a client
+ * that does not read leaves them in its bounded queue (and later gets DROPPED), so they
+ * never pile up here. */
+static void conn_pull_events(struct conn *c)
+{
+    while (c->evs && c->l->out.len < CONN_WBUF_HIGH) {
+        struct event_msg *m = event_sub_next(c->evs);
+        if (!m)
+            break;
+        uint8_t *p = bytebuf_reserve(&c->l->out, WS_FRAME_HEADER_MAX + m->len);
+        size_t h = conn_frame_header(c, p, m->len);
+        memcpy(p + h, m->body, m->len);
+        c->l->out.len += h + m->len;
+        event_msg_unref(m);
+    }
+}
+
 /* Writes replies and output until done or the fd is full. One writev per round: `out`,
  * then OUTPUT header + ring segments for each subscription with data. */
 static void conn_flush(struct conn *c)
 {
     int round;
     for (round = 0; round < 64 && !c->l->closing && !c->l->moving; round++) {
+        conn_pull_events(c);
         struct iovec iov[1 + CONN_MAX_FRAMES * 3];
         struct frame frames[CONN_MAX_FRAMES];
         int nframes = 0, niov = 1;
@@ -400,7 +421,8 @@ static struct csub *conn_find_sub(struct conn *c, uint32_t sid)
  * while nothing ties it to this worker (subscriptions, WRITE acks and WAITs are pinned). */
 static int conn_move(struct conn *c, struct worker *to)
 {
-    if (c->nsubs || c->nacks || c->nwaits || (c->port && relay_port_pending(c->port)))
+    /* An EVENTS subscription wakes this reactor by post: it pins the connection too. */
+    if (c->nsubs || c->nacks || c->nwaits || c->evs || (c->port && relay_port_pending(c->port)))
         return -EBUSY;
     int rc = link_move(c->l, to);
     if (rc == 0 && c->port) {
@@ -450,6 +472,8 @@ static uint16_t conn_welcome_flags(const struct conn *c)
     uint16_t f = 0;
     if (c->version >= 2)
         f |= WIRE_WELCOME_F_WRITE | WIRE_WELCOME_F_RESIZED;
+    if (c->version >= 3)
+        f |= WIRE_WELCOME_F_OPEN | WIRE_WELCOME_F_EVENTS | WIRE_WELCOME_F_PASTE;
     if (c->version >= 3 && hub_config(worker_server(c->l->w))->terminal_state)
         f |= WIRE_WELCOME_F_TERMINAL;
     return f;
@@ -481,20 +505,18 @@ static int on_hello(struct conn *c, const struct wire_hello *h)
     return STEP_NEXT;
 }
 
-/* CREATE: spawn where --placement says (this reactor, or the least loaded). */
-static int on_create(struct conn *c, const struct wire_create *cr)
+/* Spawns a session placed on this reactor (by hub_place) for CREATE or OPEN and answers
+ * CREATED. Returns it, or NULL after queueing the ERROR. */
+static struct session *conn_spawn(struct conn *c, const struct wire_create *cr, bool hold)
 {
-    struct worker *to = hub_place(c->l->w);
-    if (to != c->l->w)
-        return conn_remote(c, to, cr->req, 0);
     struct session *s;
     uint16_t code = 0;
     char err[512];
-    int rc = hub_create(c->l->w, cr, &s, &code, err, sizeof err);
-    hub_place_done(to);
+    int rc = hub_open(c->l->w, cr, hold, &s, &code, err, sizeof err);
+    hub_place_done(c->l->w);
     if (rc < 0) {
         conn_error(c, cr->req, 0, code, "%s", err);
-        return STEP_NEXT;
+        return NULL;
     }
     if (c->flags & CONN_STDIO) {
         if (c->nowned == c->capowned) {
@@ -508,6 +530,16 @@ static int on_create(struct conn *c, const struct wire_create *cr)
     struct wire_msg m = {.type = WIRE_CREATED};
     m.created = (struct wire_created){cr->req, session_id(s), (int32_t)sum.pid};
     conn_send(c, &m);
+    return s;
+}
+
+/* CREATE: spawn where --placement says (this reactor, or the least loaded). */
+static int on_create(struct conn *c, const struct wire_create *cr)
+{
+    struct worker *to = hub_place(c->l->w);
+    if (to != c->l->w)
+        return conn_remote(c, to, cr->req, 0);
+    conn_spawn(c, cr, false);
     return STEP_NEXT;
 }
 
@@ -621,6 +653,52 @@ static int on_attach(struct conn *c, const struct wire_attach *a)
     cs->sub.hold = from;
     cs->sub.limit = held ? c->window : 0;
     session_attach(s, &cs->sub, from);
+    return STEP_NEXT;
+}
+
+/* OPEN: CREATE, then (ATTACH) this connection attached from offset 0, or (HOLD) the
+ * output held until someone attaches. The session is spawned held in both cases: its
+ * PTY is not read until the first attach, so the attach from 0 loses nothing whatever
+ * the output rate and the scrollback, however long it takes to get there. Placed on this
+ * reactor, the attach is the very next step (the subscription exists before the PTY is
+ * first read); placed on another, the OPEN is forwarded and its CREATED reply, back
+ * here, sends the ATTACH there (conn_open_attach). */
+static int on_open(struct conn *c, const struct wire_open *op)
+{
+    struct worker *to = hub_place(c->l->w);
+    if (to != c->l->w)
+        return conn_remote(c, to, op->create.req, 0);
+    bool attach = op->flags & WIRE_OPEN_F_ATTACH;
+    bool hold = attach || (op->flags & WIRE_OPEN_F_HOLD);
+    struct session *s = conn_spawn(c, &op->create, hold);
+    if (!s || !attach)
+        return STEP_NEXT;
+    struct wire_attach a = {.req = op->create.req,
+                            .sid = session_id(s),
+                            .mode = op->mode,
+                            .from_kind = WIRE_FROM_OFFSET,
+                            .from = 0};
+    return on_attach(c, &a);
+}
+
+/* EVENTS: subscribe this connection to lifecycle events (mask 0: unsubscribe). */
+static void conn_events_wake(void *ctx)
+{
+    conn_want_flush(ctx);
+}
+
+static int on_events(struct conn *c, const struct wire_events *ev)
+{
+    if (ev->mask == 0) {
+        events_unsubscribe(c->evs);
+        c->evs = NULL;
+    } else if (c->evs) {
+        event_sub_set_mask(c->evs, ev->mask);
+    } else {
+        c->evs = events_subscribe(hub_events(worker_server(c->l->w)), c->l->r, ev->mask,
+                                  conn_events_wake, c);
+    }
+    conn_ok(c, ev->req);
     return STEP_NEXT;
 }
 
@@ -739,39 +817,84 @@ static void latch_set(struct conn *c, uint32_t sid, bool on)
  * refused (queue full), later WRITEs of this connection to that session are refused as
  * well until the client resends with WIRE_WRITE_F_RESUME: a WRITE sent after a refused
  * one can never overtake it, so input is never reordered. */
+static bool conn_write_admit(struct conn *c, uint32_t req, uint32_t sid, bool resume,
+                             const char *what, size_t len);
+static int conn_write_unit(struct conn *c, uint32_t req, uint32_t sid, const char *what,
+                           const struct wire_bytes *data);
+
 static int on_write(struct conn *c, const struct wire_write *wr)
 {
-    if (latch_find(c, wr->sid) >= 0) {
-        if (!(wr->flags & WIRE_WRITE_F_RESUME)) {
-            conn_error(c, wr->req, wr->sid, WIRE_ERR_LIMIT,
-                       "an earlier WRITE to session %u was refused: none of this WRITE's %zu "
+    if (!conn_write_admit(c, wr->req, wr->sid, wr->flags & WIRE_WRITE_F_RESUME, "WRITE",
+                          wr->data.len))
+        return STEP_NEXT;
+    return conn_write_unit(c, wr->req, wr->sid, "WRITE", &wr->data);
+}
+
+/* PASTE: the text as the program should receive a paste (paste.h: line endings, the
+ * bracket when it enabled ?2004, ENTER), then exactly a WRITE of those bytes. A session
+ * on another reactor gets the PASTE forwarded (remote_paste does the same there). */
+static int on_paste(struct conn *c, const struct wire_paste *p)
+{
+    if (!conn_write_admit(c, p->req, p->sid, p->flags & WIRE_PASTE_F_RESUME, "PASTE", p->data.len))
+        return STEP_NEXT;
+    int step = STEP_NEXT;
+    struct session *s = conn_local_session(c, p->req, p->sid, &step);
+    if (!s)
+        return step;
+    bool bracketed = session_modes(s) & VT_MODE_BRACKETED_PASTE;
+    uint8_t *buf = xmalloc(PASTE_OUT_MAX(p->data.len));
+    size_t n = paste_encode(p->data.p, p->data.len, bracketed, p->flags & WIRE_PASTE_F_ENTER, buf);
+    struct wire_bytes data = {buf, n};
+    step = conn_write_unit(c, p->req, p->sid, "PASTE", &data);
+    free(buf);
+    return step;
+}
+
+/* The checks before an acknowledged write (WRITE, PASTE): the RESUME latch (after a
+ * refusal, only a RESUME goes through) and the per-connection cap on pending OKs.
+ * Returns false after queueing the ERROR. */
+static bool conn_write_admit(struct conn *c, uint32_t req, uint32_t sid, bool resume,
+                             const char *what, size_t len)
+{
+    if (latch_find(c, sid) >= 0) {
+        if (!resume) {
+            conn_error(c, req, sid, WIRE_ERR_LIMIT,
+                       "an earlier WRITE to session %u was refused: none of this %s's %zu "
                        "bytes were queued; resend from the refused one, with the RESUME flag",
-                       wr->sid, wr->data.len);
-            return STEP_NEXT;
+                       sid, what, len);
+            return false;
         }
-        latch_set(c, wr->sid, false);
+        latch_set(c, sid, false);
     }
     if (c->nacks >= CONN_MAX_ACKS) {
-        conn_error(c, wr->req, wr->sid, WIRE_ERR_LIMIT,
+        conn_error(c, req, sid, WIRE_ERR_LIMIT,
                    "%u WRITEs are already waiting for their OK on this connection; wait for "
                    "some before sending more",
                    c->nacks);
-        return STEP_NEXT;
+        return false;
     }
+    return true;
+}
+
+/* Queues data as one unit and arranges its OK for when every byte reached the PTY; a
+ * refusal (queue full) latches the session for this connection. */
+static int conn_write_unit(struct conn *c, uint32_t req, uint32_t sid, const char *what,
+                           const struct wire_bytes *data)
+{
     int step = STEP_NEXT;
     struct session *s;
     bool full = false;
-    if (!conn_queue_input(c, wr->req, wr->sid, "WRITE", &wr->data, &s, &step, &full)) {
+    if (!conn_queue_input(c, req, sid, what, data, &s, &step, &full)) {
         if (full)
-            latch_set(c, wr->sid, true);
+            latch_set(c, sid, true);
         return step;
     }
     struct write_ack *a = xcalloc(1, sizeof *a);
     a->c = c;
     a->s = s;
-    a->req = wr->req;
-    a->sid = wr->sid;
-    a->len = wr->data.len;
+    a->req = req;
+    a->sid = sid;
+    a->len = data->len;
     a->w.ready = write_ack_ready;
     a->w.kind = SESSION_WAIT_WRITTEN;
     a->w.amount = session_input_queued(s);
@@ -1101,14 +1224,15 @@ static int conn_dispatch(struct conn *c, const uint8_t *body, size_t len)
         conn_error(c, 0, 0, WIRE_ERR_BAD_FRAME, "empty message");
         return STEP_CLOSE;
     }
-    int rc = wire_decode(body, len, &m);
-    c->cur_body = body;
-    c->cur_len = len;
-    if (c->hello && c->version < 3 && (body[0] == WIRE_SCREEN || body[0] == WIRE_WAIT)) {
-        /* A version 1/2 connection sees the protocol it asked for, whatever the body. */
+    if (c->hello && wire_type_version(body[0]) >= 3 && c->version < 3) {
+        /* Version 3 messages do not exist on older connections (as before they did): a
+         * version 1/2 connection sees the protocol it asked for, whatever the body. */
         conn_error(c, 0, 0, WIRE_ERR_UNKNOWN_TYPE, "unknown message type 0x%02x", body[0]);
         return STEP_NEXT;
     }
+    int rc = wire_decode(body, len, &m);
+    c->cur_body = body;
+    c->cur_len = len;
     if (rc == -EBADMSG) {
         conn_error(c, 0, 0, WIRE_ERR_BAD_FRAME, "malformed %s message", wire_type_name(body[0]));
         return STEP_CLOSE;
@@ -1147,6 +1271,12 @@ static int conn_dispatch(struct conn *c, const uint8_t *body, size_t len)
         return on_input(c, &m.input);
     case WIRE_WRITE:
         return on_write(c, &m.write);
+    case WIRE_OPEN:
+        return on_open(c, &m.open);
+    case WIRE_EVENTS:
+        return on_events(c, &m.events);
+    case WIRE_PASTE:
+        return on_paste(c, &m.paste);
     case WIRE_RESIZE:
         return on_resize(c, &m.resize);
     case WIRE_SIGNAL:
@@ -1233,6 +1363,8 @@ static void conn_on_close(struct link *l)
         session_detach(&cs->sub);
         csub_remove(c, cs);
     }
+    events_unsubscribe(c->evs);
+    c->evs = NULL;
     while (c->acks) {
         struct write_ack *a = c->acks;
         c->acks = a->next;
@@ -1377,7 +1509,7 @@ struct remote_req {
     uint8_t body[]; /* the request as the client sent it (decoded again there) */
 };
 
-enum remote_kind { RK_PLAIN, RK_ATTACHED, RK_ATTACH_FAILED, RK_WRITE_DONE };
+enum remote_kind { RK_PLAIN, RK_ATTACHED, RK_ATTACH_FAILED, RK_WRITE_DONE, RK_OPENED };
 
 /* Its answer on the way back: messages (each a u32 length, then the body). */
 struct remote_reply {
@@ -1385,7 +1517,35 @@ struct remote_reply {
     uint64_t attach_id; /* ATTACH */
     uint64_t from;      /* ATTACHED: the offset output starts at */
     struct bytebuf msgs;
+    /* RK_OPENED (OPEN with ATTACH): the held session to attach to, from offset 0. */
+    struct worker *open_w;
+    uint32_t open_req, open_sid;
+    uint8_t open_mode;
 };
+
+static int conn_remote(struct conn *c, struct worker *to, uint32_t req, uint32_t sid);
+
+/* On the connection's reactor: a forwarded OPEN with ATTACH made its session (held: no
+ * output is read until an attach); attach to it from 0 now, with the OPEN's req, so the
+ * ATTACHED follows the CREATED just queued and no byte is lost. */
+static void conn_open_attach(struct conn *c, const struct remote_reply *r)
+{
+    struct wire_msg m = {.type = WIRE_ATTACH};
+    m.attach = (struct wire_attach){.req = r->open_req,
+                                    .sid = r->open_sid,
+                                    .mode = r->open_mode,
+                                    .from_kind = WIRE_FROM_OFFSET,
+                                    .from = 0};
+    uint8_t body[64];
+    size_t n = wire_encode(&m, body, sizeof body, false);
+    const uint8_t *saved_body = c->cur_body;
+    size_t saved_len = c->cur_len;
+    c->cur_body = body;
+    c->cur_len = n;
+    conn_remote(c, r->open_w, r->open_req, r->open_sid);
+    c->cur_body = saved_body;
+    c->cur_len = saved_len;
+}
 
 /* Adds a message to a reply (encoded on the session's reactor, framed on ours). */
 static void reply_msg(struct remote_reply *r, const struct wire_msg *m)
@@ -1447,6 +1607,8 @@ static void remote_reply_fn(struct relay_port *p, void *arg)
             c->l->out.len += h + n;
             at += 4 + n;
         }
+        if (r->kind == RK_OPENED)
+            conn_open_attach(c, r);
         if (cs && r->kind == RK_ATTACHED) {
             /* Output starts only now, behind the ATTACHED (and GAP) just queued. */
             cs->active = true;
@@ -1738,6 +1900,59 @@ static void remote_create(struct remote_req *q, const struct wire_create *cr,
     reply_msg(r, &m);
 }
 
+/* OPEN there: as CREATE, held (see on_open); with ATTACH the reply asks the connection
+ * to attach from 0 (conn_open_attach), which reaches this reactor after the creation. */
+static void remote_open(struct remote_req *q, const struct wire_open *op, struct remote_reply *r)
+{
+    bool attach = op->flags & WIRE_OPEN_F_ATTACH;
+    struct session *s;
+    uint16_t code = 0;
+    char err[512];
+    int rc = hub_open(q->w, &op->create, attach || (op->flags & WIRE_OPEN_F_HOLD), &s, &code, err,
+                      sizeof err);
+    hub_place_done(q->w);
+    if (rc < 0) {
+        reply_error(r, op->create.req, 0, code, "%s", err);
+        return;
+    }
+    struct session_summary sum;
+    session_summary(s, &sum);
+    struct wire_msg m = {.type = WIRE_CREATED};
+    m.created = (struct wire_created){op->create.req, session_id(s), (int32_t)sum.pid};
+    reply_msg(r, &m);
+    if (attach) {
+        r->kind = RK_OPENED;
+        r->open_w = q->w;
+        r->open_req = op->create.req;
+        r->open_sid = session_id(s);
+        r->open_mode = op->mode;
+    }
+}
+
+/* PASTE there: encoded with the program's modes (known on this reactor), then exactly
+ * a forwarded WRITE of those bytes (same latch, same OK). */
+static bool remote_paste(struct relay_port *p, struct remote_req *q, const struct wire_paste *pa,
+                         struct remote_reply *r)
+{
+    struct session *s = remote_session(q, pa->req, pa->sid, r);
+    if (!s) {
+        r->kind = RK_WRITE_DONE;
+        return true;
+    }
+    uint8_t *buf = xmalloc(PASTE_OUT_MAX(pa->data.len));
+    size_t n = paste_encode(pa->data.p, pa->data.len, session_modes(s) & VT_MODE_BRACKETED_PASTE,
+                            pa->flags & WIRE_PASTE_F_ENTER, buf);
+    struct wire_msg w = {.type = WIRE_WRITE};
+    w.write =
+        (struct wire_write){.req = pa->req,
+                            .sid = pa->sid,
+                            .flags = (pa->flags & WIRE_PASTE_F_RESUME) ? WIRE_WRITE_F_RESUME : 0,
+                            .data = {buf, n}};
+    bool reply = remote_input(p, q, &w, r);
+    free(buf);
+    return reply;
+}
+
 /* On the session's reactor: runs a forwarded request and sends its reply back. */
 static void remote_exec(struct relay_port *p, void *arg)
 {
@@ -1763,6 +1978,12 @@ static void remote_exec(struct relay_port *p, void *arg)
         case WIRE_INPUT:
         case WIRE_WRITE:
             reply = remote_input(p, q, &m, r);
+            break;
+        case WIRE_OPEN:
+            remote_open(q, &m.open, r);
+            break;
+        case WIRE_PASTE:
+            reply = remote_paste(p, q, &m.paste, r);
             break;
         case WIRE_RESIZE:
         case WIRE_SIGNAL:
@@ -1849,12 +2070,13 @@ static int conn_remote(struct conn *c, struct worker *to, uint32_t req, uint32_t
     }
     case WIRE_INPUT:
     case WIRE_WRITE:
+    case WIRE_PASTE:
         if (cs && !cs->sub.interactive) {
             conn_error(c, req, sid, WIRE_ERR_READ_ONLY, "attached to session %u read-only", sid);
             free(q);
             return STEP_NEXT;
         }
-        if (m.type == WIRE_WRITE)
+        if (m.type != WIRE_INPUT)
             c->nacks++;
         break;
     case WIRE_RESIZE:

@@ -29,6 +29,7 @@
 #include "server/hub.h"
 #include "server/link.h"
 #include "server/screen.h"
+#include "server/sse.h"
 #include "server/web_assets.h"
 
 #define HTTP_MAX_HEAD 16384
@@ -300,6 +301,66 @@ static enum http_step http_upgrade(struct http_conn *hc, const struct http_reque
     return HTTP_UPGRADED;
 }
 
+/* Parses ?kinds=created,exited,... into an event mask (all kinds when absent). Returns
+ * false for an unknown name. */
+static bool http_event_mask(const struct http_request *req, uint32_t *mask)
+{
+    static const char *const names[] = {NULL,      "created", "exited", "removed",
+                                        "resized", "title",   "dropped"};
+    struct http_slice v;
+    *mask = 0xffffffffu;
+    if (http_query_get(req->query, "kinds", &v) < 0)
+        return true;
+    *mask = 1u << WIRE_EV_DROPPED; /* always told about losses */
+    const char *p = v.p, *end = v.p + v.len;
+    while (p < end) {
+        const char *q = memchr(p, ',', (size_t)(end - p));
+        if (!q)
+            q = end;
+        bool found = false;
+        for (unsigned k = 1; k < sizeof names / sizeof *names; k++)
+            if ((size_t)(q - p) == strlen(names[k]) && memcmp(p, names[k], (size_t)(q - p)) == 0) {
+                *mask |= 1u << k;
+                found = true;
+            }
+        if (!found)
+            return false;
+        p = q + 1;
+    }
+    return true;
+}
+
+/* GET /api/events: the response head, then the link becomes an event stream (sse.c);
+ * anything pipelined after this request is dropped. */
+static enum http_step http_events(struct http_conn *hc, const struct http_request *req,
+                                  size_t consumed)
+{
+    if (!http_slice_eq(req->method, "GET")) {
+        http_reply_405(hc, "GET");
+        return HTTP_DONE;
+    }
+    uint32_t mask;
+    if (!http_event_mask(req, &mask)) {
+        http_reply_error(hc, 400, "bad_argument",
+                         "kinds is a comma-separated list of: created, exited, removed, "
+                         "resized, title, dropped");
+        return HTTP_DONE;
+    }
+    static const char head[] = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                               "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n"
+                               "Connection: close\r\n\r\n";
+    memcpy(bytebuf_reserve(&hc->l->out, sizeof head - 1), head, sizeof head - 1);
+    hc->l->out.len += sizeof head - 1;
+    struct link *l = hc->l;
+    link_consume(l, consumed);
+    reactor_timer_stop(l->r, &hc->timer);
+    reactor_timer_stop(l->r, &hc->send_timer);
+    session_waiter_cancel(&hc->waiter);
+    free(hc);
+    sse_adopt(l, mask);
+    return HTTP_UPGRADED;
+}
+
 /* Routes one complete request. */
 static enum http_step http_route(struct http_conn *hc, const struct http_request *req,
                                  const uint8_t *body, size_t blen, size_t consumed)
@@ -353,6 +414,8 @@ static enum http_step http_route(struct http_conn *hc, const struct http_request
         }
         return http_upgrade(hc, req, consumed);
     }
+    if (http_slice_eq(req->path, "/api/events"))
+        return http_events(hc, req, consumed);
     enum http_step step = HTTP_DONE;
     if (api_route(hc, req, body, blen, &step))
         return step;
@@ -631,6 +694,17 @@ enum http_step http_wait_input(struct http_conn *hc, struct session *s, size_t r
     hc->waiter.ready = http_input_ready;
     hc->waiter.kind = SESSION_WAIT_ROOM;
     hc->waiter.amount = room;
+    session_wait_input(s, &hc->waiter);
+    return HTTP_STOP;
+}
+
+/* Parks the current request until input up to `offset` has been written to the PTY. */
+enum http_step http_wait_written(struct http_conn *hc, struct session *s, uint64_t offset)
+{
+    hc->waiting = true;
+    hc->waiter.ready = http_input_ready;
+    hc->waiter.kind = SESSION_WAIT_WRITTEN;
+    hc->waiter.amount = offset;
     session_wait_input(s, &hc->waiter);
     return HTTP_STOP;
 }

@@ -45,6 +45,9 @@ size_t *http_progress(struct http_conn *hc);
 /* Waits for `room` free bytes in a session's input queue; the request is handled again
  * then (or when the session ends). */
 enum http_step http_wait_input(struct http_conn *hc, struct session *s, size_t room);
+/* Waits until the session's input offset written to the PTY reaches `offset`; the
+ * request is handled again then (or when the session ends). */
+enum http_step http_wait_written(struct http_conn *hc, struct session *s, uint64_t offset);
 
 struct screen_wait_params;
 /* A long poll: waits on the session's screen (server/screen.h) for the current request.

@@ -15,6 +15,7 @@
 #include "core/xalloc.h"
 #include "pty/sched.h"
 #include "server/conn.h"
+#include "server/events.h"
 #include "server/http.h"
 #include "server/server_impl.h"
 
@@ -86,10 +87,86 @@ static const char **block_vector(const struct wire_block *b)
 
 static void session_exited_cb(struct session *s, void *arg);
 
+/* ---- lifecycle events (events.c does the fan-out) ----------------------------------- */
+
+struct events *hub_events(struct server *srv)
+{
+    return srv->events;
+}
+
+/* Publishes an event about session sid, stamped now. */
+static void hub_publish(struct server *srv, struct wire_event *e)
+{
+    e->time_ms = events_now_ms();
+    events_publish(srv->events, e);
+}
+
+/* CREATED: a session was spawned (on its owner, right after it entered the table). */
+static void hub_event_created(struct server *srv, struct session *s)
+{
+    struct session_summary sum;
+    session_summary(s, &sum);
+    const char *name = session_name(s), *cmd = session_command(s);
+    size_t cl = strlen(cmd);
+    struct wire_event e = {
+        .kind = WIRE_EV_CREATED,
+        .sid = session_id(s),
+        .pid = (int32_t)sum.pid,
+        .cols = sum.cols,
+        .rows = sum.rows,
+        .name = {(const uint8_t *)name, strlen(name)},
+        .command = {(const uint8_t *)cmd, cl > HUB_COMMAND_MAX ? HUB_COMMAND_MAX : cl}};
+    hub_publish(srv, &e);
+}
+
+/* RESIZED: session_opts.on_resize, on the session's reactor. */
+static void hub_session_resized_cb(struct session *s, void *arg)
+{
+    struct worker *w = arg;
+    uint16_t cols, rows;
+    session_size(s, &cols, &rows);
+    struct wire_event e = {
+        .kind = WIRE_EV_RESIZED, .sid = session_id(s), .cols = cols, .rows = rows};
+    hub_publish(w->srv, &e);
+}
+
+/* TITLE: session_opts.on_title (the terminal-state code calls it from a task once the
+ * summary holds the new title), on the session's reactor. */
+static void hub_session_title_cb(struct session *s, void *arg)
+{
+    struct worker *w = arg;
+    struct session_summary sum;
+    memset(&sum, 0, sizeof sum);
+    session_summary(s, &sum);
+    sum.title[sizeof sum.title - 1] = '\0';
+    hub_event_title(w->srv, session_id(s), sum.title);
+}
+
+void hub_event_title(struct server *srv, uint32_t sid, const char *title)
+{
+    size_t n = strlen(title);
+    struct wire_event e = {
+        .kind = WIRE_EV_TITLE, .sid = sid, .title = {(const uint8_t *)title, n > 4096 ? 4096 : n}};
+    hub_publish(srv, &e);
+}
+
+static int hub_spawn_opts(struct worker *w, const char *name, const char *const *argv,
+                          const char *cwd, const char *const *env, uint16_t cols, uint16_t rows,
+                          bool hold, struct session **out, uint16_t *code, char *err,
+                          size_t errlen);
+
 /* Spawns a session on w, registering it in the table. */
 int hub_spawn(struct worker *w, const char *name, const char *const *argv, const char *cwd,
               const char *const *env, uint16_t cols, uint16_t rows, struct session **out,
               uint16_t *code, char *err, size_t errlen)
+{
+    return hub_spawn_opts(w, name, argv, cwd, env, cols, rows, false, out, code, err, errlen);
+}
+
+/* hub_spawn, optionally holding the output until the first attach. */
+static int hub_spawn_opts(struct worker *w, const char *name, const char *const *argv,
+                          const char *cwd, const char *const *env, uint16_t cols, uint16_t rows,
+                          bool hold, struct session **out, uint16_t *code, char *err, size_t errlen)
 {
     struct server *srv = w->srv;
     if (name && *name && !name_valid(name, strlen(name))) {
@@ -145,6 +222,9 @@ int hub_spawn(struct worker *w, const char *name, const char *const *argv, const
         .bulk_quantum = srv->cfg.bulk_quantum,
         .latency_slice_ns = (uint64_t)srv->cfg.latency_slice_us * 1000,
         .terminal_state = srv->cfg.terminal_state,
+        .hold_output = hold,
+        .on_resize = hub_session_resized_cb,
+        .on_title = hub_session_title_cb,
     };
     struct session *s = NULL;
     int rc = session_new(w->r, &o, session_exited_cb, w, &s, err, errlen);
@@ -166,6 +246,7 @@ int hub_spawn(struct worker *w, const char *name, const char *const *argv, const
         return rc;
     }
     log_info("session %u started: %s", id, session_command(s));
+    hub_event_created(srv, s);
     *out = s;
     return 0;
 }
@@ -202,6 +283,13 @@ void hub_place_done(struct worker *w)
 int hub_create(struct worker *w, const struct wire_create *c, struct session **out, uint16_t *code,
                char *err, size_t errlen)
 {
+    return hub_open(w, c, false, out, code, err, errlen);
+}
+
+/* Creates a session from a CREATE or OPEN request. */
+int hub_open(struct worker *w, const struct wire_create *c, bool hold, struct session **out,
+             uint16_t *code, char *err, size_t errlen)
+{
     char name[65] = "", cwd[4096] = "";
     if (c->name.len && !name_valid((const char *)c->name.p, c->name.len)) {
         *code = WIRE_ERR_BAD_ARGUMENT;
@@ -220,8 +308,8 @@ int hub_create(struct worker *w, const struct wire_create *c, struct session **o
         memcpy(cwd, c->cwd.p, c->cwd.len);
     const char **argv = block_vector(&c->argv);
     const char **env = block_vector(&c->env);
-    int rc = hub_spawn(w, name, argv, c->cwd.len ? cwd : NULL, env, c->cols, c->rows, out, code,
-                       err, errlen);
+    int rc = hub_spawn_opts(w, name, argv, c->cwd.len ? cwd : NULL, env, c->cols, c->rows, hold,
+                            out, code, err, errlen);
     free(argv);
     free(env);
     return rc;
@@ -262,6 +350,10 @@ void hub_remove(struct worker *w, struct session *s)
     }
     pthread_mutex_unlock(&srv->mu);
     log_debug("session %u removed", session_id(s));
+    if (i >= 0) {
+        struct wire_event e = {.kind = WIRE_EV_REMOVED, .sid = session_id(s)};
+        hub_publish(srv, &e);
+    }
     /* Freed at the end of a turn, once its attached clients have drained it. */
     session_remove(s);
 }
@@ -360,6 +452,12 @@ static void session_exited_cb(struct session *s, void *arg)
         log_info("session %u exited on signal %d", session_id(s), sig);
     else
         log_info("session %u exited with code %d", session_id(s), code);
+    struct wire_event exited = {.kind = WIRE_EV_EXITED,
+                                .sid = session_id(s),
+                                .code = code,
+                                .signal = sig,
+                                .end = session_end(s)};
+    hub_publish(srv, &exited);
     struct evict *ev = NULL;
     pthread_mutex_lock(&srv->mu);
     ssize_t i = table_index(srv, session_id(s));

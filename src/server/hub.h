@@ -29,6 +29,10 @@ void hub_place_done(struct worker *w);
  * *code (a wire_err) and a message in err. */
 int hub_create(struct worker *w, const struct wire_create *c, struct session **out, uint16_t *code,
                char *err, size_t errlen);
+/* As hub_create, for OPEN: with `hold`, the new session reads no output until its
+ * first attach (session_opts.hold_output). */
+int hub_open(struct worker *w, const struct wire_create *c, bool hold, struct session **out,
+             uint16_t *code, char *err, size_t errlen);
 /* Spawns a session on w (argv/env NULL-terminated; name/cwd may be NULL). */
 int hub_spawn(struct worker *w, const char *name, const char *const *argv, const char *cwd,
               const char *const *env, uint16_t cols, uint16_t rows, struct session **out,
@@ -73,6 +77,11 @@ void hub_http_authed(struct worker *w);
  * teardown and for evicting pre-auth HTTP connections; newest first. */
 void hub_link_track(struct worker *w, struct list_node *node, bool add);
 struct list_node *hub_link_list(struct worker *w);
+/* The lifecycle events fan-out (events.h): EVENTS subscribers and SSE streams. */
+struct events *hub_events(struct server *srv);
+/* Publishes a TITLE event: the hook the terminal-state code reaches through
+ * session_opts.on_title (any reactor thread). */
+void hub_event_title(struct server *srv, uint32_t sid, const char *title);
 /* Prometheus text for /metrics (malloc'd). */
 void hub_metrics(struct server *srv, char **text, size_t *len);
 /* Starts an orderly shutdown (from any reactor thread). */

@@ -169,6 +169,7 @@ int server_new(server **out, const struct config *cfg)
     srv->sig_fd = -1;
     strcpy(srv->http_addr, "-");
     pthread_mutex_init(&srv->mu, NULL);
+    srv->events = events_new();
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     srv->nworkers = cfg->threads ? cfg->threads : (unsigned)(cores > 0 ? cores : 1);
     if (getenv("PTYHUB_READY_PIPE"))
@@ -406,6 +407,7 @@ void server_free(server *srv)
         reactor_free(srv->workers[i].r);
     free(srv->workers);
     pthread_mutex_destroy(&srv->mu);
+    events_free(srv->events);
     free(srv->ready_pipe);
     free(srv->notify_socket);
     free(srv);

@@ -14,6 +14,7 @@
 #include "core/list.h"
 #include "core/reactor.h"
 #include "server/config.h"
+#include "server/events.h"
 #include "server/hub.h"
 
 struct worker {
@@ -50,6 +51,7 @@ struct server {
     uint64_t exit_seq;
 
     _Atomic unsigned running; /* sessions whose exit has not been reported */
+    struct events *events;    /* lifecycle events fan-out (events.c) */
     /* Connection budgets, one per class, so no class can starve another: Unix socket
      * clients, HTTP/WebSocket clients, and among those the ones that have not shown the
      * token yet (a small pool whose oldest member is evicted when it is full). */

@@ -24,6 +24,7 @@ NAMES = {
     "SIGNAL": wire.SIGNAL, "OK": wire.OK, "ERROR": wire.ERROR, "GAP": wire.GAP,
     "INPUT": wire.INPUT, "RESIZE": wire.RESIZE, "LIST": wire.LIST, "ACK": wire.ACK,
     "DETACH": wire.DETACH, "REMOVE": wire.REMOVE, "WRITE": wire.WRITE, "RESIZED": wire.RESIZED,
+    "OPEN": wire.OPEN, "EVENTS": wire.EVENTS, "EVENT": wire.EVENT, "PASTE": wire.PASTE,
     "SCREEN": wire.SCREEN, "SCREEN_REPLY": wire.SCREEN_REPLY, "WAIT": wire.WAIT,
     "WAITED": wire.WAITED, "SNAPSHOT": wire.SNAPSHOT,
 }
@@ -131,3 +132,48 @@ def test_daemon_answers_the_doc_scenario():
                      "OUTPUT fields against the doc's dump")
             check_eq((exit_msg.end, exit_msg.code, exit_msg.signal),
                      (doc_exit.end, doc_exit.code, doc_exit.signal), "EXIT fields against the doc")
+
+
+def test_doc_version3_examples():
+    """The version 3 dumps match wire.py's encoders, and a daemon answers them as shown:
+    HELLO 7 gets WELCOME 3 with the doc's flags, OPEN gets CREATED, ATTACHED from 0 and
+    "hi", EVENTS gets OK and then the EXITED event as shown."""
+    ex = examples()
+    by = {}
+    for h, d in ex:
+        by.setdefault(h.split()[0], []).append((h, d))
+    hello7 = next(d for h, d in by["HELLO"] if "version 7" in h)
+    check_eq(hello7, wire.frame(wire.hello(version=7)), "HELLO version 7")
+    open_ = by["OPEN"][0][1]
+    check_eq(open_, wire.frame(wire.open_(1, ["sh", "-c", "printf hi"], cols=80, rows=24)),
+             "OPEN")
+    check_eq(by["EVENTS"][0][1], wire.frame(wire.events(2, 0x3e)), "EVENTS")
+    paste = by["PASTE"][0][1]
+    check_eq(paste, wire.frame(wire.paste(3, 1, b"ls\n", wire.PASTE_F_ENTER)), "PASTE")
+    evs = [wire.decode(d[4:]) for h, d in by["EVENT"]]
+    check_eq([(e.kind, e.sid) for e in evs], [(1, 1), (2, 1), (6, 0)], "EVENT dumps")
+    check_eq((evs[0].pid, evs[0].command, evs[1].end, evs[2].count),
+             (4243, b"sh -c printf hi", 2, 17), "EVENT fields")
+    welcome3 = wire.decode(next(d for h, d in by["WELCOME"] if "version 3" in h)[4:])
+    with Daemon("--terminal-state", "off") as d:  # as the doc's WELCOME says
+        conn = wire.Conn.unix(d.sock, handshake=False)
+        with conn:
+            conn.send_raw(hello7)
+            w = conn.recv()
+            check_eq((w.version, w.flags), (welcome3.version, welcome3.flags),
+                     "WELCOME to the doc's HELLO 7, as in the doc")
+            conn.send_raw(by["EVENTS"][0][1])
+            check_eq((conn.recv().type), wire.OK, "EVENTS answered OK")
+            conn.send_raw(open_)
+            got = []
+            m = conn.recv_until(lambda m: m.type == wire.EXIT, keep=got)
+            names = [x.name for x in got if x.name != "event"]
+            check_eq(names[:3], ["created", "attached", "output"], "replies to the doc's OPEN")
+            att = next(x for x in got if x.name == "attached")
+            check_eq((att.req, att.start, att.end), (1, 0, 0), "ATTACHED of OPEN")
+            out = b"".join(x.data for x in got if x.name == "output")
+            check_eq((out, m.code), (b"hi", 0), "OPEN's output and exit")
+            ev = next((x for x in got if x.name == "event" and x.kind == wire.EV_EXITED), None)
+            if ev is None:
+                ev = conn.recv_until(lambda m: m.type == wire.EVENT and m.kind == wire.EV_EXITED)
+            check_eq((ev.sid, ev.code, ev.end), (1, 0, 2), "EXITED as in the doc")

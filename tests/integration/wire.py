@@ -24,6 +24,7 @@ MAX_BODY = 1 << 20
 HELLO, CREATE, ATTACH, DETACH, INPUT, RESIZE, SIGNAL, LIST, ACK, REMOVE, WRITE = range(1, 12)
 WELCOME, CREATED, ATTACHED, OK, LIST_REPLY = 0x81, 0x82, 0x83, 0x84, 0x85
 OUTPUT, EXIT, GAP, RESIZED, ERROR = 0x90, 0x91, 0x92, 0x93, 0xE0
+OPEN, EVENTS, PASTE, EVENT = 0x0E, 0x0F, 0x10, 0x95  # version 3
 # Version 3: terminal state.
 SCREEN, WAIT = 0x0C, 0x0D
 SCREEN_REPLY, WAITED, SNAPSHOT = 0x86, 0x87, 0x94
@@ -34,7 +35,7 @@ TYPE_NAMES = {
     WRITE: "write",
     WELCOME: "welcome", CREATED: "created", ATTACHED: "attached", OK: "ok",
     LIST_REPLY: "list_reply", OUTPUT: "output", EXIT: "exit", GAP: "gap", RESIZED: "resized",
-    ERROR: "error",
+    ERROR: "error", OPEN: "open", EVENTS: "events", PASTE: "paste", EVENT: "event",
     SCREEN: "screen", WAIT: "wait", SCREEN_REPLY: "screen_reply", WAITED: "waited",
     SNAPSHOT: "snapshot",
 }
@@ -63,7 +64,11 @@ HELLO_F_ACK = 1
 HELLO_F_HOLD = 2  # version 2: hold the program by the acknowledged offset (renderers)
 WELCOME_F_WRITE = 1  # WELCOME flags: the server accepts WRITE
 WELCOME_F_RESIZED = 2  # ... and tells attached clients of size changes (RESIZED)
-WELCOME_F_TERMINAL = 4  # version 3: terminal state is on (SCREEN, WAIT, snapshot attach)
+WELCOME_F_TERMINAL, WELCOME_F_OPEN, WELCOME_F_EVENTS, WELCOME_F_PASTE = 4, 8, 16, 32  # v3
+OPEN_F_ATTACH, OPEN_F_HOLD = 1, 2
+PASTE_F_ENTER, PASTE_F_RESUME = 1, 2
+EV_CREATED, EV_EXITED, EV_REMOVED, EV_RESIZED, EV_TITLE, EV_DROPPED = range(1, 7)
+EV_NAMES = {1: "created", 2: "exited", 3: "removed", 4: "resized", 5: "title", 6: "dropped"}
 LIST_F_MORE = 1
 LIST_F_EXT = 2  # version 3: entries carry class, bells, last_output_ms, title, cwd
 MODE_INTERACTIVE, MODE_READ_ONLY = 0, 1
@@ -160,6 +165,23 @@ def ack(sid, offset):
 
 def remove(req, sid):
     return struct.pack("<BII", REMOVE, req, sid)
+
+
+def open_(req, argv, flags=OPEN_F_ATTACH, mode=MODE_INTERACTIVE, name="", cwd="", env=(),
+          cols=0, rows=0):
+    """OPEN (version 3): CREATE's payload after u8 flags, u8 mode."""
+    return (struct.pack("<BIBBHH", OPEN, req, flags, mode, cols, rows) + _str16(name)
+            + _str16(cwd) + _block(argv) + _block(env))
+
+
+def events(req, mask):
+    """EVENTS (version 3): mask bit k subscribes to event kind k; 0 unsubscribes."""
+    return struct.pack("<BII", EVENTS, req, mask)
+
+
+def paste(req, sid, data, flags=0):
+    """PASTE (version 3): text as one acknowledged unit."""
+    return struct.pack("<BIIB", PASTE, req, sid, flags) + _bytes(data)
 
 
 # ---- decoding ----
@@ -267,6 +289,22 @@ def decode(body):
     elif t == WRITE:
         req, sid, flags = r.take("<IIB")
         m = Msg(t, req=req, sid=sid, flags=flags, data=r.rest())
+    elif t == EVENT:
+        kind, sid, time_ms = r.take("<BIQ")
+        m = Msg(t, kind=kind, kind_name=EV_NAMES.get(kind, "unknown"), sid=sid, time_ms=time_ms)
+        if kind == EV_CREATED:
+            m.pid, m.cols, m.rows = r.take("<iHH")
+            m.session_name, m.command = r.str16(), r.str16()
+        elif kind == EV_EXITED:
+            m.code, m.signal, m.end = r.take("<iiQ")
+        elif kind == EV_RESIZED:
+            m.cols, m.rows = r.take("<HH")
+        elif kind == EV_TITLE:
+            m.title = r.str16()
+        elif kind == EV_DROPPED:
+            m.count = r.take("<I")
+        elif kind != EV_REMOVED:
+            m.rest = r.rest()
     elif t == ERROR:
         req, sid, code = r.take("<IIH")
         m = Msg(t, req=req, sid=sid, code=code, message=r.rest().decode("utf-8", "replace"))

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 
+#include "proto/paste.h"
 #include "proto/wire.h"
 
 #define S(lit)                                                                                     \
@@ -111,6 +112,59 @@ static const struct golden goldens[] = {
      {.type = WIRE_ERROR, .error = {0, 0, WIRE_ERR_INTERNAL, S("")}},
      "e000000000000000000d00"},
     /* version 3 */
+    {"welcome_v3",
+     {.type = WIRE_WELCOME, .welcome = {3, 0x3f, 4242, S("0.1.0")}},
+     "8103003f0092100000302e312e30"},
+    {"open",
+     {.type = WIRE_OPEN,
+      .open = {WIRE_OPEN_F_ATTACH | WIRE_OPEN_F_HOLD,
+               WIRE_MODE_READ_ONLY,
+               {7, 80, 24, S(""), S(""), BLOCK(3, "sh\0-c\0yes\0"), BLOCK(0, "")}}},
+     "0e070000000301500018000000000003000a0000007368002d630079657300000000000000"},
+    {"events", {.type = WIRE_EVENTS, .events = {4, 0x7e}}, "0f040000007e000000"},
+    {"paste",
+     {.type = WIRE_PASTE, .paste = {9, 1, WIRE_PASTE_F_ENTER, S("a\nb")}},
+     "10090000000100000001610a62"},
+    {"event_created",
+     {.type = WIRE_EVENT,
+      .event = {.kind = WIRE_EV_CREATED,
+                .sid = 5,
+                .time_ms = 0x018bcfe568ull,
+                .pid = 4243,
+                .cols = 80,
+                .rows = 24,
+                .name = S("t"),
+                .command = S("sh -c x")}},
+     "95010500000068e5cf8b01000000931000005000180001007407007368202d632078"},
+    {"event_exited",
+     {.type = WIRE_EVENT,
+      .event = {.kind = WIRE_EV_EXITED,
+                .sid = 5,
+                .time_ms = 0x018bcfe568ull,
+                .code = -1,
+                .signal = 9,
+                .end = 4096}},
+     "95020500000068e5cf8b01000000ffffffff090000000010000000000000"},
+    {"event_removed",
+     {.type = WIRE_EVENT, .event = {.kind = WIRE_EV_REMOVED, .sid = 5, .time_ms = 0x018bcfe568ull}},
+     "95030500000068e5cf8b01000000"},
+    {"event_resized",
+     {.type = WIRE_EVENT,
+      .event =
+          {.kind = WIRE_EV_RESIZED, .sid = 5, .time_ms = 0x018bcfe568ull, .cols = 120, .rows = 40}},
+     "95040500000068e5cf8b0100000078002800"},
+    {"event_title",
+     {.type = WIRE_EVENT,
+      .event = {.kind = WIRE_EV_TITLE, .sid = 5, .time_ms = 0x018bcfe568ull, .title = S("vim")}},
+     "95050500000068e5cf8b01000000030076696d"},
+    {"event_dropped",
+     {.type = WIRE_EVENT,
+      .event = {.kind = WIRE_EV_DROPPED, .sid = 0, .time_ms = 0x018bcfe568ull, .count = 17}},
+     "95060000000068e5cf8b0100000011000000"},
+    {"event_future",
+     {.type = WIRE_EVENT,
+      .event = {.kind = 9, .sid = 5, .time_ms = 0x018bcfe568ull, .rest = S("\x01\x02")}},
+     "95090500000068e5cf8b010000000102"},
     {"screen", {.type = WIRE_SCREEN, .screen = {4, 5, WIRE_SCREEN_F_ANSI}}, "0c040000000500000001"},
     {"wait",
      {.type = WIRE_WAIT,
@@ -256,6 +310,20 @@ static const struct decode_case decode_cases[] = {
      "00000000000",
      0},
     {"error_unknown_code", "e00000000000000000e70378", 0},
+    {"open_bad_mode", "0e070000000302500018000000000003000a0000007368002d630079657300000000000000",
+     -EINVAL},
+    {"open_argc_zero", "0e0700000001000000000000000000000000000000000000000000", -EINVAL},
+    {"open_truncated", "0e0700000003015000180000000000", -EBADMSG},
+    {"open_unknown_flags_ignored",
+     "0e07000000ff00500018000000000003000a0000007368002d630079657300000000000000", 0},
+    {"events_short", "0f04000000", -EBADMSG},
+    {"events_long", "0f040000007e00000000", -EBADMSG},
+    {"paste_no_flags", "100900000001000000", -EBADMSG},
+    {"paste_empty", "1009000000010000000000", 0},
+    {"event_created_truncated", "95010500000068e5cf8b01000000931000005000180001007407007368",
+     -EBADMSG},
+    {"event_resized_trailing", "95040500000068e5cf8b010000007800280000", -EBADMSG},
+    {"event_no_header", "950105000000", -EBADMSG},
 };
 
 /* Decodes hex (spaces allowed) into out; returns the byte count. */
@@ -302,6 +370,10 @@ static const struct golden *golden_named(const char *name)
 static size_t rest_offset(const uint8_t *body)
 {
     switch (body[0]) {
+    case WIRE_PASTE:
+        return 10;
+    case WIRE_EVENT: /* a kind this codec does not know carries its fields as rest */
+        return body[1] >= 1 && body[1] <= WIRE_EV_DROPPED ? 0 : WIRE_EVENT_HDR;
     case WIRE_SCREEN_REPLY: /* fixed part, then the title's str16 */
         return WIRE_SCREEN_REPLY_FIXED + 2 + (body[30] | body[31] << 8);
     case WIRE_INPUT:
@@ -660,9 +732,9 @@ TEST(wire_decode_trailing_bytes)
 
 TEST(wire_decode_unknown_types)
 {
-    const uint8_t known[] = {0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09,
-                             0x0a, 0x0b, 0x0c, 0x0d, 0x81, 0x82, 0x83, 0x84, 0x85,
-                             0x86, 0x87, 0x90, 0x91, 0x92, 0x93, 0x94, 0xe0};
+    const uint8_t known[] = {0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a,
+                             0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x10, 0x81, 0x82, 0x83, 0x84,
+                             0x85, 0x86, 0x87, 0x90, 0x91, 0x92, 0x93, 0x94, 0x95, 0xe0};
     for (unsigned t = 0; t < 256; t++) {
         uint8_t body[16] = {(uint8_t)t, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
         struct wire_msg m;
@@ -902,16 +974,110 @@ TEST(wire_msg_req_and_type_names)
         const char *name; /* a golden named after its type */
         uint32_t req;
     } cases[] = {
-        {"hello", 0},      {"create", 7},  {"attach", 2},  {"detach", 3},   {"input", 0},
-        {"resize", 0},     {"signal", 4},  {"list", 9},    {"ack", 0},      {"remove", 10},
-        {"write", 9},      {"welcome", 0}, {"created", 7}, {"attached", 2}, {"ok", 3},
-        {"list_reply", 9}, {"output", 0},  {"exit", 0},    {"gap", 0},      {"error", 2},
-        {"screen", 4},     {"wait", 6},    {"waited", 6},  {"snapshot", 0}, {"screen_reply", 4},
+        {"hello", 0},      {"create", 7},   {"attach", 2},       {"detach", 3},   {"input", 0},
+        {"resize", 0},     {"signal", 4},   {"list", 9},         {"ack", 0},      {"remove", 10},
+        {"write", 9},      {"welcome", 0},  {"created", 7},      {"attached", 2}, {"ok", 3},
+        {"list_reply", 9}, {"output", 0},   {"exit", 0},         {"gap", 0},      {"error", 2},
+        {"open", 7},       {"events", 4},   {"paste", 9},        {"screen", 4},   {"wait", 6},
+        {"waited", 6},     {"snapshot", 0}, {"screen_reply", 4},
     };
     for (size_t i = 0; i < COUNT(cases); i++) {
         const struct wire_msg *m = &golden_named(cases[i].name)->msg;
         CHECK_EQ(wire_msg_req(m), cases[i].req);
         CHECK_STR_EQ(wire_type_name(m->type), cases[i].name);
+    }
+}
+
+TEST(wire_type_versions)
+{
+    static const struct {
+        uint8_t type;
+        unsigned version;
+    } cases[] = {
+        {WIRE_HELLO, 1}, {WIRE_CREATE, 1}, {WIRE_LIST_REPLY, 1},
+        {WIRE_ERROR, 1}, {WIRE_WRITE, 2},  {WIRE_RESIZED, 2},
+        {WIRE_OPEN, 3},  {WIRE_EVENTS, 3}, {WIRE_PASTE, 3},
+        {WIRE_EVENT, 3}, {0x0C, 3},        {0x0D, 3},
+        {0x86, 3},       {0x87, 3},        {0x94, 3},
+    };
+    for (size_t i = 0; i < COUNT(cases); i++)
+        CHECK_EQ(wire_type_version(cases[i].type), cases[i].version);
+    CHECK_EQ(WIRE_VERSION, 3);
+}
+
+TEST(wire_open_carries_create_fields)
+{
+    uint8_t body[512];
+    size_t n = unhex(golden_named("open")->hex, body, sizeof body);
+    struct wire_msg m;
+    CHECK_EQ(wire_decode(body, n, &m), 0);
+    CHECK_EQ(m.open.create.req, 7);
+    CHECK_EQ(m.open.flags, WIRE_OPEN_F_ATTACH | WIRE_OPEN_F_HOLD);
+    CHECK_EQ(m.open.mode, WIRE_MODE_READ_ONLY);
+    CHECK_EQ(m.open.create.cols, 80);
+    CHECK_EQ(m.open.create.argv.count, 3);
+    size_t pos = 0;
+    CHECK_STR_EQ(wire_block_next(&m.open.create.argv, &pos), "sh");
+    /* OPEN's body after its flags and mode is CREATE's after its req. */
+    uint8_t cbody[512];
+    struct wire_msg c = {.type = WIRE_CREATE, .create = m.open.create};
+    size_t cn = encode_ok(&c, cbody, sizeof cbody);
+    CHECK_EQ(cn + 2, n);
+    CHECK(memcmp(cbody + 5, body + 7, cn - 5) == 0);
+}
+
+/* ---- paste ---- */
+
+TEST(paste_encode_table)
+{
+    static const struct {
+        const char *in, *out;
+        bool bracketed, enter;
+    } cases[] = {
+        {"", "", false, false},
+        {"", "\r", false, true},
+        {"", "\x1b[200~\x1b[201~", true, false},
+        {"a\nb", "a\rb", false, false},
+        {"a\r\nb\rc\n", "a\rb\rc\r", false, false},
+        {"a\n\r\n\n", "a\r\r\r", false, false},
+        {"x\r", "x\r\r", false, true},
+        {"ls\n", "\x1b[200~ls\r\x1b[201~\r", true, true},
+        /* markers inside are removed when bracketed, kept otherwise */
+        {"a\x1b[201~b", "\x1b[200~ab\x1b[201~", true, false},
+        {"a\x1b[201~b", "a\x1b[201~b", false, false},
+        {"\x1b[200~\x1b[200~", "\x1b[200~\x1b[201~", true, false},
+        /* removing one must not leave another formed by what surrounds it */
+        {"\x1b[20\x1b[201~1~", "\x1b[200~\x1b[201~", true, false},
+        {"\x1b[2\x1b[200~01~x", "\x1b[200~x\x1b[201~", true, false},
+        /* near misses stay */
+        {"\x1b[202~", "\x1b[200~\x1b[202~\x1b[201~", true, false},
+        {"\x1b[200", "\x1b[200~\x1b[200\x1b[201~", true, false},
+    };
+    for (size_t i = 0; i < COUNT(cases); i++) {
+        uint8_t out[64];
+        size_t n = strlen(cases[i].in);
+        CHECK(PASTE_OUT_MAX(n) <= sizeof out);
+        size_t got =
+            paste_encode((const uint8_t *)cases[i].in, n, cases[i].bracketed, cases[i].enter, out);
+        CHECK_MSG(got == strlen(cases[i].out) && memcmp(out, cases[i].out, got) == 0,
+                  "case %zu: got %zu bytes", i, got);
+    }
+}
+
+TEST(paste_encode_never_exceeds_its_bound)
+{
+    /* Every 4-byte string over an alphabet of the interesting bytes. */
+    static const uint8_t alpha[] = {'\r', '\n', 0x1b, '[', '2', '0', '1', '~', 'a'};
+    uint8_t in[4], out[PASTE_OUT_MAX(4)];
+    for (unsigned k = 0; k < 9 * 9 * 9 * 9; k++) {
+        unsigned v = k;
+        for (int j = 0; j < 4; j++, v /= 9)
+            in[j] = alpha[v % 9];
+        size_t n = paste_encode(in, 4, true, true, out);
+        CHECK(n <= sizeof out && n >= 13);
+        /* inside the bracket no marker is left */
+        for (size_t p = 6; p + 6 <= n - 7; p++)
+            CHECK(memcmp(out + p, PASTE_START, 6) != 0 && memcmp(out + p, PASTE_END, 6) != 0);
     }
 }
 

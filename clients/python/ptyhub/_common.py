@@ -13,12 +13,13 @@ from typing import Callable, Deque, Dict, List, Optional, Tuple, Union
 from urllib.parse import urlsplit
 
 from . import codec
-from .codec import Exit, Gap, Output
+from .codec import Exit, Gap, Output, SessionEvent, Snapshot
 from .errors import ConnectionClosed, ProtocolViolation, PtyhubError
 
 WRITE_CHUNK = 64 * 1024          # bytes in one WRITE
 WRITE_WINDOW = 256 * 1024        # unacknowledged WRITE bytes per write() call
 ACK_EVERY = 32 * 1024            # consumed bytes between automatic ACKs
+SESSION_EVENTS_MAX = 4096        # lifecycle events kept for the caller at most
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,32 @@ class Failed:
     error: PtyhubError
 
 
-Event = Union[Output, Gap, Exit, Failed]
+Event = Union[Output, Gap, Exit, Failed, Snapshot]
+
+
+@dataclass(frozen=True)
+class Opened:
+    """What OPEN returns: the new session's id and pid, and its ATTACHED (None when the
+    session was only created or held)."""
+    sid: int
+    pid: int
+    attached: Optional[codec.Attached]
+
+
+def event_mask(kinds: Optional[object]) -> int:
+    """EVENTS' mask for an iterable of kind names ("created", "exited", ...) or numbers;
+    None means every kind."""
+    if kinds is None:
+        return 0xFFFFFFFF
+    mask = 1 << codec.EV_DROPPED  # a subscriber is always told what it lost
+    for k in kinds:  # type: ignore[attr-defined]
+        if isinstance(k, str):
+            if k not in codec.EVENT_KIND_CODES:
+                raise ValueError("unknown event kind %r (known: %s)"
+                                 % (k, ", ".join(codec.EVENT_KIND_CODES)))
+            k = codec.EVENT_KIND_CODES[k]
+        mask |= 1 << int(k)
+    return mask
 
 
 def default_socket_path() -> str:
@@ -410,6 +436,29 @@ class Core:
         self.fatal: Optional[ConnectionClosed] = None
         self.write_refusals = 0              # WRITEs refused with `limit` (and resent)
         self.write_abandoned: set = set()    # sids whose last write() did not finish
+        # Lifecycle events (EVENTS): kept for session_events(), bounded; beyond, they
+        # are counted and the caller gets one DROPPED, as the server does.
+        self.session_events: Deque[SessionEvent] = deque()
+        self.session_events_dropped = 0
+        self.on_session_event: Optional[Callable[[SessionEvent], None]] = None
+        self._opened: Dict[int, codec.Created] = {}
+
+    def push_session_event(self, ev: SessionEvent) -> None:
+        if self.on_session_event is not None:
+            self.on_session_event(ev)
+            return
+        if self.session_events_dropped or len(self.session_events) >= SESSION_EVENTS_MAX:
+            self.session_events_dropped += ev.count if ev.kind == codec.EV_DROPPED else 1
+            return
+        self.session_events.append(ev)
+
+    def pop_session_event(self) -> Optional[SessionEvent]:
+        if self.session_events:
+            return self.session_events.popleft()
+        if self.session_events_dropped:
+            n, self.session_events_dropped = self.session_events_dropped, 0
+            return SessionEvent(codec.EV_DROPPED, 0, 0, count=n)
+        return None
 
     @property
     def can_write(self) -> bool:
@@ -429,12 +478,14 @@ class Core:
         """The reply to req; raises PtyhubError for an ERROR."""
         msg = self._pending.pop(req)
         self._info.pop(req, None)
+        self._opened.pop(req, None)
         if isinstance(msg, codec.Error):
             raise PtyhubError.from_code(msg.code, msg.message, msg.req, msg.sid)
         return msg
 
     def forget(self, req: int) -> None:
         """Stop waiting for req; its reply, if it still comes, is dropped."""
+        self._opened.pop(req, None)
         self._pending.pop(req, None)
         self._info.pop(req, None)
         self._lists.pop(req, None)
@@ -445,9 +496,12 @@ class Core:
             msg = codec.decode(body)
         except codec.DecodeError as e:
             raise ProtocolViolation(str(e))
-        if msg is None:
+        if msg is None or isinstance(msg, codec.Resized):
             return None  # an unknown type: ignored, as the protocol says
-        if isinstance(msg, (Output, Gap, Exit)):
+        if isinstance(msg, SessionEvent):
+            self.push_session_event(msg)
+            return None
+        if isinstance(msg, (Output, Gap, Exit, Snapshot)):
             if self.events.tracking(msg.sid):
                 self.events.push(msg)
             return None
@@ -473,13 +527,20 @@ class Core:
             if msg.more:
                 return None
             msg = codec.ListReply(req, False, self._lists.pop(req))
+        elif isinstance(msg, codec.Created) and info and info[0] == "open" and info[1]:
+            self._opened[req] = msg  # OPEN with ATTACH: ATTACHED follows with the same req
+            return None
+        elif isinstance(msg, codec.Attached) and info and info[0] == "open":
+            self.events.attached(msg.sid, 0)
+            created = self._opened.pop(req)
+            msg = Opened(created.sid, created.pid, msg)
         elif isinstance(msg, codec.Attached) and info and info[0] == "attach":
             _, kind, frm = info
             if kind == codec.FROM_OFFSET:
                 pos = frm
             elif kind == codec.FROM_TAIL:
                 pos = max(msg.start, msg.end - frm)
-            else:
+            else:  # the live edge, or the snapshot's offset
                 pos = msg.end
             self.events.attached(msg.sid, pos)
         elif isinstance(msg, codec.Ok) and info and info[0] == "detach":

@@ -6,15 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import (AsyncIterator, Callable, Dict, List, Optional, Sequence, Tuple, Union)
+from typing import (AsyncIterator, Callable, Dict, Iterable, List, Optional, Sequence, Tuple,
+                    Union)
 
 from . import codec
-from ._common import (WS_BINARY, WS_CLOSE, WS_PONG, Core, Event, WritePlan, WsReader,
+from ._common import (WS_BINARY, WS_CLOSE, WS_PONG, Core, Event, Opened, WritePlan, WsReader,
+                      event_mask,
                       default_socket_path, default_token, ws_check_response,
                       ws_close_reason, ws_frame, ws_handshake_request, ws_parse_url)
-from .client import Env, _bytes, attach_args
+from .client import Env, _bytes, attach_args, mode_arg, need_flag, need_terminal, wait_args
 from .transport import stdio_env
-from .codec import Attached, Exit, Gap, Output, SessionInfo
+from .codec import Attached, Exit, Gap, Output, Screen, SessionEvent, SessionInfo, Waited
 from .errors import ConnectionClosed, LostOutput, ProtocolViolation, PtyhubError
 
 READ_SIZE = 256 * 1024
@@ -318,11 +320,29 @@ class AsyncClient:
         self.last_pid = msg.pid
         return msg.sid
 
+    async def open(self, argv: Sequence[str], name: Optional[str] = None,
+                   cwd: Optional[str] = None, env: Env = None, cols: int = 0, rows: int = 0,
+                   attach: bool = True, hold: bool = False,
+                   mode: Union[str, int] = "interactive",
+                   timeout: Optional[float] = None) -> Opened:
+        """As Client.open: create and attach from offset 0 (or hold) in one request."""
+        need_flag(self._core.welcome, codec.WELCOME_F_OPEN, "OPEN")
+        flags = (codec.OPEN_F_ATTACH if attach else 0) | (codec.OPEN_F_HOLD if hold else 0)
+        m = mode_arg(mode)
+        msg = await self._request(
+            lambda r: codec.encode_open(r, argv, flags, m, name, cwd, env, cols, rows),
+            ("open", attach), timeout)
+        if isinstance(msg, codec.Created):
+            msg = Opened(msg.sid, msg.pid, None)
+        assert isinstance(msg, Opened)
+        self.last_pid = msg.pid
+        return msg
+
     async def attach(self, sid: int, mode: Union[str, int] = "interactive",
                      from_offset: int = 0, tail: Optional[int] = None, live: bool = False,
-                     cols: int = 0, rows: int = 0,
+                     cols: int = 0, rows: int = 0, snapshot: bool = False,
                      timeout: Optional[float] = None) -> Attached:
-        m, kind, frm = attach_args(mode, from_offset, tail, live)
+        m, kind, frm = attach_args(mode, from_offset, tail, live, snapshot)
         msg = await self._request(
             lambda r: codec.encode_attach(r, sid, m, kind, frm, cols, rows),
             ("attach", kind, frm), timeout)
@@ -425,6 +445,102 @@ class AsyncClient:
                 core.forget(req)
             if not plan.finished:
                 core.write_abandoned.add(sid)
+
+    async def paste(self, sid: int, text: Union[bytes, str], enter: bool = False,
+                    timeout: Optional[float] = None) -> None:
+        """As Client.paste: one acknowledged paste, resent with RESUME while refused."""
+        need_flag(self._core.welcome, codec.WELCOME_F_PASTE, "PASTE")
+        lock = self._wlocks.setdefault(sid, asyncio.Lock())
+        t = self.timeout if timeout is None else timeout
+        async with lock:
+            if t is None:
+                await self._paste(sid, _bytes(text), enter)
+            else:
+                await asyncio.wait_for(self._paste(sid, _bytes(text), enter), t)
+
+    async def _paste(self, sid: int, data: bytes, enter: bool) -> None:
+        core = self._core
+        resume = sid in core.write_abandoned
+        delay = 0.01
+        while True:
+            flags = (codec.PASTE_F_ENTER if enter else 0) | (codec.PASTE_F_RESUME if resume
+                                                              else 0)
+            try:
+                await self._request(lambda r: codec.encode_paste(r, sid, data, flags))
+                core.write_abandoned.discard(sid)
+                return
+            except PtyhubError as e:
+                if e.code != codec.ERROR_CODES["limit"]:
+                    raise
+                core.write_refusals += 1
+                core.write_abandoned.add(sid)
+                resume = True
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.5)
+
+    async def screen(self, sid: int, ansi: bool = False,
+                     timeout: Optional[float] = None) -> Screen:
+        """As Client.screen."""
+        need_terminal(self._core.welcome)
+        msg = await self._request(
+            lambda r: codec.encode_screen(r, sid, codec.SCREEN_F_ANSI if ansi else 0),
+            timeout=timeout)
+        assert isinstance(msg, Screen)
+        return msg
+
+    async def wait(self, sid: int, text: Optional[str] = None, idle_ms: Optional[int] = None,
+                   timeout_ms: int = 0, after: int = 0,
+                   timeout: Optional[float] = None) -> Waited:
+        """As Client.wait (the waiting is done by the server; nothing polls)."""
+        need_terminal(self._core.welcome)
+        flags, regex = wait_args(text, idle_ms)
+        msg = await self._request(
+            lambda r: codec.encode_wait(r, sid, flags, after, idle_ms or 0, timeout_ms, regex),
+            timeout=timeout)
+        assert isinstance(msg, Waited)
+        return msg
+
+    # -- lifecycle events (EVENTS) --
+
+    async def subscribe(self, kinds: Optional[Iterable[Union[str, int]]] = None,
+                        callback: Optional[Callable[[SessionEvent], None]] = None,
+                        timeout: Optional[float] = None) -> None:
+        """As Client.subscribe; callback runs in the reader task (it must not block)."""
+        need_flag(self._core.welcome, codec.WELCOME_F_EVENTS, "EVENTS")
+        mask = event_mask(kinds)
+        self._core.on_session_event = callback
+        await self._request(lambda r: codec.encode_events(r, mask), timeout=timeout)
+
+    async def unsubscribe(self, timeout: Optional[float] = None) -> None:
+        await self._request(lambda r: codec.encode_events(r, 0), timeout=timeout)
+
+    async def next_session_event(self, timeout: Optional[float] = None
+                                 ) -> Optional[SessionEvent]:
+        """The next lifecycle event, or None after timeout."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            ev = self._core.pop_session_event()
+            if ev is not None:
+                return ev
+            if self._core.fatal is not None and (self._reader is None or self._reader.done()):
+                raise self._core.fatal
+            self._wake.clear()
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                return None
+            try:
+                await asyncio.wait_for(self._wake.wait(), left)
+            except asyncio.TimeoutError:
+                return None
+
+    async def session_events(self, timeout: Optional[float] = None
+                             ) -> AsyncIterator[SessionEvent]:
+        """``async for ev in client.session_events()``: lifecycle events in order."""
+        while True:
+            ev = await self.next_session_event(timeout)
+            if ev is None:
+                return
+            yield ev
 
     # -- events --
 

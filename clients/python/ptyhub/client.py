@@ -4,26 +4,32 @@ a call waits for its reply and while the caller asks for events."""
 from __future__ import annotations
 
 import time
-from typing import (Callable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union)
+from typing import (Callable, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple,
+                    Union)
 
 from . import codec
-from ._common import Core, Event, WritePlan
-from .codec import Attached, Exit, Gap, Output, SessionInfo
+from ._common import Core, Event, Opened, WritePlan, event_mask
+from .codec import Attached, Exit, Gap, Output, Screen, SessionEvent, SessionInfo, Waited
 from .errors import ConnectionClosed, LostOutput, ProtocolViolation, PtyhubError
 from .transport import StdioTransport, Transport, UnixTransport, WebSocketTransport
 
 Env = Union[Mapping[str, str], Sequence[str], None]
 
 
-def attach_args(mode: Union[str, int], from_offset: int, tail: Optional[int],
-                live: bool) -> Tuple[int, int, int]:
+def mode_arg(mode: Union[str, int]) -> int:
     if isinstance(mode, str):
         try:
-            m = {"interactive": codec.MODE_INTERACTIVE, "read_only": codec.MODE_READ_ONLY}[mode]
+            return {"interactive": codec.MODE_INTERACTIVE, "read_only": codec.MODE_READ_ONLY}[mode]
         except KeyError:
             raise ValueError("mode is 'interactive' or 'read_only', not %r" % mode)
-    else:
-        m = int(mode)
+    return int(mode)
+
+
+def attach_args(mode: Union[str, int], from_offset: int, tail: Optional[int],
+                live: bool, snapshot: bool = False) -> Tuple[int, int, int]:
+    m = mode_arg(mode)
+    if snapshot:
+        return m, codec.FROM_SNAPSHOT, 0
     if live:
         return m, codec.FROM_LIVE, 0
     if tail is not None:
@@ -33,6 +39,40 @@ def attach_args(mode: Union[str, int], from_offset: int, tail: Optional[int],
 
 def _deadline(timeout: Optional[float]) -> Optional[float]:
     return None if timeout is None else time.monotonic() + timeout
+
+
+def wait_args(text: Optional[str], idle_ms: Optional[int]) -> Tuple[int, bytes]:
+    """WAIT's flags and regex for wait(text=..., idle_ms=...)."""
+    flags = 0
+    if text is not None:
+        if not text:
+            raise ValueError("text must be a non-empty regular expression")
+        flags |= codec.WAIT_F_TEXT
+    if idle_ms is not None:
+        if idle_ms < 1:
+            raise ValueError("idle_ms must be at least 1")
+        flags |= codec.WAIT_F_IDLE
+    if not flags:
+        raise ValueError("wait for text=REGEX, idle_ms=N, or both")
+    return flags, (text or "").encode("utf-8")
+
+
+def need_terminal(welcome: Optional[codec.Welcome]) -> None:
+    """SCREEN and WAIT need terminal state (WELCOME flag TERMINAL): without it the
+    server would answer `unavailable`, so the client says so without asking."""
+    if welcome is None or not welcome.flags & codec.WELCOME_F_TERMINAL:
+        raise PtyhubError.from_code(codec.ERROR_CODES["unavailable"],
+                                    "this server keeps no terminal state (start it with "
+                                    "--terminal-state on)")
+
+
+def need_flag(welcome: Optional[codec.Welcome], flag: int, what: str) -> None:
+    """Raises PtyhubError(unknown_type) when the server did not announce `flag`."""
+    if welcome is None or not welcome.flags & flag:
+        raise PtyhubError.from_code(codec.ERROR_CODES["unknown_type"],
+                                    "this server does not support %s (WELCOME version %s, "
+                                    "flags 0x%x)" % (what, welcome and welcome.version,
+                                                     welcome.flags if welcome else 0))
 
 
 class Client:
@@ -173,13 +213,34 @@ class Client:
         self.last_pid = msg.pid
         return msg.sid
 
+    def open(self, argv: Sequence[str], name: Optional[str] = None, cwd: Optional[str] = None,
+             env: Env = None, cols: int = 0, rows: int = 0, attach: bool = True,
+             hold: bool = False, mode: Union[str, int] = "interactive",
+             timeout: Optional[float] = None) -> Opened:
+        """Creates a session and, with attach (the default), attaches this client to it
+        from offset 0 before any of its output is read, in one request (OPEN): nothing
+        is lost however fast it writes. With hold (and attach=False) its output is not
+        read until someone attaches. Needs a version 3 server."""
+        need_flag(self._core.welcome, codec.WELCOME_F_OPEN, "OPEN")
+        flags = (codec.OPEN_F_ATTACH if attach else 0) | (codec.OPEN_F_HOLD if hold else 0)
+        m = mode_arg(mode)
+        msg = self._request(lambda r: codec.encode_open(r, argv, flags, m, name, cwd, env, cols,
+                                                         rows), ("open", attach), timeout)
+        if isinstance(msg, codec.Created):
+            msg = Opened(msg.sid, msg.pid, None)
+        assert isinstance(msg, Opened)
+        self.last_pid = msg.pid
+        return msg
+
     def attach(self, sid: int, mode: Union[str, int] = "interactive", from_offset: int = 0,
                tail: Optional[int] = None, live: bool = False, cols: int = 0, rows: int = 0,
-               timeout: Optional[float] = None) -> Attached:
+               snapshot: bool = False, timeout: Optional[float] = None) -> Attached:
         """Subscribes to a session's output, from an absolute offset (default 0), the
-        last `tail` bytes, or the live edge. Events follow in events(); what was still
-        queued from an earlier attachment to the same session is dropped."""
-        m, kind, frm = attach_args(mode, from_offset, tail, live)
+        last `tail` bytes, the live edge, or (snapshot=True, version 3 with terminal
+        state) a Snapshot event that redraws the screen, then output from exactly its
+        offset. Events follow in events(); what was still queued from an earlier
+        attachment to the same session is dropped."""
+        m, kind, frm = attach_args(mode, from_offset, tail, live, snapshot)
         msg = self._request(lambda r: codec.encode_attach(r, sid, m, kind, frm, cols, rows),
                             ("attach", kind, frm), timeout)
         assert isinstance(msg, Attached)
@@ -270,6 +331,96 @@ class Client:
                 core.forget(req)
             if not plan.finished:
                 core.write_abandoned.add(sid)
+
+    def paste(self, sid: int, text: Union[bytes, str], enter: bool = False,
+              timeout: Optional[float] = None) -> None:
+        """Pastes text as one unit (PASTE): line endings become CR, bracketed when the
+        program enabled bracketed paste, then Enter if asked. Returns once every byte
+        was written to the session's terminal. Refused with `limit` while its input
+        queue is full: resent (with RESUME) until it fits or timeout. Version 3."""
+        need_flag(self._core.welcome, codec.WELCOME_F_PASTE, "PASTE")
+        core = self._core
+        resume = sid in core.write_abandoned
+        deadline = _deadline(self.timeout if timeout is None else timeout)
+        delay = 0.01
+        while True:
+            flags = (codec.PASTE_F_ENTER if enter else 0) | (codec.PASTE_F_RESUME if resume
+                                                              else 0)
+            try:
+                self._request(lambda r: codec.encode_paste(r, sid, _bytes(text), flags),
+                              timeout=None if deadline is None
+                              else max(0.0, deadline - time.monotonic()))
+                core.write_abandoned.discard(sid)
+                return
+            except PtyhubError as e:
+                if e.code != codec.ERROR_CODES["limit"]:
+                    raise
+                core.write_refusals += 1
+                core.write_abandoned.add(sid)
+                resume = True
+            if deadline is not None and time.monotonic() + delay >= deadline:
+                raise TimeoutError("paste to session %d: its input queue stayed full" % sid)
+            self._pump(time.monotonic() + delay)
+            delay = min(delay * 2, 0.5)
+
+    def screen(self, sid: int, ansi: bool = False, timeout: Optional[float] = None) -> Screen:
+        """The session's screen now (SCREEN): text, cursor, modes, title, and the output
+        offset it represents; ansi=True gives the snapshot bytes instead of text. Raises
+        PtyhubError(unavailable) when the server keeps no terminal state."""
+        need_terminal(self._core.welcome)
+        msg = self._request(lambda r: codec.encode_screen(r, sid, codec.SCREEN_F_ANSI if ansi
+                                                          else 0), timeout=timeout)
+        assert isinstance(msg, Screen)
+        return msg
+
+    def wait(self, sid: int, text: Optional[str] = None, idle_ms: Optional[int] = None,
+             timeout_ms: int = 0, after: int = 0, timeout: Optional[float] = None) -> Waited:
+        """Waits on the server (WAIT) until the screen matches the POSIX extended regex
+        `text`, or no output came for idle_ms, or timeout_ms passed (0: no limit), or the
+        session exited. Only screen states after output offset `after` count. Returns a
+        Waited whose .reason is "text", "idle", "timeout" or "exited"."""
+        need_terminal(self._core.welcome)
+        flags, regex = wait_args(text, idle_ms)
+        msg = self._request(lambda r: codec.encode_wait(r, sid, flags, after, idle_ms or 0,
+                                                        timeout_ms, regex), timeout=timeout)
+        assert isinstance(msg, Waited)
+        return msg
+
+    # -- lifecycle events (EVENTS) --
+
+    def subscribe(self, kinds: Optional[Iterable[Union[str, int]]] = None,
+                  callback: Optional[Callable[[SessionEvent], None]] = None,
+                  timeout: Optional[float] = None) -> None:
+        """Subscribes to lifecycle events of every session (EVENTS): kinds is None (all)
+        or names among created, exited, removed, resized, title (dropped always comes).
+        Events are then taken with session_events(), or handed to callback as they are
+        read (during any call that reads the connection). Version 3."""
+        need_flag(self._core.welcome, codec.WELCOME_F_EVENTS, "EVENTS")
+        mask = event_mask(kinds)
+        self._core.on_session_event = callback
+        self._request(lambda r: codec.encode_events(r, mask), timeout=timeout)
+
+    def unsubscribe(self, timeout: Optional[float] = None) -> None:
+        self._request(lambda r: codec.encode_events(r, 0), timeout=timeout)
+
+    def next_session_event(self, timeout: Optional[float] = None) -> Optional[SessionEvent]:
+        """The next lifecycle event, or None if none arrives within timeout."""
+        deadline = _deadline(timeout)
+        while True:
+            ev = self._core.pop_session_event()
+            if ev is not None:
+                return ev
+            if not self._pump(deadline):
+                return None
+
+    def session_events(self, timeout: Optional[float] = None) -> Iterator[SessionEvent]:
+        """Lifecycle events in order; stops when none arrives within timeout (None:
+        never). A "dropped" event (count) means some were lost: re-read list()."""
+        while True:
+            ev = self.next_session_event(timeout)
+            if ev is None:
+                return
+            yield ev
 
     # -- events --
 

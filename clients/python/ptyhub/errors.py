@@ -49,6 +49,7 @@ class codes:
     EXITED = ERROR_CODES["exited"]
     INTERNAL = ERROR_CODES["internal"]
     AUTH = ERROR_CODES["auth"]
+    UNAVAILABLE = ERROR_CODES["unavailable"]
 
 
 class ConnectionClosed(Exception):
