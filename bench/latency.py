@@ -53,13 +53,14 @@ GiB = 1 << 30
 
 # (label, io, extra daemon arguments). "fifo" is the old behaviour; "interactive" the
 # default (bulk sessions at a low CPU weight, and the small bulk quantum while someone
-# types); "quantum off" is the default with the full read quantum always, to show what
-# that mechanism is worth on its own.
+# types); "quantum off" is the default with the full read quantum always, and "slice
+# 100us" adds the short EEVDF slice (off by default), to show what each is worth.
 CONFIGS = [
     ("uring fifo", "uring", ["--sched", "fifo"]),
     ("uring interactive", "uring", ["--sched", "interactive"]),
     ("uring interactive, quantum off", "uring", ["--sched", "interactive", "--bulk-quantum", "0"]),
-    ("uring interactive, slice off", "uring", ["--sched", "interactive", "--latency-slice", "0"]),
+    ("uring interactive, slice 100us", "uring",
+     ["--sched", "interactive", "--latency-slice", "100"]),
     ("epoll fifo", "epoll", ["--sched", "fifo"]),
     ("epoll interactive", "epoll", ["--sched", "interactive"]),
     ("uring default --threads 1", "uring", ["--threads", "1"]),
