@@ -1509,7 +1509,14 @@ struct remote_req {
     uint8_t body[]; /* the request as the client sent it (decoded again there) */
 };
 
-enum remote_kind { RK_PLAIN, RK_ATTACHED, RK_ATTACH_FAILED, RK_WRITE_DONE, RK_OPENED };
+enum remote_kind {
+    RK_PLAIN,
+    RK_ATTACHED,
+    RK_ATTACH_FAILED,
+    RK_WRITE_DONE,
+    RK_OPENED,
+    RK_WAIT_DONE
+};
 
 /* Its answer on the way back: messages (each a u32 length, then the body). */
 struct remote_reply {
@@ -1598,6 +1605,8 @@ static void remote_reply_fn(struct relay_port *p, void *arg)
                 ;
         if (r->kind == RK_WRITE_DONE)
             c->nacks--;
+        if (r->kind == RK_WAIT_DONE)
+            c->nwaits--;
         for (size_t at = 0; at + 4 <= r->msgs.len;) {
             uint32_t n;
             memcpy(&n, r->msgs.data + at, 4);
@@ -1953,6 +1962,87 @@ static bool remote_paste(struct relay_port *p, struct remote_req *q, const struc
     return reply;
 }
 
+/* A WAIT there: it lives on the session's reactor (its watcher and timers) and its
+ * WAITED goes back through the port when it ends — by match, idle, timeout or the
+ * session's exit, so it always ends. A connection that closed meanwhile drops it. */
+struct remote_wait {
+    struct relay_tracked t;
+    struct relay_port *p; /* held */
+    struct screen_wait *w;
+    uint32_t req, sid;
+};
+
+static void remote_waited(uint32_t req, uint32_t sid, enum screen_wait_reason why, uint64_t offset,
+                          struct remote_reply *r)
+{
+    struct wire_msg m = {.type = WIRE_WAITED};
+    m.waited = (struct wire_waited){req, sid, (uint8_t)why, offset};
+    r->kind = RK_WAIT_DONE;
+    reply_msg(r, &m);
+}
+
+static void remote_wait_done(struct screen_wait *w, void *arg, enum screen_wait_reason why,
+                             uint64_t offset)
+{
+    struct remote_wait *rw = arg;
+    struct remote_reply *r = xcalloc(1, sizeof *r);
+    remote_waited(rw->req, rw->sid, why, offset, r);
+    reply_send(rw->p, r);
+    relay_untrack(&rw->t);
+    relay_port_release(rw->p);
+    screen_wait_free(w);
+    free(rw);
+}
+
+/* Teardown: the daemon stopped with the WAIT still pending. */
+static void remote_wait_release(struct relay_tracked *t)
+{
+    struct remote_wait *rw = (struct remote_wait *)((char *)t - offsetof(struct remote_wait, t));
+    screen_wait_free(rw->w);
+    relay_port_release(rw->p);
+    free(rw);
+}
+
+static bool remote_wait(struct relay_port *p, struct remote_req *q, const struct wire_wait *wt,
+                        struct remote_reply *r)
+{
+    r->kind = RK_WAIT_DONE;
+    struct session *s = remote_session(q, wt->req, wt->sid, r);
+    if (!s)
+        return true;
+    struct screen_wait_params sp = {
+        .text = wt->flags & WIRE_WAIT_F_TEXT,
+        .idle = wt->flags & WIRE_WAIT_F_IDLE,
+        .regex = (const char *)wt->regex.p,
+        .regex_len = wt->regex.len,
+        .after = wt->after,
+        .idle_ms = wt->idle_ms,
+        .timeout_ms = wt->timeout_ms,
+    };
+    struct remote_wait *rw = xcalloc(1, sizeof *rw);
+    rw->p = p;
+    rw->req = wt->req;
+    rw->sid = wt->sid;
+    enum screen_wait_reason why;
+    uint64_t offset;
+    char err[300];
+    int rc =
+        screen_wait_start(s, &sp, remote_wait_done, rw, &rw->w, &why, &offset, err, sizeof err);
+    if (rc != 0) {
+        free(rw);
+        if (rc == 1)
+            remote_waited(wt->req, wt->sid, why, offset, r);
+        else
+            reply_error(r, wt->req, wt->sid,
+                        rc == -ENOTSUP ? WIRE_ERR_UNAVAILABLE : WIRE_ERR_BAD_ARGUMENT, "%s", err);
+        return true;
+    }
+    relay_port_hold(p);
+    rw->t.release = remote_wait_release;
+    relay_track(&rw->t);
+    return false; /* answered by remote_wait_done */
+}
+
 /* On the session's reactor: runs a forwarded request and sends its reply back. */
 static void remote_exec(struct relay_port *p, void *arg)
 {
@@ -1994,12 +2084,7 @@ static void remote_exec(struct relay_port *p, void *arg)
             remote_screen(q, &m.screen, r);
             break;
         case WIRE_WAIT:
-            /* A wait lives on its session's reactor and answers later; forwarding that
-             * answer back is not built yet. */
-            reply_error(r, m.wait.req, m.wait.sid, WIRE_ERR_LIMIT,
-                        "session %u lives on another reactor than the sessions this connection "
-                        "is attached to; WAIT on it from a separate connection",
-                        m.wait.sid);
+            reply = remote_wait(p, q, &m.wait, r);
             break;
         default:
             reply_error(r, wire_msg_req(&m), 0, WIRE_ERR_INTERNAL,
@@ -2078,6 +2163,9 @@ static int conn_remote(struct conn *c, struct worker *to, uint32_t req, uint32_t
         }
         if (m.type != WIRE_INPUT)
             c->nacks++;
+        break;
+    case WIRE_WAIT:
+        c->nwaits++; /* on_wait checked the limit; RK_WAIT_DONE gives it back */
         break;
     case WIRE_RESIZE:
         if (!cs || !cs->sub.interactive) {

@@ -402,10 +402,15 @@ def test_snapshot_and_screen_of_sessions_on_other_reactors():
                 check(text.startswith("sess %d\n  mark" % i), "session %d screen: %r" % (i, text))
                 check_eq(get_screen(c, sid).data.decode().split("\n")[:2],
                          ["sess %d" % i, "  mark"], "SCREEN of session %d" % i)
-            # WAIT on a session of the other reactor is refused plainly (not yet forwarded);
-            # one of them is local, so at least one WAIT answers.
-            answers = []
+            # WAIT works on every one of them, local or on the other reactor: the text is
+            # there (matched at once), it appears later, or the wait times out.
             for sid in sids:
                 m = c.call(lambda req: wait(req, sid, text="mark"), WAITED)
-                answers.append(m.type == WAITED or m.code == wire.ERR_LIMIT)
-            check(all(answers), "WAIT answered or refused with limit")
+                check_eq((m.type, m.reason), (WAITED, "text"), "WAIT for mark on session %d" % sid)
+            go = [c.create(["sh", "-c", "sleep 0.3; echo LATER; sleep 600"]) for _ in range(2)]
+            for sid in go:
+                m = c.call(lambda req: wait(req, sid, text="LATER"), WAITED)
+                check_eq((m.type, m.reason), (WAITED, "text"), "WAIT for LATER on session %d" % sid)
+                check(b"LATER" in get_screen(c, sid).data, "LATER is on the screen")
+            m = c.call(lambda req: wait(req, go[0], text="never", timeout_ms=100), WAITED)
+            check_eq((m.type, m.reason), (WAITED, "timeout"), "a timed-out WAIT")
