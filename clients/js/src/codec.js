@@ -270,7 +270,8 @@ export class FrameSplitter {
   constructor(maxBody = MAX_BODY) {
     this.max = maxBody;
     this.chunks = [];
-    this.head = 0; // bytes of chunks[0] already taken
+    this.ci = 0; // index of the first chunk still holding bytes
+    this.head = 0; // bytes of chunks[ci] already taken
     this.buffered = 0;
   }
 
@@ -280,30 +281,37 @@ export class FrameSplitter {
     this.buffered += chunk.length;
   }
 
+  // Drops chunks[ci] once it is used up (compacting the array now and then).
+  advance() {
+    this.chunks[this.ci++] = undefined;
+    this.head = 0;
+    if (this.ci === this.chunks.length) {
+      this.chunks = [];
+      this.ci = 0;
+    } else if (this.ci > 1024 && this.ci * 2 > this.chunks.length) {
+      this.chunks = this.chunks.slice(this.ci);
+      this.ci = 0;
+    }
+  }
+
   // n bytes from the front, as one array (a view when they sit in one chunk).
   take(n) {
-    const c0 = this.chunks[0];
+    const c0 = this.chunks[this.ci];
     let out;
     if (c0.length - this.head >= n) {
       out = c0.subarray(this.head, this.head + n);
       this.head += n;
-      if (this.head === c0.length) {
-        this.chunks.shift();
-        this.head = 0;
-      }
+      if (this.head === c0.length) this.advance();
     } else {
       out = new Uint8Array(n);
       let got = 0;
       while (got < n) {
-        const c = this.chunks[0];
+        const c = this.chunks[this.ci];
         const k = Math.min(n - got, c.length - this.head);
         out.set(c.subarray(this.head, this.head + k), got);
         got += k;
         this.head += k;
-        if (this.head === c.length) {
-          this.chunks.shift();
-          this.head = 0;
-        }
+        if (this.head === c.length) this.advance();
       }
     }
     this.buffered -= n;
@@ -312,19 +320,22 @@ export class FrameSplitter {
 
   // The u32 at the front, without taking it.
   peekLen() {
-    const b = new Uint8Array(4);
+    const c0 = this.chunks[this.ci];
+    if (c0.length - this.head >= 4) {
+      return (c0[this.head] | (c0[this.head + 1] << 8) | (c0[this.head + 2] << 16)
+        | (c0[this.head + 3] << 24)) >>> 0;
+    }
+    let x = 0;
     let got = 0;
-    let i = 0;
+    let i = this.ci;
     let pos = this.head;
     while (got < 4) {
       const c = this.chunks[i];
-      const k = Math.min(4 - got, c.length - pos);
-      b.set(c.subarray(pos, pos + k), got);
-      got += k;
+      for (; pos < c.length && got < 4; pos++) x += c[pos] * 2 ** (8 * got++);
       i++;
       pos = 0;
     }
-    return new DataView(b.buffer).getUint32(0, true);
+    return x;
   }
 
   // How many more bytes the body at the front needs (4 when nothing is buffered).

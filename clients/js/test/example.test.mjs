@@ -9,15 +9,29 @@ import path from 'node:path';
 import test from 'node:test';
 
 import { connectUnix } from '../src/node.js';
-import { Daemon, ROOT } from './daemon.mjs';
+import { BIN, Daemon, ROOT } from './daemon.mjs';
 
 const EXAMPLE = path.join(ROOT, 'clients/js/examples/agents.mjs');
+const STDIO = path.join(ROOT, 'clients/js/examples/stdio.mjs');
 
-test('the README shows examples/agents.mjs as it is', () => {
+test('the README shows examples/agents.mjs and examples/stdio.mjs as they are', () => {
   const readme = readFileSync(path.join(ROOT, 'clients/js/README.md'), 'utf8');
-  const block = /```js\n(\/\/ Nine agents[\s\S]*?)```/.exec(readme);
-  assert.ok(block, 'the README has the example');
-  assert.equal(block[1], readFileSync(EXAMPLE, 'utf8'));
+  for (const [start, file] of [['// Nine agents:', EXAMPLE], ['// Nine agents at once', STDIO]]) {
+    const i = readme.indexOf(`\`\`\`js\n${start}`);
+    assert.ok(i >= 0, `the README shows ${file}`);
+    const block = readme.slice(i + 6, readme.indexOf('```', i + 6));
+    assert.equal(block, readFileSync(file, 'utf8'));
+  }
+});
+
+test('the stdio example: nine prompts over a private ptyhub stdio', { timeout: 60000 }, () => {
+  const p = spawnSync(process.execPath, [STDIO], {
+    encoding: 'utf8', timeout: 50000,
+    env: { ...process.env, PATH: `${path.dirname(BIN)}:${process.env.PATH}` },
+  });
+  assert.equal(p.status, 0, p.stderr);
+  const want = [...Array(9).keys()].map((i) => `${i} 0 ${JSON.stringify(`prompt ${i}\r\ngot prompt ${i}\r\n`)}`);
+  assert.deepEqual(p.stdout.trim().split('\n').sort(), want.sort());
 });
 
 test('the example: nine agents, a crash, a resume, every byte once', { timeout: 120000 }, async () => {
