@@ -494,6 +494,7 @@ export class Client {
     if (this._closed) return;
     this._fatal = new ConnectionClosed(`protocol violation: ${err.message}`, err);
     this._onClose(this._fatal);
+    this._transportClosed = true;
     this.transport.close();
   }
 
@@ -835,8 +836,9 @@ export class Client {
   // Closes the connection (a stdio child then ends every session and exits). Sessions'
   // streams end (read() returns null once their queue is empty).
   async close() {
-    if (!this._closed) {
-      this._closing = true;
+    if (!this._closed) this._closing = true;
+    if (!this._transportClosed) {
+      this._transportClosed = true; // also after the server closed: a stdio child is reaped
       this.transport.close();
     }
     await this._done.promise;

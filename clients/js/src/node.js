@@ -84,7 +84,9 @@ export class StreamTransport {
   }
 
   close() {
-    if (!this.dead) this.dead = true;
+    this.dead = true;
+    if (this._closeCalled) return;
+    this._closeCalled = true;
     Promise.resolve(this.closeFn()).then(() => {
       if (this._end) this._end(null);
       this._resolveClosed();
