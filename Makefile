@@ -20,7 +20,7 @@ FUZZ_DEPS  := $(BUILD_DEPS) clang libclang-rt-14-dev
 LIB_SRC  := $(sort $(shell find src -name '*.c' ! -name 'main.c'))
 # The web UI, bundled and embedded as a C table (web/build.sh, scripts/embed_assets.py).
 WEB_GEN  := build/gen/web_assets.c
-WEB_SRC  := $(shell find web -path web/node_modules -prune -o -type f -print) scripts/embed_assets.py
+WEB_SRC  := $(shell find web -path web/node_modules -prune -o -type f -print) $(wildcard clients/js/src/*.js) scripts/embed_assets.py
 MAIN_SRC := src/cli/main.c
 UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
 BENCH_SRC := $(sort $(wildcard bench/*.c))

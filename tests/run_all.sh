@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every suite: unit tests under ASan+UBSan (both reactor backends), the cross-thread
-# unit tests under TSan, integration tests against the real binary, and the browser tests
-# when present. Prints each suite's own summary and one total line at the end.
+# unit tests under TSan, integration tests against the real binary, the JavaScript client's
+# tests, and the browser tests when present. Prints each suite's own summary and one total line at the end.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 total_pass=0 total_fail=0 total_skip=0
@@ -45,6 +45,9 @@ run_suite "unit (asan+ubsan)" build/asan/unit
 run_suite "unit cross-thread (tsan)" env TSAN_OPTIONS=halt_on_error=1 build/tsan/unit reactor_ log_ relay_ events_
 if ls tests/integration/test_*.py >/dev/null 2>&1; then
     run_suite "integration" python3 tests/integration/run.py
+fi
+if [ -x clients/js/test/run.sh ]; then
+    run_suite "js client (node)" clients/js/test/run.sh
 fi
 if [ -f tests/e2e/run.sh ]; then
     run_suite "browser (chromium)" tests/e2e/run.sh

@@ -7,6 +7,9 @@
 # for the login test — runs tests/e2e/*.test.mjs with node's test runner, stops
 # the daemons by pid, and ends with one line "N passed, N failed, N skipped".
 # Screenshots, the daemons' logs and the TAP results go to tests/e2e/artifacts/.
+# A third daemon runs with --terminal-state on (when the binary has it) for the tests of
+# snapshots, query answers and screen previews: PTYHUB_E2E_TERM_URL, with its token file in
+# PTYHUB_E2E_TERM_TOKEN_FILE.
 # PTYHUB_E2E_ARGS adds options to `ptyhub serve` (e.g. "--io epoll").
 # PTYHUB_E2E_URL=http://HOST:PORT runs the tests against a daemon already running
 # (the token test is then skipped unless PTYHUB_E2E_TOKEN_URL/PTYHUB_E2E_TOKEN are set;
@@ -147,6 +150,13 @@ if [ -z "${PTYHUB_E2E_URL:-}" ]; then
     # Written before READY by a daemon that makes up its token (absent with an older one).
     export PTYHUB_E2E_TOKEN_FILE=$tmp/default/token
     token=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+    if "$bin" --help 2>&1 | grep -q -- '--terminal-state'; then
+        if start_daemon terminal --terminal-state on; then
+            export PTYHUB_E2E_TERM_URL=$daemon_url PTYHUB_E2E_TERM_TOKEN_FILE=$tmp/terminal/token
+        else
+            echo "e2e: the daemon with --terminal-state on did not start" >&2
+        fi
+    fi
     if PTYHUB_TOKEN=$token start_daemon token; then
         export PTYHUB_E2E_TOKEN_URL=$daemon_url PTYHUB_E2E_TOKEN=$token
     else

@@ -321,10 +321,11 @@ test('a flood keeps the page responsive and Ctrl-C stops it', T, async (t) => {
     t.diagnostic(`Ctrl-C to marker: ${Date.now() - t0} ms`);
     const s = await apiSession(page, sid);
     assert.ok(s.bytes_out < 200 * MiB, `the flood ran to the end (${s.bytes_out} bytes): Ctrl-C did not stop it`);
-    // HELLO (version 2) asked for ACK pacing and the render hold (flags 3); ACKs never
+    // HELLO (version 3, the client library's) asked for ACK pacing and the render hold
+    // (flags 3); ACKs never
     // went backwards, came at least every 64 KiB (plus one OUTPUT), and the last one
     // covers everything once rendering caught up.
-    assert.deepEqual([...sent[0]], [0x01, 0x50, 0x54, 0x59, 0x48, 2, 0, 3, 0], 'HELLO version 2 with flags 3');
+    assert.deepEqual([...sent[0]], [0x01, 0x50, 0x54, 0x59, 0x48, 3, 0, 3, 0], 'HELLO version 3 with flags 3');
     await waitCaughtUp(page, sid);
     const end = (await ph(page)).rendered;
     const acks = () => sent.filter((b) => b[0] === 0x09).map((b) => Number(b.readBigUInt64LE(5)));
@@ -529,5 +530,92 @@ test('a wrong ?token= shows the token form and leaves the address bar', { ...T, 
     await page.click('[data-testid=login-submit]');
     await form.waitFor({ state: 'hidden' });
     await waitConn(page, 'connected');
+  });
+});
+
+// ---- terminal state (a daemon with --terminal-state on; skipped without one) ------------
+
+const TERM_URL = process.env.PTYHUB_E2E_TERM_URL;
+const TERM_TOKEN_FILE = process.env.PTYHUB_E2E_TERM_TOKEN_FILE;
+const noTerm = !TERM_URL && 'no daemon with terminal state (PTYHUB_E2E_TERM_URL)';
+
+function termToken() {
+  return TERM_TOKEN_FILE && existsSync(TERM_TOKEN_FILE)
+    ? readFileSync(TERM_TOKEN_FILE, 'utf8').trim() || null : null;
+}
+
+// Opens the terminal-state daemon's page; skips the test when the server does not
+// announce terminal state in WELCOME (an older server).
+async function openTerm(t, h, path = '/') {
+  const page = await h.open(path, { base: TERM_URL, token: termToken() });
+  const flags = await page.evaluate(() => window.ptyhub.flags);
+  if (!(flags & 4)) {
+    t.skip('the server does not announce TERMINAL in WELCOME');
+    return null;
+  }
+  return page;
+}
+
+// The program: waits for a key, sends a cursor position query (CPR), then collects what
+// comes back for 1.5 s of quiet (raw mode, VMIN 0 / VTIME 15) and prints it in hex.
+const CPR_PROGRAM = 'stty raw -echo; printf GO; dd bs=1 count=1 >/dev/null 2>&1; '
+  + "stty min 0 time 15; printf '\\033[6n'; r=$(dd bs=64 count=8 2>/dev/null | od -An -tx1 | tr -d '\\n'); "
+  + 'printf "\\r\\nREPLIES:%s\\r\\n" "$r"; sleep 600';
+
+// Types one key into the terminal.
+async function pressKey(page, key) {
+  await page.evaluate(() => window.ptyhub.term.focus());
+  await page.keyboard.type(key);
+}
+
+// How many CPR replies (ESC [ row ; col R) the program printed in hex.
+async function cprReplies(page) {
+  const line = await waitFor(async () => (await termLines(page)).find((l) => l.startsWith('REPLIES:')),
+    'the program\'s REPLIES line', 20000);
+  return (line.match(/ 52/g) || []).length;
+}
+
+test('xterm.js does not answer a CPR query when the server answers it', { ...T, skip: noTerm }, async (t) => {
+  await withPages(t, async (h) => {
+    const page = await openTerm(t, h);
+    if (!page) return;
+    const sid = await createSession(page, CPR_PROGRAM);
+    await waitFor(async () => (await termLines(page)).some((l) => l.includes('GO')), 'GO');
+    await pressKey(page, 'g');
+    assert.equal(await cprReplies(page), 1, 'exactly one reply (the daemon\'s) reached the program');
+    assert.ok(await page.evaluate(() => window.ptyhub.swallowed) >= 1, 'the page swallowed the query');
+
+    // The same with the page answering too (swallowing off): two replies. This shows
+    // that the check above can fail.
+    await page.evaluate(() => { window.ptyhub.swallow = false; });
+    await page.click('[data-testid=new-command]');
+    const sid2 = await createSession(page, CPR_PROGRAM);
+    assert.notEqual(sid2, sid);
+    await waitFor(async () => (await termLines(page)).some((l) => l.includes('GO')), 'GO');
+    await pressKey(page, 'g');
+    assert.equal(await cprReplies(page), 2, 'xterm.js answers when not told otherwise');
+  });
+});
+
+test('the session list shows titles and screen previews; attach uses a snapshot', { ...T, skip: noTerm }, async (t) => {
+  await withPages(t, async (h) => {
+    const page = await openTerm(t, h);
+    if (!page) return;
+    const m = marker('PREVIEW');
+    const title = `TITLE_${randomBytes(3).toString('hex')}`;
+    const sid = await createSession(page, `printf '\\033]2;${title}\\007'; printf '\\033[?1049h\\033[H'; ${m.cmd}; sleep 600`);
+    assert.equal(await page.evaluate(() => window.ptyhub.attachKind), 3, 'attached from a snapshot');
+    await waitFor(async () => (await page.textContent(`[data-testid=title-${sid}]`).catch(() => null)) === title,
+      `the title "${title}" in the list`);
+    await waitFor(async () => ((await page.textContent(`[data-testid=preview-${sid}]`).catch(() => '')) || '')
+      .includes(m.text), 'the screen preview in the list');
+    // A reload restores the alternate screen from the snapshot, not by replay.
+    await page.reload();
+    await waitConn(page, 'connected');
+    await waitAttached(page, sid);
+    await waitLine(page, m.text);
+    const p = await page.evaluate(() => ({ kind: window.ptyhub.attachKind, snaps: window.ptyhub.snapshots,
+      alt: window.ptyhub.term.buffer.active.type }));
+    assert.deepEqual(p, { kind: 3, snaps: 1, alt: 'alternate' });
   });
 });

@@ -53,6 +53,15 @@ export function deleteSession(id) {
   return call('DELETE', `/api/sessions/${encodeURIComponent(id)}`);
 }
 
+// The text on a session's screen now (needs terminal state on the server).
+export async function screenText(id) {
+  const res = await fetch(`/api/sessions/${encodeURIComponent(id)}/screen`,
+    { credentials: 'same-origin' });
+  if (res.status === 401) throw new AuthError('a token is required');
+  if (!res.ok) throw new ApiError(res.status, undefined, `HTTP ${res.status}`);
+  return res.text();
+}
+
 // Trades a token for the session cookie.
 export function login(token) {
   return call('POST', '/api/login', { token });

@@ -7,12 +7,17 @@
 // callback fired); it is what we ACK, at least every 64 KiB and whenever rendering
 // catches up, so the server never has more than its window (2 MiB) in flight to us and
 // a flood cannot freeze the page.
+//
+// With a server that keeps terminal state (WELCOME flag TERMINAL, protocol version 3):
+// a fresh attach asks for a snapshot of the screen (ATTACH from_kind 3) instead of a raw
+// replay, and xterm.js is stopped from answering terminal queries (the daemon answers
+// them exactly once; a second answer would reach the program as typed input).
 
 import '@xterm/xterm/css/xterm.css';
 import './style.css';
 import { Terminal } from '@xterm/xterm';
 import { FitAddon } from '@xterm/addon-fit';
-import * as wire from './wire.js';
+import * as wire from '../../clients/js/src/codec.js';
 import * as api from './api.js';
 
 const ACK_EVERY = 64 * 1024;
@@ -20,6 +25,8 @@ const BACKOFF_MIN = 250;
 const BACKOFF_MAX = 5000;
 const INPUT_QUEUE_MAX = 64 * 1024;
 const LIST_EVERY = 2000;
+const PREVIEW_EVERY = 3000; // ms between screen previews of one visible session
+const PREVIEW_LINES = 4;
 
 const $ = (id) => document.getElementById(id);
 const el = {
@@ -52,12 +59,18 @@ const st = {
   acked: 0,
   pending: 0,
   attachReq: 0,
+  attachKind: wire.FROM_OFFSET,
   attachSent: false,
   attached: false,
   exit: null,
   inputQueue: [],
   inputQueued: 0,
   sessions: [],
+  swallow: true,
+  swallowed: 0, // queries xterm.js did not answer
+  snapshots: 0, // SNAPSHOTs written to the terminal
+  flags: 0, // the server's WELCOME flags (0 until WELCOME, and from older servers)
+  version: 0,
 };
 
 let term = null;
@@ -117,11 +130,18 @@ function connect() {
   sock.onopen = () => {
     if (ws !== sock) return;
     sock.send(wire.encodeHello(wire.HELLO_F_ACK | wire.HELLO_F_HOLD));
-    sendAttach();
+    // The first ATTACH waits for WELCOME: its flags say whether a snapshot can be had.
   };
   sock.onmessage = (ev) => {
     if (ws !== sock || !(ev.data instanceof ArrayBuffer)) return;
-    const m = wire.decode(ev.data);
+    let m;
+    try {
+      m = wire.decode(ev.data);
+    } catch (e) {
+      notice(`Server sent a malformed message: ${e.message}`);
+      sock.close();
+      return;
+    }
     if (m) handle(m);
   };
   sock.onclose = () => {
@@ -129,6 +149,7 @@ function connect() {
     ws = null;
     st.attachSent = false;
     st.attached = false;
+    st.version = 0; // the next ATTACH waits for the next WELCOME
     setConn('reconnecting');
     scheduleReconnect();
   };
@@ -165,10 +186,19 @@ function dropConnection() {
   if (ws) ws.close();
 }
 
-// Sends ATTACH for the current session from `offset`, if the socket is open.
-function sendAttach() {
-  if (!isOpen() || !st.sid) return;
+// Whether the server keeps terminal state: it answers queries and makes snapshots.
+function serverTerminal() {
+  return (st.flags & wire.WELCOME_F_TERMINAL) !== 0;
+}
+
+// Sends ATTACH for the current session, if the socket is open and WELCOME has come:
+// from a snapshot when nothing is on the terminal yet and the server has terminal
+// state (unless `raw`), else from `offset` (resuming after a reconnect is exact).
+function sendAttach(raw = false) {
+  if (!isOpen() || !st.sid || !st.version) return;
   st.attachReq = nextReq++;
+  const fresh = st.offset === 0 && st.pending === 0 && st.renderedBytes === 0;
+  st.attachKind = !raw && fresh && serverTerminal() ? wire.FROM_SNAPSHOT : wire.FROM_OFFSET;
   let cols = 0;
   let rows = 0;
   if (!st.view && term) {
@@ -177,7 +207,7 @@ function sendAttach() {
     rows = term.rows;
   }
   send(wire.encodeAttach(st.attachReq, st.sid,
-    st.view ? wire.MODE_READ_ONLY : wire.MODE_INTERACTIVE, st.offset, cols, rows));
+    st.view ? wire.MODE_READ_ONLY : wire.MODE_INTERACTIVE, st.attachKind, st.offset, cols, rows));
   st.attachSent = true;
   st.acked = st.offset;
   flushInput();
@@ -187,7 +217,10 @@ function sendAttach() {
 function handle(m) {
   switch (m.type) {
     case 'welcome':
+      st.flags = m.version >= 3 ? m.flags : m.flags & (wire.WELCOME_F_WRITE | wire.WELCOME_F_RESIZED);
+      st.version = m.version;
       setConn('connected');
+      sendAttach();
       if (!st.sid) {
         backoff = BACKOFF_MIN;
         failures = 0;
@@ -196,12 +229,24 @@ function handle(m) {
     case 'attached':
       if (m.sid !== st.sid || m.req !== st.attachReq) break;
       st.attached = true;
+      if (st.attachKind === wire.FROM_SNAPSHOT) {
+        // Output continues from the snapshot's offset; the SNAPSHOT comes first.
+        st.offset = m.end;
+        st.rendered = m.end;
+        st.acked = m.end;
+      }
       backoff = BACKOFF_MIN;
       failures = 0;
       if (st.view && term && m.cols > 0 && m.rows > 0) term.resize(m.cols, m.rows);
       break;
     case 'output':
       if (m.sid === st.sid) onOutput(m.offset, m.data);
+      break;
+    case 'snapshot':
+      if (m.sid === st.sid && st.attachKind === wire.FROM_SNAPSHOT && m.offset === st.offset) {
+        writeTracked(m.data, m.offset);
+        st.snapshots++;
+      }
       break;
     case 'gap':
       if (m.sid === st.sid) onGap(m.from, m.to);
@@ -296,6 +341,10 @@ function onError(m) {
     showLogin();
     return;
   }
+  if (m.req && m.req === st.attachReq && st.attachKind === wire.FROM_SNAPSHOT) {
+    sendAttach(true); // no snapshot after all (terminal state off): replay raw bytes
+    return;
+  }
   if (m.req && m.req === st.attachReq) {
     st.attachSent = false;
     notice(`Cannot attach session ${m.sid || st.sid}: ${m.message || m.name}`);
@@ -353,6 +402,7 @@ function newTerminal() {
   });
   fit = new FitAddon();
   term.loadAddon(fit);
+  swallowQueries(term);
   term.open(el.host);
   fitNow();
   term.onData((s) => sendInput(enc.encode(s)));
@@ -367,6 +417,30 @@ function newTerminal() {
     }
   });
   if (!st.view) term.focus();
+}
+
+// Stops xterm.js from answering terminal queries while the server answers them (WELCOME
+// flag TERMINAL): DSR/CPR (CSI n, CSI ? n), DA1 (CSI c), DA2 (CSI > c), XTVERSION
+// (CSI > q), DECRQM (CSI $ p, CSI ? $ p) and the OSC 10/11 colour queries. A handler that
+// returns true consumes the sequence; false lets xterm.js handle it as usual, so an older
+// server's programs still get xterm.js's answers.
+function swallowQueries(t) {
+  const swallow = () => st.swallow && serverTerminal();
+  for (const id of [{ final: 'n' }, { prefix: '?', final: 'n' }, { final: 'c' },
+    { prefix: '>', final: 'c' }, { prefix: '>', final: 'q' },
+    { intermediates: '$', final: 'p' }, { prefix: '?', intermediates: '$', final: 'p' }]) {
+    t.parser.registerCsiHandler(id, () => {
+      if (swallow()) st.swallowed++;
+      return swallow();
+    });
+  }
+  for (const osc of [10, 11]) {
+    t.parser.registerOscHandler(osc, (data) => {
+      const query = data.split(';').includes('?');
+      if (query && swallow()) st.swallowed++;
+      return query && swallow();
+    });
+  }
 }
 
 let resizeTimer = 0;
@@ -389,7 +463,7 @@ function select(sid, push) {
   if (st.sid && isOpen() && st.attachSent) send(wire.encodeDetach(nextReq++, st.sid));
   st.gen++;
   Object.assign(st, { sid, offset: 0, rendered: 0, renderedBytes: 0, acked: 0, pending: 0,
-    attachReq: 0, attachSent: false, attached: false, exit: null, inputQueue: [],
+    attachReq: 0, attachKind: wire.FROM_OFFSET, attachSent: false, attached: false, exit: null, inputQueue: [],
     inputQueued: 0 });
   el.banner.hidden = true;
   el.banner.textContent = '';
@@ -460,7 +534,7 @@ let listKey = '';
 // the 2 s refresh does not take keyboard focus away from a row).
 function renderList() {
   const key = JSON.stringify([st.sid, st.sessions.map((s) => [s.id, s.name, s.state,
-    s.exit_code, s.exit_signal, s.level, s.command])]);
+    s.exit_code, s.exit_signal, s.level, s.command, s.title])]);
   if (key === listKey) return;
   listKey = key;
   const focused = document.activeElement && el.list.contains(document.activeElement)
@@ -485,10 +559,26 @@ function renderList() {
     name.className = 'name';
     name.textContent = s.name ? label : s.command || '';
     top.append(id, name);
+    const parts = [top];
+    if (s.title) {
+      const title = document.createElement('span');
+      title.className = 'title';
+      title.dataset.testid = `title-${s.id}`;
+      title.textContent = s.title;
+      parts.push(title);
+    }
     const bottom = document.createElement('span');
     bottom.className = 'row-state';
     bottom.textContent = stateText(s);
-    open.append(top, bottom);
+    parts.push(bottom);
+    const pre = document.createElement('pre');
+    pre.className = 'preview';
+    pre.dataset.testid = `preview-${s.id}`;
+    pre.setAttribute('aria-hidden', 'true');
+    pre.textContent = previews[s.id] || '';
+    pre.hidden = !previews[s.id];
+    parts.push(pre);
+    open.append(...parts);
     open.addEventListener('click', () => select(s.id, true));
     const del = document.createElement('button');
     del.type = 'button';
@@ -509,12 +599,77 @@ function renderList() {
     return li;
   });
   el.list.replaceChildren(...rows);
+  watchVisible(rows);
   el.empty.hidden = st.sessions.length > 0;
   if (focused) {
     const [row, cls] = focused.split('/');
     const again = el.list.querySelector(`[data-testid="${row}"] .${cls}`);
     if (again) again.focus();
   }
+}
+
+// ---- screen previews ---------------------------------------------------------------
+// With terminal state on the server (WELCOME flag TERMINAL), each list entry shows the
+// last lines of its session's screen (GET /api/sessions/ID/screen), fetched only for
+// entries on screen and running, at most every PREVIEW_EVERY ms each, one at a time.
+
+const previews = {}; // sid -> text shown
+const previewAt = {}; // sid -> when it was last fetched (ms)
+const visible = new Set();
+let observer = null;
+let previewBusy = false;
+
+// Tracks which rows are on screen (IntersectionObserver), after each redraw.
+function watchVisible(rows) {
+  if (typeof IntersectionObserver === 'undefined') return;
+  if (observer) observer.disconnect();
+  visible.clear();
+  observer = new IntersectionObserver((entries) => {
+    for (const e of entries) {
+      const sid = Number(e.target.dataset.testid.slice('session-'.length));
+      if (e.isIntersecting) visible.add(sid);
+      else visible.delete(sid);
+    }
+    refreshPreviews();
+  });
+  for (const r of rows) observer.observe(r);
+}
+
+// The last PREVIEW_LINES non-empty lines of a screen's text.
+function previewOf(text) {
+  const lines = text.split('\n').map((l) => l.trimEnd());
+  while (lines.length && !lines[lines.length - 1]) lines.pop();
+  return lines.slice(-PREVIEW_LINES).join('\n');
+}
+
+// Fetches the preview of the visible session seen longest ago, if one is due.
+async function refreshPreviews() {
+  if (previewBusy || !serverTerminal() || needLogin) return;
+  const now = Date.now();
+  const due = st.sessions.filter((s) => visible.has(s.id)
+    && (s.state === 'running' || previewAt[s.id] === undefined)
+    && now - (previewAt[s.id] || 0) >= PREVIEW_EVERY)
+    .sort((a, b) => (previewAt[a.id] || 0) - (previewAt[b.id] || 0));
+  if (!due.length) return;
+  const sid = due[0].id;
+  previewBusy = true;
+  previewAt[sid] = now;
+  try {
+    const text = previewOf(await api.screenText(sid));
+    if (text !== previews[sid]) {
+      previews[sid] = text;
+      const pre = el.list.querySelector(`[data-testid="preview-${sid}"]`);
+      if (pre) {
+        pre.textContent = text;
+        pre.hidden = !text;
+      }
+    }
+  } catch (e) {
+    if (e instanceof api.AuthError) showLogin();
+  } finally {
+    previewBusy = false;
+  }
+  if (due.length > 1) setTimeout(refreshPreviews, 50);
 }
 
 // ---- create ------------------------------------------------------------------------
@@ -600,6 +755,13 @@ window.ptyhub = {
   get view() { return st.view; },
   get exit() { return st.exit; },
   get term() { return term; },
+  get flags() { return st.flags; },
+  get attachKind() { return st.attachKind; },
+  get snapshots() { return st.snapshots; },
+  get swallowed() { return st.swallowed; },
+  // For tests: whether the page swallows queries the server answers (default true).
+  set swallow(v) { st.swallow = !!v; },
+  get previews() { return { ...previews }; },
   dropConnection,
 };
 
@@ -637,6 +799,7 @@ async function start() {
   connect();
   refreshList();
   setInterval(refreshList, LIST_EVERY);
+  setInterval(refreshPreviews, 1000);
 }
 
 start();
