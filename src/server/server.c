@@ -244,8 +244,16 @@ static int stdio_private_fd(struct server *srv, int fd, int accmode)
     int nfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
     if (nfd < 0)
         return -errno;
+    /* A dup shares the description and so its flags: make it non-blocking (a blocking
+     * socket would park the reactor thread in read or write), and remember the original
+     * flags to put back at exit. */
     int fl = fcntl(fd, F_GETFL);
-    if (fl >= 0 && !(fl & O_NONBLOCK) && srv->nrestore < 2) {
+    if (fl < 0 || (!(fl & O_NONBLOCK) && fcntl(nfd, F_SETFL, fl | O_NONBLOCK) < 0)) {
+        int e = errno;
+        close(nfd);
+        return -e;
+    }
+    if (!(fl & O_NONBLOCK) && srv->nrestore < 2) {
         srv->restore_fd[srv->nrestore] = fd;
         srv->restore_fl[srv->nrestore++] = fl;
     }

@@ -62,3 +62,69 @@ def test_stdio_stalled_parent_and_clean_exit():
             proc.wait()
         log.close()
         shutil.rmtree(d.dir, ignore_errors=True)
+
+
+def test_stdio_over_a_socketpair_is_non_blocking():
+    """A parent that hands one end of a socketpair as stdin and stdout (Node's child pipes
+    do): the daemon must make its descriptor non-blocking (a blocking one parked the
+    reactor thread in read, and output stopped after about 1 MiB), deliver every byte of
+    several floods, keep serving its socket while the parent does not read, and give the
+    socket its flags back at exit."""
+    import fcntl
+    import hashlib
+    import socket
+    d = Daemon()
+    log = open(d.log_path, "wb")
+    d.log = log
+    a, b = socket.socketpair()
+    proc = subprocess.Popen([d.bin, "stdio", "--socket", d.sock] + d.extra, stdin=b.fileno(),
+                            stdout=b.fileno(), stderr=log, cwd=d.dir, env=d.env)
+    d.proc, d.pid = proc, proc.pid
+    flags_before = fcntl.fcntl(b.fileno(), fcntl.F_GETFL)
+    try:
+        c = wire.Conn(a.fileno(), a.fileno(), owner=a)
+        # ACK-paced: many small messages from the parent while output flows.
+        c.handshake(flags=wire.HELLO_F_ACK)
+        # The description is shared with the parent: the daemon set O_NONBLOCK on it.
+        check(fcntl.fcntl(b.fileno(), fcntl.F_GETFL) & os.O_NONBLOCK,
+              "the stdio socket is non-blocking while the daemon runs")
+        n = 3 * 1024 * 1024
+        script = "head -c %d /dev/urandom | od -An -v -tx1" % (n // 3)
+        sids = [c.create(["sh", "-c", script]) for _ in range(4)]
+        for sid in sids:
+            c.attach(sid, mode=wire.MODE_READ_ONLY, from_kind=wire.FROM_OFFSET, from_=0)
+        # Stop reading for a while: the daemon must keep serving its socket meanwhile.
+        sid = d.new("sh", "-c", "printf 'still serving'")
+        check_eq(d.cli("wait", str(sid)).returncode, 0, "a socket client's session while the "
+                 "stdio parent is not reading")
+        got = {s: bytearray() for s in sids}
+        ends = {}
+        while len(ends) < len(sids):
+            m = c.recv(timeout=TIMEOUT)
+            if m.type == wire.OUTPUT and m.sid in got:
+                check_eq(m.offset, len(got[m.sid]), "OUTPUT offset of session %d" % m.sid)
+                got[m.sid] += m.data
+                c.send(wire.ack(m.sid, len(got[m.sid])))
+            elif m.type == wire.EXIT and m.sid in got:
+                ends[m.sid] = m.end
+            elif m.type in (wire.GAP, wire.ERROR):
+                raise AssertionError("unexpected %r (stdio attachments are lossless)" % m)
+        for s in sids:
+            check_eq(len(got[s]), ends[s], "session %d: every byte up to EXIT" % s)
+            check(ends[s] > n // 3, "session %d wrote its flood (%d bytes)" % (s, ends[s]))
+        check(len({hashlib.sha256(bytes(got[s])).hexdigest() for s in sids}) == len(sids),
+              "four different floods")
+        a.shutdown(socket.SHUT_WR)
+        check_eq(proc.wait(TIMEOUT), 0, "stdio exit status after its input ended")
+        check_eq(fcntl.fcntl(b.fileno(), fcntl.F_GETFL), flags_before,
+                 "the socket's flags are given back")
+    except BaseException:
+        sys.stderr.write("--- daemon log\n%s\n---\n" % d.log_text())
+        raise
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        a.close()
+        b.close()
+        log.close()
