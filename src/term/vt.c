@@ -28,6 +28,7 @@
 #include "core/xalloc.h"
 #include "term/width.h"
 
+#define VT_PEND_MAX 256 /* bytes of an unfinished escape sequence a snapshot carries */
 #define CELL_CP 0x001fffffu
 #define CELL_BOLD (1u << 21)
 #define CELL_DIM (1u << 22)
@@ -120,6 +121,14 @@ struct vt {
     uint8_t state;
     uint8_t utf8_need, utf8_lo, utf8_hi;
     uint32_t utf8_cp;
+    /* The raw bytes of what the parser is in the middle of — a UTF-8 character, or an
+     * escape sequence since its ESC — so that a snapshot taken there ends with them and
+     * the stream that follows it completes them as it would have (an attach from a
+     * snapshot whose offset falls inside "\342\202|\254" must still show the euro). */
+    uint8_t utf8_raw[4], utf8_rawlen;
+    uint8_t pend[VT_PEND_MAX];
+    uint16_t pend_len;
+    bool pend_over;   /* the sequence outgrew pend: a snapshot cannot carry it */
     uint8_t priv;     /* CSI private marker < = > ? or 0 */
     uint8_t inter[2]; /* intermediates, 0 when absent */
     uint8_t ninter;
@@ -1428,6 +1437,8 @@ static void ground_byte(struct vt *vt, uint8_t b)
 {
     if (vt->utf8_need) {
         if (b >= vt->utf8_lo && b <= vt->utf8_hi) {
+            if (vt->utf8_rawlen < sizeof vt->utf8_raw)
+                vt->utf8_raw[vt->utf8_rawlen++] = b;
             vt->utf8_cp = vt->utf8_cp << 6 | (b & 0x3f);
             vt->utf8_lo = 0x80;
             vt->utf8_hi = 0xbf;
@@ -1452,6 +1463,8 @@ static void ground_byte(struct vt *vt, uint8_t b)
     }
     vt->utf8_lo = 0x80;
     vt->utf8_hi = 0xbf;
+    vt->utf8_raw[0] = b;
+    vt->utf8_rawlen = 1;
     if (b >= 0xc2 && b <= 0xdf) {
         vt->utf8_need = 1, vt->utf8_cp = b & 0x1f;
     } else if (b >= 0xe0 && b <= 0xef) {
@@ -1631,7 +1644,26 @@ void vt_feed(struct vt *vt, const uint8_t *p, size_t n)
                 continue;
             }
         }
-        step(vt, p[i++]);
+        uint8_t b = p[i++];
+        bool was_ground = vt->state == S_GROUND;
+        step(vt, b);
+        if (vt->state == S_GROUND) {
+            vt->pend_len = 0;
+            vt->pend_over = false;
+        } else {
+            if (was_ground || b == 0x1b) {
+                vt->pend_len = 0;
+                vt->pend_over = false;
+            }
+            /* C0 controls inside a sequence were executed (or ignored) already: the
+             * snapshot's screen has them, replaying them would act twice. */
+            if (b < 0x20 && b != 0x1b)
+                ;
+            else if (vt->pend_len < VT_PEND_MAX)
+                vt->pend[vt->pend_len++] = b;
+            else
+                vt->pend_over = true;
+        }
     }
 }
 
@@ -2051,6 +2083,12 @@ size_t vt_snapshot(const struct vt *vt, uint8_t *buf, size_t cap)
         puts_(&o, vt->cwd);
         puts_(&o, "\x1b\\");
     }
+    /* Last, what the parser is in the middle of, so the stream after the snapshot's
+     * offset completes it. */
+    if (vt->state == S_GROUND && vt->utf8_need)
+        put(&o, vt->utf8_raw, vt->utf8_rawlen);
+    else if (vt->state != S_GROUND && !vt->pend_over)
+        put(&o, vt->pend, vt->pend_len);
     return o.n;
 }
 

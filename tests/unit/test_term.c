@@ -1025,3 +1025,36 @@ TEST_TIMEOUT(term_random_bytes, 120)
         vt_free(vt);
     }
 }
+
+/* A snapshot taken in the middle of a UTF-8 character or an escape sequence ends with its
+ * raw bytes, so the stream after the snapshot's offset completes it: an attach whose
+ * offset falls inside "\342\202|\254" shows the euro, one inside "\033[3|1m" no "1m". */
+TEST(term_snapshot_inside_a_character_or_sequence)
+{
+    static const struct {
+        const char *before, *after, *want;
+    } cases[] = {
+        {"a\xe2\x82", "\xac euro", "a\xe2\x82\xac euro"},
+        {"b\xf0\x9f", "\x98\x80!", "b\xf0\x9f\x98\x80!"},
+        {"c\x1b[3", "1mX", "cX"},
+        {"d\x1b]2;ti", "tle\x07Y", "dY"},
+        {"e\x1b", "[2CZ", "e  Z"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct vt *a = vt_new(40, 3);
+        vt_feed(a, (const uint8_t *)cases[i].before, strlen(cases[i].before));
+        size_t n;
+        uint8_t *snap = snapshot(a, &n);
+        struct vt *b = vt_new(40, 3);
+        vt_feed(b, snap, n);
+        vt_feed(b, (const uint8_t *)cases[i].after, strlen(cases[i].after));
+        vt_feed(a, (const uint8_t *)cases[i].after, strlen(cases[i].after));
+        char *ta = strdup(text(a));
+        CHECK_STR_EQ(text(b), ta);
+        CHECK(strncmp(ta, cases[i].want, strlen(cases[i].want)) == 0);
+        free(ta);
+        free(snap);
+        vt_free(a);
+        vt_free(b);
+    }
+}
