@@ -91,8 +91,11 @@ def test_stdio_over_a_socketpair_is_non_blocking():
         n = 3 * 1024 * 1024
         script = "head -c %d /dev/urandom | od -An -v -tx1" % (n // 3)
         sids = [c.create(["sh", "-c", script]) for _ in range(4)]
-        for sid in sids:
-            c.attach(sid, mode=wire.MODE_READ_ONLY, from_kind=wire.FROM_OFFSET, from_=0)
+        # ATTACHes pipelined, their replies taken in the loop below (a blocking attach()
+        # would drop the OUTPUT of sessions already attached while it waits).
+        for k, sid in enumerate(sids):
+            c.send(wire.attach(100 + k, sid, mode=wire.MODE_READ_ONLY,
+                               from_kind=wire.FROM_OFFSET, from_=0))
         # Stop reading for a while: the daemon must keep serving its socket meanwhile.
         sid = d.new("sh", "-c", "printf 'still serving'")
         check_eq(d.cli("wait", str(sid)).returncode, 0, "a socket client's session while the "
@@ -107,6 +110,8 @@ def test_stdio_over_a_socketpair_is_non_blocking():
                 c.send(wire.ack(m.sid, len(got[m.sid])))
             elif m.type == wire.EXIT and m.sid in got:
                 ends[m.sid] = m.end
+            elif m.type == wire.ATTACHED:
+                check_eq(m.start, 0, "session %d retained from 0" % m.sid)
             elif m.type in (wire.GAP, wire.ERROR):
                 raise AssertionError("unexpected %r (stdio attachments are lossless)" % m)
         for s in sids:

@@ -533,7 +533,7 @@ let listKey = '';
 // Redraws the session list from st.sessions, only when something shown has changed (so
 // the 2 s refresh does not take keyboard focus away from a row).
 function renderList() {
-  const key = JSON.stringify([st.sid, st.sessions.map((s) => [s.id, s.name, s.state,
+  const key = JSON.stringify([st.sid, serverTerminal(), st.sessions.map((s) => [s.id, s.name, s.state,
     s.exit_code, s.exit_signal, s.level, s.command, s.title])]);
   if (key === listKey) return;
   listKey = key;
@@ -576,7 +576,9 @@ function renderList() {
     pre.dataset.testid = `preview-${s.id}`;
     pre.setAttribute('aria-hidden', 'true');
     pre.textContent = previews[s.id] || '';
-    pre.hidden = !previews[s.id];
+    // The box is there (4 lines high) before its text arrives, so rows never move under
+    // the pointer when a preview loads.
+    pre.hidden = !serverTerminal();
     parts.push(pre);
     open.append(...parts);
     open.addEventListener('click', () => select(s.id, true));
@@ -659,10 +661,7 @@ async function refreshPreviews() {
     if (text !== previews[sid]) {
       previews[sid] = text;
       const pre = el.list.querySelector(`[data-testid="preview-${sid}"]`);
-      if (pre) {
-        pre.textContent = text;
-        pre.hidden = !text;
-      }
+      if (pre) pre.textContent = text;
     }
   } catch (e) {
     if (e instanceof api.AuthError) showLogin();
