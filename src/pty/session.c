@@ -318,6 +318,9 @@ void session_summary(const struct session *s, struct session_summary *out)
 #define SESSION_WINDOW_NS (250ull * 1000 * 1000)
 #define SESSION_BULK_BYTES (256u * 1024)
 #define SESSION_CALM_BYTES (16u * 1024)
+/* Output in the current window past which a session's plain drawing may wait for whoever
+ * needs its screen (src/pty/term_state.h), before the window ends and classifies it. */
+#define SESSION_TERM_LAG_BYTES (64u * 1024)
 
 /* Sets the CPU weight of the session's autogroup (every process of its session): nice
  * 19 for bulk, 0 for interactive. A write to procfs, no disk; ignored where autogroups
@@ -1279,8 +1282,12 @@ static void session_term_output(struct session *s, const uint8_t *p, size_t n)
     /* Counted again right before the model may answer: attach and detach keep it, and a
      * client's `interactive` flag may have been set after session_attach. */
     session_term_answerers(s);
-    term_state_output(s->term.ts, &s->ring, p, n,
-                      (enum session_class)SUM_GET(s, cls) == SESSION_BULK);
+    /* A flood may lag from its first 64 KiB on, not only once its class turned bulk at
+     * the end of a 250 ms window: until then it was fed inline, which cost coloured and
+     * full-screen floods 12-24 % of their throughput (bench/terminal.py). */
+    bool flood = (enum session_class)SUM_GET(s, cls) == SESSION_BULK ||
+                 s->win_bytes >= SESSION_TERM_LAG_BYTES;
+    term_state_output(s->term.ts, &s->ring, p, n, flood);
 }
 
 /* Copies at most cap-1 bytes of v into a fresh string, cut at a UTF-8 boundary. */
