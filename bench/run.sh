@@ -25,6 +25,7 @@ for p in bench/*.mjs; do
     [ -f "$p" ] || continue
     name=$(basename "$p" .mjs)
     [ -n "${BENCH:-}" ] && [ "$name" != "$BENCH" ] && continue
+    case "$name" in _*) continue ;; esac
     echo "=== $name"
     if ! command -v node >/dev/null 2>&1; then
         scripts/deps.sh nodejs || { status=1; continue; }

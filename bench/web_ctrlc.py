@@ -2,7 +2,7 @@
 """Browser Ctrl-C benchmark (issue 8): how long after Ctrl-C during a `yes` flood the page
 stops drawing flood output, and how responsive the page stays during the flood.
 
-Runs bench/web_ctrlc.mjs (Debian's chromium through playwright-core, the page attached to
+Runs bench/_web_ctrlc.mjs (Debian's chromium through playwright-core, the page attached to
 a shell running `yes`, Ctrl-C pressed after 2 s of flood) against a fresh daemon per
 configuration, in one run:
   default            --render-hold 256K (the page's program runs at most 256 KiB ahead
@@ -44,7 +44,7 @@ def npm_ready():
 def run(label, extra):
     d = wu.Daemon("uring", extra)
     try:
-        r = subprocess.run(["node", os.path.join(ROOT, "bench", "web_ctrlc.mjs"),
+        r = subprocess.run(["node", os.path.join(ROOT, "bench", "_web_ctrlc.mjs"),
                             f"http://{d.addr}", str(TRIALS)],
                            capture_output=True, text=True, timeout=600)
         d.check_alive(label)

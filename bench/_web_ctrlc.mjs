@@ -1,4 +1,5 @@
-// Browser Ctrl-C benchmark (issue 8), driven by bench/web_ctrlc.py: in Debian's headless
+// Browser Ctrl-C benchmark (issue 8), driven by bench/web_ctrlc.py (the leading _ keeps
+// bench/run.sh from running it on its own): in Debian's headless
 // chromium (playwright-core from tests/e2e/node_modules), the ptyhub page is attached to
 // a shell running `yes`; after the flood has run for FLOOD_MS, Ctrl-C is pressed. Printed
 // per trial, as one `ctrlc key=value ...` line:
@@ -9,7 +10,7 @@
 //   key_ms    when the page saw the keydown (after the work queued before it);
 //   fps       animation frames per second during the flood (the page's responsiveness);
 //   mbps      bytes xterm.js parsed per second during the flood.
-// Usage: node bench/web_ctrlc.mjs URL TRIALS
+// Usage: node bench/_web_ctrlc.mjs URL TRIALS
 import { createRequire } from 'node:module';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
