@@ -545,6 +545,102 @@ static int on_create(struct conn *c, const struct wire_create *cr)
 
 /* ATTACH: subscribe from an offset, the tail, the live edge, or (version 3) a snapshot of
  * the screen followed by the output from the offset it represents. */
+/* ---- attach, shared by local and forwarded attachments -------------------------------- */
+
+/* Where an ATTACH starts: the retained range [start, end) and the first offset to send
+ * (for a snapshot, the end: the snapshot is taken in attach_replies once the size is
+ * settled). Returns 0, or an error code with its message in err. */
+static uint16_t attach_plan(struct session *s, const struct wire_attach *a, uint64_t *start,
+                            uint64_t *end, uint64_t *from, char *err, size_t errlen)
+{
+    if (a->from_kind == WIRE_FROM_SNAPSHOT && !session_has_terminal(s)) {
+        snprintf(err, errlen,
+                 "session %u keeps no terminal state (--terminal-state off): attach from an "
+                 "offset instead",
+                 a->sid);
+        return WIRE_ERR_UNAVAILABLE;
+    }
+    *start = session_start(s);
+    *end = session_end(s);
+    switch (a->from_kind) {
+    case WIRE_FROM_TAIL:
+        *from = a->from >= *end ? 0 : *end - a->from;
+        if (*from < *start)
+            *from = *start;
+        break;
+    case WIRE_FROM_LIVE:
+    case WIRE_FROM_SNAPSHOT:
+        *from = *end;
+        break;
+    default:
+        *from = a->from;
+        if (*from > *end) {
+            snprintf(err, errlen, "offset %llu is beyond the end of output (%llu)",
+                     (unsigned long long)*from, (unsigned long long)*end);
+            return WIRE_ERR_BAD_ARGUMENT;
+        }
+        break;
+    }
+    return 0;
+}
+
+/* Sends one message of an attach's replies (conn_send or reply_msg). */
+typedef void (*attach_emit_fn)(void *ctx, const struct wire_msg *m);
+
+/* The replies of an accepted ATTACH, on the session's reactor: an interactive attach's
+ * size, then ATTACHED, the SNAPSHOT (taken in the same step as the attachment, so the
+ * subscription starts exactly at the offset the screen represents) and a GAP for what
+ * is no longer retained. Returns the offset the subscription starts at. */
+static uint64_t attach_replies(struct session *s, const struct wire_attach *a, uint64_t start,
+                               uint64_t end, uint64_t from, attach_emit_fn emit, void *ctx)
+{
+    if (a->mode == WIRE_MODE_INTERACTIVE && a->cols && a->rows && !session_exited(s))
+        session_resize(s, a->cols, a->rows);
+    uint16_t cols, rows;
+    session_size(s, &cols, &rows);
+    uint8_t *snap = NULL;
+    size_t snap_len = 0;
+    if (a->from_kind == WIRE_FROM_SNAPSHOT) {
+        const struct vt *vt = session_terminal(s, &from);
+        snap = screen_render(vt, true, &snap_len);
+        end = from;
+    }
+    struct wire_msg m = {.type = WIRE_ATTACHED};
+    m.attached = (struct wire_attached){a->req,
+                                        a->sid,
+                                        start,
+                                        end,
+                                        cols,
+                                        rows,
+                                        session_exited(s) ? WIRE_STATE_EXITED : WIRE_STATE_RUNNING};
+    emit(ctx, &m);
+    if (snap) {
+        struct wire_msg sm = {.type = WIRE_SNAPSHOT};
+        sm.snapshot = (struct wire_snapshot){a->sid, from, {snap, snap_len}};
+        if (snap_len > WIRE_MAX_BODY - WIRE_SNAPSHOT_HDR) {
+            /* A giant screen's snapshot does not fit one message: the client gets an
+             * empty one (a blank screen) and the output from here on. */
+            log_warn("session %u: a %zu-byte snapshot does not fit a message", a->sid, snap_len);
+            sm.snapshot.data.len = 0;
+        }
+        emit(ctx, &sm);
+        free(snap);
+    }
+    if (from < start) {
+        struct wire_msg g = {.type = WIRE_GAP};
+        g.gap = (struct wire_gap){a->sid, from, start};
+        emit(ctx, &g);
+        from = start;
+    }
+    return from;
+}
+
+/* conn_send as an attach_replies emitter. */
+static void conn_emit(void *ctx, const struct wire_msg *m)
+{
+    conn_send(ctx, m);
+}
+
 static int on_attach(struct conn *c, const struct wire_attach *a)
 {
     if (a->from_kind == WIRE_FROM_SNAPSHOT && c->version < 3) {
@@ -556,33 +652,12 @@ static int on_attach(struct conn *c, const struct wire_attach *a)
     struct session *s = conn_local_session(c, a->req, a->sid, &step);
     if (!s)
         return step;
-    if (a->from_kind == WIRE_FROM_SNAPSHOT && !session_has_terminal(s)) {
-        conn_error(c, a->req, a->sid, WIRE_ERR_UNAVAILABLE,
-                   "session %u keeps no terminal state (--terminal-state off): attach from an "
-                   "offset instead",
-                   a->sid);
+    uint64_t start, end, from;
+    char err[160];
+    uint16_t code = attach_plan(s, a, &start, &end, &from, err, sizeof err);
+    if (code) {
+        conn_error(c, a->req, a->sid, code, "%s", err);
         return STEP_NEXT;
-    }
-    uint64_t start = session_start(s), end = session_end(s), from;
-    switch (a->from_kind) {
-    case WIRE_FROM_TAIL:
-        from = a->from >= end ? 0 : end - a->from;
-        if (from < start)
-            from = start;
-        break;
-    case WIRE_FROM_LIVE:
-    case WIRE_FROM_SNAPSHOT: /* the snapshot is taken below, once the size is settled */
-        from = end;
-        break;
-    default:
-        from = a->from;
-        if (from > end) {
-            conn_error(c, a->req, a->sid, WIRE_ERR_BAD_ARGUMENT,
-                       "offset %llu is beyond the end of output (%llu)", (unsigned long long)from,
-                       (unsigned long long)end);
-            return STEP_NEXT;
-        }
-        break;
     }
     struct csub *cs = conn_find_sub(c, a->sid);
     unsigned limit = hub_config(worker_server(c->l->w))->max_session_clients;
@@ -608,46 +683,7 @@ static int on_attach(struct conn *c, const struct wire_attach *a)
     cs->sub.owner = cs;
     cs->sub.interactive = interactive;
     cs->sub.lossless = interactive || (c->flags & CONN_STDIO);
-    if (interactive && a->cols && a->rows && !session_exited(s))
-        session_resize(s, a->cols, a->rows);
-    uint16_t cols, rows;
-    session_size(s, &cols, &rows);
-    /* The snapshot and the attachment are made in the same step on the session's reactor:
-     * the subscription starts exactly at the offset the screen represents. */
-    uint8_t *snap = NULL;
-    size_t snap_len = 0;
-    if (a->from_kind == WIRE_FROM_SNAPSHOT) {
-        const struct vt *vt = session_terminal(s, &from);
-        snap = screen_render(vt, true, &snap_len);
-        end = from;
-    }
-    struct wire_msg m = {.type = WIRE_ATTACHED};
-    m.attached = (struct wire_attached){a->req,
-                                        a->sid,
-                                        start,
-                                        end,
-                                        cols,
-                                        rows,
-                                        session_exited(s) ? WIRE_STATE_EXITED : WIRE_STATE_RUNNING};
-    conn_send(c, &m);
-    if (snap) {
-        struct wire_msg sm = {.type = WIRE_SNAPSHOT};
-        sm.snapshot = (struct wire_snapshot){a->sid, from, {snap, snap_len}};
-        if (snap_len > WIRE_MAX_BODY - WIRE_SNAPSHOT_HDR) {
-            /* A giant screen's snapshot does not fit one message: the client gets an
-             * empty one (a blank screen) and the output from here on. */
-            log_warn("session %u: a %zu-byte snapshot does not fit a message", a->sid, snap_len);
-            sm.snapshot.data.len = 0;
-        }
-        conn_send(c, &sm);
-        free(snap);
-    }
-    if (from < start) {
-        struct wire_msg g = {.type = WIRE_GAP};
-        g.gap = (struct wire_gap){a->sid, from, start};
-        conn_send(c, &g);
-        from = start;
-    }
+    from = attach_replies(s, a, start, end, from, conn_emit, c);
     cs->acked = from;
     bool held = c->hold && cs->sub.lossless;
     cs->sub.hold = from;
@@ -1052,6 +1088,20 @@ static void conn_wait_done(struct screen_wait *w, void *arg, enum screen_wait_re
     conn_wait_remove(c, cw);
 }
 
+/* A WAIT's conditions as screen.c takes them. */
+static struct screen_wait_params wait_params(const struct wire_wait *wt)
+{
+    return (struct screen_wait_params){
+        .text = wt->flags & WIRE_WAIT_F_TEXT,
+        .idle = wt->flags & WIRE_WAIT_F_IDLE,
+        .regex = (const char *)wt->regex.p,
+        .regex_len = wt->regex.len,
+        .after = wt->after,
+        .idle_ms = wt->idle_ms,
+        .timeout_ms = wt->timeout_ms,
+    };
+}
+
 /* WAIT: answered by WAITED when the text appears, the session is quiet, the timeout
  * passes or the session exits. Waits cost nothing while the session is silent. */
 static int on_wait(struct conn *c, const struct wire_wait *wt)
@@ -1067,15 +1117,7 @@ static int on_wait(struct conn *c, const struct wire_wait *wt)
     struct session *s = conn_local_session(c, wt->req, wt->sid, &step);
     if (!s)
         return step;
-    struct screen_wait_params p = {
-        .text = wt->flags & WIRE_WAIT_F_TEXT,
-        .idle = wt->flags & WIRE_WAIT_F_IDLE,
-        .regex = (const char *)wt->regex.p,
-        .regex_len = wt->regex.len,
-        .after = wt->after,
-        .idle_ms = wt->idle_ms,
-        .timeout_ms = wt->timeout_ms,
-    };
+    struct screen_wait_params p = wait_params(wt);
     struct conn_wait *cw = xcalloc(1, sizeof *cw);
     cw->c = c;
     cw->req = wt->req;
@@ -1653,6 +1695,12 @@ static struct session *remote_session(struct remote_req *q, uint32_t req, uint32
 }
 
 /* ATTACH there: the relay's subscriber is attached, ATTACHED (and a GAP) go back. */
+/* reply_msg as an attach_replies emitter. */
+static void remote_emit(void *ctx, const struct wire_msg *m)
+{
+    reply_msg(ctx, m);
+}
+
 static void remote_attach(struct remote_req *q, const struct wire_attach *a, struct remote_reply *r)
 {
     r->kind = RK_ATTACH_FAILED;
@@ -1660,33 +1708,12 @@ static void remote_attach(struct remote_req *q, const struct wire_attach *a, str
     struct session *s = remote_session(q, a->req, a->sid, r);
     if (!s)
         return;
-    if (a->from_kind == WIRE_FROM_SNAPSHOT && !session_has_terminal(s)) {
-        reply_error(r, a->req, a->sid, WIRE_ERR_UNAVAILABLE,
-                    "session %u keeps no terminal state (--terminal-state off): attach from an "
-                    "offset instead",
-                    a->sid);
+    uint64_t start, end, from;
+    char err[160];
+    uint16_t code = attach_plan(s, a, &start, &end, &from, err, sizeof err);
+    if (code) {
+        reply_error(r, a->req, a->sid, code, "%s", err);
         return;
-    }
-    uint64_t start = session_start(s), end = session_end(s), from;
-    switch (a->from_kind) {
-    case WIRE_FROM_TAIL:
-        from = a->from >= end ? 0 : end - a->from;
-        if (from < start)
-            from = start;
-        break;
-    case WIRE_FROM_LIVE:
-    case WIRE_FROM_SNAPSHOT: /* the snapshot is taken below, once the size is settled */
-        from = end;
-        break;
-    default:
-        from = a->from;
-        if (from > end) {
-            reply_error(r, a->req, a->sid, WIRE_ERR_BAD_ARGUMENT,
-                        "offset %llu is beyond the end of output (%llu)", (unsigned long long)from,
-                        (unsigned long long)end);
-            return;
-        }
-        break;
     }
     unsigned limit = hub_config(worker_server(q->w))->max_session_clients;
     struct session_summary sum;
@@ -1697,41 +1724,7 @@ static void remote_attach(struct remote_req *q, const struct wire_attach *a, str
         return;
     }
     bool interactive = a->mode == WIRE_MODE_INTERACTIVE;
-    if (interactive && a->cols && a->rows && !session_exited(s))
-        session_resize(s, a->cols, a->rows);
-    uint16_t cols, rows;
-    session_size(s, &cols, &rows);
-    /* As for a local attach: the snapshot and the relay's start are one step here. */
-    uint8_t *snap = NULL;
-    size_t snap_len = 0;
-    if (a->from_kind == WIRE_FROM_SNAPSHOT) {
-        const struct vt *vt = session_terminal(s, &from);
-        snap = screen_render(vt, true, &snap_len);
-        end = from;
-    }
-    struct wire_msg m = {.type = WIRE_ATTACHED};
-    m.attached = (struct wire_attached){a->req,
-                                        a->sid,
-                                        start,
-                                        end,
-                                        cols,
-                                        rows,
-                                        session_exited(s) ? WIRE_STATE_EXITED : WIRE_STATE_RUNNING};
-    reply_msg(r, &m);
-    if (snap) {
-        struct wire_msg sm = {.type = WIRE_SNAPSHOT};
-        sm.snapshot = (struct wire_snapshot){a->sid, from, {snap, snap_len}};
-        if (snap_len > WIRE_MAX_BODY - WIRE_SNAPSHOT_HDR)
-            sm.snapshot.data.len = 0; /* too big for a message: see the local attach */
-        reply_msg(r, &sm);
-        free(snap);
-    }
-    if (from < start) {
-        struct wire_msg g = {.type = WIRE_GAP};
-        g.gap = (struct wire_gap){a->sid, from, start};
-        reply_msg(r, &g);
-        from = start;
-    }
+    from = attach_replies(s, a, start, end, from, remote_emit, r);
     struct sub tmpl = {.interactive = interactive};
     tmpl.lossless = interactive || q->stdio;
     tmpl.hold = from;
@@ -2010,15 +2003,7 @@ static bool remote_wait(struct relay_port *p, struct remote_req *q, const struct
     struct session *s = remote_session(q, wt->req, wt->sid, r);
     if (!s)
         return true;
-    struct screen_wait_params sp = {
-        .text = wt->flags & WIRE_WAIT_F_TEXT,
-        .idle = wt->flags & WIRE_WAIT_F_IDLE,
-        .regex = (const char *)wt->regex.p,
-        .regex_len = wt->regex.len,
-        .after = wt->after,
-        .idle_ms = wt->idle_ms,
-        .timeout_ms = wt->timeout_ms,
-    };
+    struct screen_wait_params sp = wait_params(wt);
     struct remote_wait *rw = xcalloc(1, sizeof *rw);
     rw->p = p;
     rw->req = wt->req;
