@@ -514,12 +514,12 @@ class AsyncClient:
     async def unsubscribe(self, timeout: Optional[float] = None) -> None:
         await self._request(lambda r: codec.encode_events(r, 0), timeout=timeout)
 
-    async def next_session_event(self, timeout: Optional[float] = None
-                                 ) -> Optional[SessionEvent]:
-        """The next lifecycle event, or None after timeout."""
+    async def _pop_within(self, pop, timeout: Optional[float]):
+        """pop()'s first non-None result, waiting for the reader between tries; None after
+        timeout seconds (None: wait forever). A dead connection raises its error."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            ev = self._core.pop_session_event()
+            ev = pop()
             if ev is not None:
                 return ev
             if self._core.fatal is not None and (self._reader is None or self._reader.done()):
@@ -532,6 +532,11 @@ class AsyncClient:
                 await asyncio.wait_for(self._wake.wait(), left)
             except asyncio.TimeoutError:
                 return None
+
+    async def next_session_event(self, timeout: Optional[float] = None
+                                 ) -> Optional[SessionEvent]:
+        """The next lifecycle event, or None after timeout."""
+        return await self._pop_within(self._core.pop_session_event, timeout)
 
     async def session_events(self, timeout: Optional[float] = None
                              ) -> AsyncIterator[SessionEvent]:
@@ -547,21 +552,7 @@ class AsyncClient:
     async def next_event(self, timeout: Optional[float] = None,
                          sid: Optional[int] = None) -> Optional[Event]:
         """The next event (of one session when sid is given), or None after timeout."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            ev = self._core.events.pop(sid)
-            if ev is not None:
-                return ev
-            if self._core.fatal is not None and (self._reader is None or self._reader.done()):
-                raise self._core.fatal
-            self._wake.clear()
-            left = None if deadline is None else deadline - time.monotonic()
-            if left is not None and left <= 0:
-                return None
-            try:
-                await asyncio.wait_for(self._wake.wait(), left)
-            except asyncio.TimeoutError:
-                return None
+        return await self._pop_within(lambda: self._core.events.pop(sid), timeout)
 
     async def events(self, timeout: Optional[float] = None,
                      sid: Optional[int] = None) -> AsyncIterator[Event]:
