@@ -38,6 +38,9 @@ enum {
     OPT_BULK_QUANTUM,
     OPT_LATENCY_SLICE,
     OPT_RENDER_HOLD,
+    OPT_BULK_READ,
+    OPT_BULK_FLUSH,
+    OPT_DISPATCH,
     OPT_TERMINAL_STATE,
     OPT_PLACEMENT
 };
@@ -67,6 +70,9 @@ static const struct option serve_options[] = {
     {"bulk-quantum", required_argument, NULL, OPT_BULK_QUANTUM},
     {"latency-slice", required_argument, NULL, OPT_LATENCY_SLICE},
     {"render-hold", required_argument, NULL, OPT_RENDER_HOLD},
+    {"bulk-read", required_argument, NULL, OPT_BULK_READ},
+    {"bulk-flush", required_argument, NULL, OPT_BULK_FLUSH},
+    {"dispatch", required_argument, NULL, OPT_DISPATCH},
     {"terminal-state", required_argument, NULL, OPT_TERMINAL_STATE},
     {"placement", required_argument, NULL, OPT_PLACEMENT},
     {"help", no_argument, NULL, 'h'},
@@ -212,6 +218,26 @@ int serve_args_parse(int argc, char **argv, struct config *cfg, struct serve_arg
             if (config_parse_size(optarg, &cfg->render_hold) < 0 ||
                 (cfg->render_hold && cfg->render_hold < 16384) || cfg->render_hold > (1u << 20))
                 BAD("--render-hold: '%s' is not 0 (off) or a size from 16K to 1M", optarg);
+            break;
+        case OPT_BULK_READ:
+            if (strcmp(optarg, "one") == 0)
+                cfg->bulk_read_one = true;
+            else if (strcmp(optarg, "sized") == 0)
+                cfg->bulk_read_one = false;
+            else
+                BAD("--bulk-read: '%s' is not one or sized", optarg);
+            break;
+        case OPT_BULK_FLUSH:
+            if (config_parse_uint(optarg, 0, 100000, &cfg->bulk_flush_us) < 0)
+                BAD("--bulk-flush: '%s' is not microseconds from 0 (off) to 100000", optarg);
+            break;
+        case OPT_DISPATCH:
+            if (strcmp(optarg, "interactive") == 0)
+                cfg->bulk_last = true;
+            else if (strcmp(optarg, "arrival") == 0)
+                cfg->bulk_last = false;
+            else
+                BAD("--dispatch: '%s' is not interactive or arrival", optarg);
             break;
         case OPT_COALESCE_MS:
             if (config_parse_uint(optarg, 0, 1000, &cfg->coalesce_ms) < 0)

@@ -37,6 +37,8 @@ struct reactor {
     void *backend;
     const char *reason;
     bool started;
+    bool bulk_last; /* reactor_config.bulk_last */
+    bool in_again;  /* running the again list: bulk watchers are called now */
     uint64_t now_ns;
 
     reactor_timer **heap;
@@ -58,7 +60,7 @@ struct reactor {
 
     struct {
         _Atomic uint64_t turns, wakes, completions, io_events, posts, post_wakes, rearms,
-            cq_overflows, sq_full, timers_fired, tasks_run, callback_errors;
+            cq_overflows, sq_full, timers_fired, tasks_run, callback_errors, bulk_deferred;
     } st;
 };
 
@@ -112,6 +114,7 @@ int reactor_new(reactor **out, const reactor_config *cfg)
     pthread_mutex_init(&r->post_mu, NULL);
     r->now_ns = monotonic_ns();
     r->efd = -1;
+    r->bulk_last = cfg->bulk_last;
 
     const char *why = NULL;
     int rc = 0;
@@ -248,6 +251,7 @@ void reactor_stats_get(const reactor *r, reactor_stats *out)
     LD(timers_fired);
     LD(tasks_run);
     LD(callback_errors);
+    LD(bulk_deferred);
 #undef LD
 }
 
@@ -336,7 +340,14 @@ void reactor_io_free(reactor_io *io)
     r->closing_head = io;
 }
 
-/* Delivers a readiness event to a live watcher, filtered by what it wants now. */
+void reactor_io_set_bulk(reactor_io *io, bool bulk)
+{
+    io->bulk = bulk;
+}
+
+/* Delivers a readiness event to a live watcher, filtered by what it wants now. A bulk
+ * watcher on a bulk_last reactor is queued on the again list instead, which the turn
+ * runs after the other watchers and one pass of their tasks (reactor_turn). */
 void reactor_dispatch(reactor *r, reactor_io *io, unsigned events)
 {
     if (io->closing || !io->want)
@@ -344,6 +355,11 @@ void reactor_dispatch(reactor *r, reactor_io *io, unsigned events)
     events &= io->want | REACTOR_ERR | ((io->want & REACTOR_READ) ? REACTOR_RDHUP : 0);
     if (!events)
         return;
+    if (io->bulk && r->bulk_last && !r->in_again) {
+        STAT_ADD(r, bulk_deferred, 1);
+        reactor_io_again(io, events);
+        return;
+    }
     STAT_ADD(r, io_events, 1);
     int rc = io->cb(io, events, io->arg);
     if (rc < 0)
@@ -355,6 +371,7 @@ static void reactor_run_again(reactor *r)
 {
     reactor_io *io = r->again_head;
     r->again_head = r->again_tail = NULL;
+    r->in_again = true;
     while (io) {
         reactor_io *next = io->again_next;
         unsigned ev = io->again_events;
@@ -363,6 +380,7 @@ static void reactor_run_again(reactor *r)
         reactor_dispatch(r, io, ev);
         io = next;
     }
+    r->in_again = false;
 }
 
 /* Frees closed watchers that nothing (kernel or again list) references any more. */
@@ -659,6 +677,11 @@ static int reactor_turn(reactor *r, int64_t limit_ns)
     if (rc < 0 && rc != -EINTR)
         return rc;
     r->now_ns = monotonic_ns();
+    /* Interactive first: what the other watchers queued (a keystroke written to its
+     * PTY, an echo flushed to its client) runs before the bulk watchers and the
+     * watchers that used up their quantum last turn. */
+    if (r->bulk_last && r->again_head && r->task_head)
+        reactor_run_tasks(r);
     reactor_run_again(r);
     reactor_fire_timers(r);
     /* The end-of-tick flush: tasks that tasks queue (a session's notify queues its

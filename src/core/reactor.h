@@ -43,6 +43,7 @@ typedef struct reactor_config {
     enum reactor_backend_kind backend; /* REACTOR_AUTO: io_uring if the probe passes */
     unsigned sq_entries;               /* io_uring submission queue size (0: 256) */
     unsigned cq_entries;               /* completion queue size (0: 4x sq_entries) */
+    bool bulk_last; /* readiness of bulk watchers waits for the turn's other work */
 } reactor_config;
 
 /* Counters kept per reactor. Read them from any thread with reactor_stats_get(). */
@@ -59,6 +60,7 @@ typedef struct reactor_stats {
     uint64_t timers_fired;    /* timer callbacks run */
     uint64_t tasks_run;       /* end-of-turn tasks run */
     uint64_t callback_errors; /* callbacks that returned a negative errno */
+    uint64_t bulk_deferred;   /* bulk readiness events run after the turn's other work */
 } reactor_stats;
 
 typedef int (*reactor_io_cb)(reactor_io *io, unsigned events, void *arg);
@@ -122,6 +124,11 @@ int reactor_io_fd(const reactor_io *io);
 /* Asks for the callback to run again next turn with these events, without waiting for
  * the kernel (the fd still has data but the caller used up its quantum). */
 void reactor_io_again(reactor_io *io, unsigned events);
+/* Marks a watcher bulk (or not). On a reactor created with bulk_last, a bulk watcher's
+ * readiness is not called back where the kernel reports it: it waits until every other
+ * watcher of the turn has been called and the tasks they queued have run once, so that
+ * a keystroke and its echo never wait behind bulk reads and the writes they cause. */
+void reactor_io_set_bulk(reactor_io *io, bool bulk);
 /* Stops watching. The callback is never called again; the memory is released only after
  * the kernel has returned every request that names it, so the caller may close the fd
  * right after this call. Accepts NULL. */

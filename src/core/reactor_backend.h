@@ -18,6 +18,7 @@ struct reactor_io {
     void *arg;
     bool closing;  /* reactor_io_free was called: never call back again */
     bool on_again; /* queued on the again list */
+    bool bulk;     /* called back after the turn's other work (reactor_io_set_bulk) */
     unsigned again_events;
     reactor_io *again_next;
     reactor_io *closing_next;

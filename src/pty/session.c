@@ -35,6 +35,8 @@
 #define SESSION_READ_QUANTUM (64u * 1024)
 /* A read is never smaller than this, so pausing happens when less room is left. */
 #define SESSION_MIN_READ 4096u
+/* New bulk output that tells the subscribers at once, batching or not. */
+#define SESSION_BATCH_BYTES (64u * 1024)
 /* How long to wait for EIO after the child exited (a grandchild may hold the slave). */
 #define SESSION_DRAIN_NS (1000ull * 1000 * 1000)
 
@@ -102,6 +104,10 @@ struct session {
     uint64_t win_start_ns, win_bytes; /* output in the current classification window */
     uint64_t last_input_ns;
     size_t bulk_quantum;       /* read quantum while bulk and interactive work is recent (0: off) */
+    bool bulk_read_one;        /* a bulk session reads once per readiness */
+    uint64_t bulk_flush_ns;    /* a bulk session's new output waits this long at most (0: off) */
+    size_t batch_bytes;        /* output read since the subscribers were last told */
+    reactor_timer batch_timer; /* tells them when bulk_flush_ns is over */
     uint64_t latency_slice_ns; /* the program's slice while interactive (0: untouched) */
 };
 
@@ -120,6 +126,8 @@ static int session_master_cb(reactor_io *io, unsigned events, void *arg);
 static int session_pidfd_cb(reactor_io *io, unsigned events, void *arg);
 static int session_kill_timer_cb(reactor_timer *t, void *arg);
 static int session_drain_timer_cb(reactor_timer *t, void *arg);
+static int session_batch_timer_cb(reactor_timer *t, void *arg);
+static void session_batch_flush(struct session *s);
 static int session_notify_task(reactor_task *t, void *arg);
 static int session_input_task(reactor_task *t, void *arg);
 static int session_free_task(reactor_task *t, void *arg);
@@ -199,6 +207,8 @@ int session_new(reactor *r, const struct session_opts *o, session_exit_cb on_exi
     s->kill_grace_ms = o->kill_grace_ms;
     s->sched = o->sched;
     s->bulk_quantum = o->bulk_quantum;
+    s->bulk_read_one = o->bulk_read_one;
+    s->bulk_flush_ns = o->bulk_flush_ns;
     s->latency_slice_ns = o->latency_slice_ns;
     session_term_init(s, o, so.cols, so.rows);
     s->exit_code = -1;
@@ -215,6 +225,7 @@ int session_new(reactor *r, const struct session_opts *o, session_exit_cb on_exi
     SUM_SET(s, rows, so.rows);
     reactor_timer_init(&s->kill_timer, session_kill_timer_cb, s);
     reactor_timer_init(&s->drain_timer, session_drain_timer_cb, s);
+    reactor_timer_init(&s->batch_timer, session_batch_timer_cb, s);
     reactor_task_init(&s->notify_task, session_notify_task, s);
     reactor_task_init(&s->input_task, session_input_task, s);
     reactor_task_init(&s->free_task, session_free_task, s);
@@ -345,6 +356,10 @@ static void session_set_class(struct session *s, enum session_class cls)
         return;
     SUM_SET(s, cls, (unsigned)cls);
     SUM_SET(s, reclassified, SUM_GET(s, reclassified) + 1);
+    if (s->sched == SCHED_INTERACTIVE && s->mio)
+        reactor_io_set_bulk(s->mio, cls == SESSION_BULK);
+    if (cls != SESSION_BULK && s->batch_bytes)
+        session_batch_flush(s);
     if (s->sched == SCHED_INTERACTIVE && !s->child_exited) {
         session_set_weight(s, cls == SESSION_BULK);
         if (s->latency_slice_ns)
@@ -503,6 +518,43 @@ static void session_close_master(struct session *s)
     session_finish_if_done(s);
 }
 
+/* Tells the subscribers at the end of this turn, and forgets any batch. */
+static void session_batch_flush(struct session *s)
+{
+    s->batch_bytes = 0;
+    reactor_timer_stop(s->r, &s->batch_timer);
+    session_schedule_notify(s);
+}
+
+static int session_batch_timer_cb(reactor_timer *t, void *arg)
+{
+    (void)t;
+    session_batch_flush(arg);
+    return 0;
+}
+
+/* New output: the subscribers are told at the end of this turn, except a bulk session's
+ * under SCHED_INTERACTIVE with bulk_flush_ns, which waits until SESSION_BATCH_BYTES are
+ * new or bulk_flush_ns has passed since the first of them. Its clients then get a few
+ * large writes instead of one per 4 KiB read, each waking the client and the daemon's
+ * send path: CPU that typing elsewhere and the floods themselves get back. Nothing is
+ * held once the session pauses, ends or turns interactive. */
+static void session_output_notify(struct session *s, size_t n)
+{
+    if (!s->bulk_flush_ns || s->sched != SCHED_INTERACTIVE || SUM_GET(s, cls) != SESSION_BULK ||
+        s->paused || s->eof || s->hup) {
+        session_batch_flush(s);
+        return;
+    }
+    s->batch_bytes += n;
+    if (s->batch_bytes >= SESSION_BATCH_BYTES) {
+        session_batch_flush(s);
+        return;
+    }
+    if (!reactor_timer_active(&s->batch_timer))
+        reactor_timer_start(s->r, &s->batch_timer, s->bulk_flush_ns);
+}
+
 /* Reads up to a quantum of output into the ring, as room for lossless subscribers
  * allows; yields with reactor_io_again when the quantum is used up.
  *
@@ -510,7 +562,14 @@ static void session_close_master(struct session *s)
  * reading until EAGAIN: on an empty PTY master, n_tty_read waits for the tty's pending
  * flush work (a kworker) before it says EAGAIN, even with O_NONBLOCK, and under a flood
  * that parks the whole reactor thread in D state. Data that the flush work delivers
- * later wakes the poll again. Only after a hang-up is the empty read made, to see EIO. */
+ * later wakes the poll again. Only after a hang-up is the empty read made, to see EIO.
+ *
+ * A bulk session under SCHED_INTERACTIVE with bulk_read_one reads once per readiness (the
+ * FIONREAD check stays, against a stale readiness): a tty read returns at most its 4 KiB
+ * line buffer however much is asked for, and the kworker refills that buffer only after
+ * the read, so a second read in the same callback finds little or nothing. One read
+ * keeps every turn short for the keystrokes that share the thread; the poll reports the
+ * refill. */
 static void session_read(struct session *s)
 {
     struct sched_thread *st = sched_thread();
@@ -526,6 +585,7 @@ static void session_read(struct session *s)
     for (struct sub *u = s->subs; u; u = u->next)
         has_lossless |= u->lossless;
     uint64_t start_end = ring_end(&s->ring);
+    bool one = s->bulk_read_one && cls == SESSION_BULK && s->sched == SCHED_INTERACTIVE && !s->hup;
     while (budget > 0 && !s->eof) {
         size_t want = budget;
         if (has_lossless) {
@@ -542,7 +602,7 @@ static void session_read(struct session *s)
             queued = -1; /* unknown: fall back to reading until EAGAIN */
         if (queued == 0 && !s->hup)
             break;
-        if (queued > 0 && (size_t)queued < want)
+        if (queued > 0 && (size_t)queued < want && !one)
             want = (size_t)queued;
         uint8_t *p;
         size_t span = ring_write_span(&s->ring, want, &p);
@@ -553,6 +613,8 @@ static void session_read(struct session *s)
             ring_commit(&s->ring, (size_t)n);
             session_term_output(s, p, (size_t)n);
             budget -= (size_t)n;
+            if (one)
+                break;
             continue;
         }
         if (n < 0 && errno == EINTR)
@@ -571,7 +633,7 @@ static void session_read(struct session *s)
     if (end != start_end) {
         session_account_output(s, (size_t)(end - start_end));
         SUM_SET(s, bytes_out, end);
-        session_schedule_notify(s);
+        session_output_notify(s, (size_t)(end - start_end));
         session_term_after_read(s);
     }
     if (budget == 0 && s->mio && !s->paused)
@@ -1187,6 +1249,7 @@ void session_free(struct session *s)
         session_waiter_cancel(s->waiters);
     reactor_timer_stop(s->r, &s->kill_timer);
     reactor_timer_stop(s->r, &s->drain_timer);
+    reactor_timer_stop(s->r, &s->batch_timer);
     reactor_task_cancel(s->r, &s->notify_task);
     reactor_task_cancel(s->r, &s->input_task);
     reactor_task_cancel(s->r, &s->free_task);

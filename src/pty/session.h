@@ -98,6 +98,13 @@ struct session_opts {
     /* Bytes a bulk session reads per turn while an interactive session of the same
      * thread was typed into within the last second (src/pty/sched.h); 0: no limit. */
     size_t bulk_quantum;
+    /* With SCHED_INTERACTIVE: a bulk session reads once per readiness (what the tty
+     * holds, at most its 4 KiB line buffer) instead of FIONREAD-sized reads up to the
+     * quantum, and its watcher is marked bulk (reactor_io_set_bulk). */
+    bool bulk_read_one;
+    /* With SCHED_INTERACTIVE: how long a bulk session's new output may wait before its
+     * subscribers are told (they are told at once past 64 KiB); 0: every turn. */
+    uint64_t bulk_flush_ns;
     /* With SCHED_INTERACTIVE: the scheduler slice the program gets while interactive
      * (src/pty/sched.h); bulk programs get the kernel's default. 0: never changed. */
     uint64_t latency_slice_ns;

@@ -27,6 +27,11 @@ void config_defaults(struct config *c)
      * measurably lower the loaded p99 (docs/benchmarks.md, "Interactive latency"). */
     c->latency_slice_us = 0;
     c->render_hold = 256u * 1024;
+    /* Both on: a keystroke's echo p99 under 8 floods fell from 2.6-3.7 ms to 1.3-1.9 ms
+     * with one read per bulk readiness (docs/benchmarks.md, "Interactive latency"). */
+    c->bulk_read_one = true;
+    c->bulk_last = true;
+    c->bulk_flush_us = 2000;
     c->log_level = LOG_INFO;
     c->max_session_clients = 64;
     c->header_timeout_ms = 10000;

@@ -22,20 +22,19 @@ struct config {
     size_t scrollback;      /* bytes retained per session */
     unsigned kill_grace_ms; /* SIGHUP → SIGKILL delay */
     unsigned max_sessions;
-    unsigned max_clients; /* connections per class (Unix socket; HTTP and WebSocket) */
-    size_t input_queue;   /* bytes of input queued per session at most */
-    int sched;            /* enum session_sched: what happens to bulk sessions */
-    size_t bulk_quantum;  /* bulk read per turn while typing is recent (0: no limit) */
-    unsigned latency_slice_us;
-    size_t render_hold;
-    /* window of rendering clients (the page); 0: the 2 MiB ACK window */ /* scheduler slice of
-                                                                             reactor threads and
-                                                                             interactive
-                                                                             programs */
-    bool terminal_state;   /* a headless terminal per session (answers queries) */
-    int placement;         /* enum config_placement: which reactor a new session lives on */
-    unsigned keep_exited;  /* exited sessions kept listed */
-    char socket_path[108]; /* Unix socket ("" until resolved) */
+    unsigned max_clients;      /* connections per class (Unix socket; HTTP and WebSocket) */
+    size_t input_queue;        /* bytes of input queued per session at most */
+    int sched;                 /* enum session_sched: what happens to bulk sessions */
+    size_t bulk_quantum;       /* bulk read per turn while typing is recent (0: no limit) */
+    unsigned latency_slice_us; /* scheduler slice of reactor threads and interactive programs */
+    size_t render_hold;        /* window of rendering clients (the page); 0: the 2 MiB ACK window */
+    bool bulk_read_one;     /* with sched interactive: one read per bulk readiness (--bulk-read) */
+    bool bulk_last;         /* bulk readiness after the turn's other work (--dispatch) */
+    unsigned bulk_flush_us; /* longest wait of a bulk session's output for its clients */
+    bool terminal_state;    /* a headless terminal per session (answers queries) */
+    int placement;          /* enum config_placement: which reactor a new session lives on */
+    unsigned keep_exited;   /* exited sessions kept listed */
+    char socket_path[108];  /* Unix socket ("" until resolved) */
     enum log_level log_level;
     char *const *argv; /* first session's command (NULL: the user's shell) */
     bool no_session;   /* start without a first session */

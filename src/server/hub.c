@@ -220,6 +220,8 @@ static int hub_spawn_opts(struct worker *w, const char *name, const char *const 
         .input_queue = srv->cfg.input_queue,
         .sched = (enum session_sched)srv->cfg.sched,
         .bulk_quantum = srv->cfg.bulk_quantum,
+        .bulk_read_one = srv->cfg.bulk_read_one,
+        .bulk_flush_ns = (uint64_t)srv->cfg.bulk_flush_us * 1000,
         .latency_slice_ns = (uint64_t)srv->cfg.latency_slice_us * 1000,
         .terminal_state = srv->cfg.terminal_state,
         .hold_output = hold,
@@ -660,6 +662,7 @@ void hub_metrics(struct server *srv, char **text, size_t *len)
         C(timers_fired, "Timer callbacks run."),
         C(tasks_run, "End-of-turn tasks run."),
         C(callback_errors, "Callbacks that failed."),
+        C(bulk_deferred, "Bulk readiness events run after the turn's interactive work."),
 #undef C
     };
     for (size_t k = 0; k < sizeof counters / sizeof counters[0]; k++) {

@@ -190,7 +190,7 @@ int server_new(server **out, const struct config *cfg)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    reactor_config rc_cfg = {.backend = cfg->io};
+    reactor_config rc_cfg = {.backend = cfg->io, .bulk_last = cfg->bulk_last};
     for (unsigned i = 0; i < srv->nworkers; i++) {
         struct worker *w = &srv->workers[i];
         w->srv = srv;

@@ -8,6 +8,7 @@ import os
 import subprocess
 import time
 
+import wire
 import wsclient
 from harness import Daemon, Skip, check, check_eq, wait_for, TIMEOUT
 
@@ -136,8 +137,66 @@ def test_bulk_quantum_defers_bulk_reads_while_someone_types():
 def test_scheduler_options_are_validated():
     with Daemon() as d:
         for bad in (["--bulk-quantum", "1K"], ["--bulk-quantum", "1M"],
-                    ["--latency-slice", "5"], ["--render-hold", "1K"], ["--render-hold", "x"]):
+                    ["--latency-slice", "5"], ["--render-hold", "1K"], ["--render-hold", "x"],
+                    ["--bulk-read", "all"], ["--dispatch", "lifo"], ["--bulk-flush", "200000"],
+                    ["--bulk-flush", "-1"]):
             p = subprocess.run([d.bin, "serve", "--socket", d.sock + "2", *bad],
                                capture_output=True, timeout=TIMEOUT)
             check_eq(p.returncode, 2, "`serve %s` status" % " ".join(bad))
             check(bad[0].encode() in p.stderr, "the error names %s: %r" % (bad[0], p.stderr))
+
+
+def test_bulk_readiness_waits_for_interactive_work():
+    """One reactor thread, a flood and a cat typed into: the flood's readiness events are
+    run after the turn's other work (counted) and the flood still progresses and is read
+    whole; with --dispatch arrival nothing is deferred."""
+    for mode, expect in (("interactive", True), ("arrival", False)):
+        with Daemon("--threads", "1", "--dispatch", mode) as d:
+            flood = d.new("yes")
+            probe = d.new("cat")
+            wait_for(lambda: _session(d, flood)["class"] == "bulk", "the flood to be bulk")
+            before = _counter(d, "ptyhub_reactor_bulk_deferred_total")
+            out0 = _session(d, flood)["bytes_out"]
+            deadline = time.monotonic() + (TIMEOUT if expect else 2)
+            while time.monotonic() < deadline:
+                d.ok("send", str(probe), "x")
+                if expect and _counter(d, "ptyhub_reactor_bulk_deferred_total") > before:
+                    break
+            after = _counter(d, "ptyhub_reactor_bulk_deferred_total")
+            if expect:
+                check(after > before, "bulk readiness deferred behind typing")
+            else:
+                check_eq(after, before, "nothing deferred with --dispatch arrival")
+            check(_session(d, flood)["bytes_out"] > out0, "the bulk session progressed")
+
+
+def test_batched_bulk_output_arrives_whole_and_in_order():
+    """A bulk session's output is told to its clients in batches (--bulk-flush, on by
+    default): a lossless client (interactive attach) still gets every byte once, at
+    contiguous offsets, up to the exit, with a long batch interval as with none."""
+    n = 1500000  # about 10 MiB: it runs for more than one classification window
+    want = "".join("%d\n" % i for i in range(1, n + 1)).encode()
+    for flush in ("100000", "0"):
+        with Daemon("--bulk-flush", flush) as d:
+            # It starts when told through a FIFO: input would make it interactive.
+            go = os.path.join(d.dir, "go-%s" % flush)
+            os.mkfifo(go)
+            sid = d.new("sh", "-c", "stty raw -echo; read x < %s; seq 1 %d" % (go, n))
+            with d.conn() as c:
+                c.attach(sid, mode=wire.MODE_INTERACTIVE, from_kind=wire.FROM_OFFSET, from_=0)
+                with open(go, "w") as f:
+                    f.write("go\n")
+                got = bytearray()
+                while True:
+                    m = c.recv(timeout=TIMEOUT)
+                    if m.type == wire.OUTPUT and m.sid == sid:
+                        check_eq(m.offset, len(got), "offset of the next OUTPUT (contiguous)")
+                        got += m.data
+                    elif m.type == wire.GAP:
+                        raise AssertionError("a lossless client got a GAP: %r" % m)
+                    elif m.type == wire.EXIT and m.sid == sid:
+                        break
+            check_eq(len(got), len(want), "bytes received with --bulk-flush %s" % flush)
+            check(bytes(got) == want, "every byte once and in order with --bulk-flush %s" % flush)
+            check(_counter(d, 'ptyhub_sched_read_bytes_total{class="bulk"}') > 0,
+                  "the session was read as bulk (batched) for part of its output")

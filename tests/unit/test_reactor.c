@@ -583,3 +583,109 @@ TEST_BACKENDS(reactor_defer_runs_after_every_task)
     CHECK_MSG(strcmp(log, "") == 0, "a cancelled deferral ran: %s", log);
     reactor_free(r);
 }
+
+/* ---- bulk watchers last (reactor_config.bulk_last) ------------------------------------ */
+
+struct order_log {
+    char seq[16];
+    int n;
+    reactor *r;
+    reactor_task task;
+    reactor_io *victim; /* freed by the interactive callback when set */
+};
+
+static int order_task_cb(reactor_task *t, void *arg)
+{
+    (void)t;
+    struct order_log *o = arg;
+    o->seq[o->n++] = 'T';
+    return 0;
+}
+
+/* The interactive watcher: logs 'I', drains, queues the task (its "flush"). */
+static int order_interactive_cb(reactor_io *io, unsigned events, void *arg)
+{
+    (void)events;
+    struct order_log *o = arg;
+    char b[16];
+    while (read(reactor_io_fd(io), b, sizeof b) > 0)
+        ;
+    o->seq[o->n++] = 'I';
+    reactor_task_schedule(o->r, &o->task);
+    if (o->victim) {
+        reactor_io_free(o->victim);
+        o->victim = NULL;
+    }
+    return 0;
+}
+
+/* The bulk watcher: logs 'B' and drains. */
+static int order_bulk_cb(reactor_io *io, unsigned events, void *arg)
+{
+    (void)events;
+    struct order_log *o = arg;
+    char b[16];
+    while (read(reactor_io_fd(io), b, sizeof b) > 0)
+        ;
+    o->seq[o->n++] = 'B';
+    return 0;
+}
+
+/* Both fds are readable before one turn: with bulk_last the bulk watcher runs after
+ * the interactive one and after the task it queued; without, the task runs last. */
+static void bulk_order_case(enum reactor_backend_kind backend, bool bulk_last, const char *want,
+                            bool free_bulk)
+{
+    reactor_config cfg = {.backend = backend, .bulk_last = bulk_last};
+    reactor *r = NULL;
+    CHECK_EQ(reactor_new(&r, &cfg), 0);
+    int a[2], b[2];
+    CHECK(pipe2(a, O_NONBLOCK | O_CLOEXEC) == 0);
+    CHECK(pipe2(b, O_NONBLOCK | O_CLOEXEC) == 0);
+    struct order_log o = {.r = r};
+    reactor_task_init(&o.task, order_task_cb, &o);
+    reactor_io *bulk, *inter;
+    /* The bulk watcher is registered first, so arrival order would call it first. */
+    CHECK_EQ(reactor_io_new(r, a[0], REACTOR_READ, order_bulk_cb, &o, &bulk), 0);
+    reactor_io_set_bulk(bulk, true);
+    CHECK_EQ(reactor_io_new(r, b[0], REACTOR_READ, order_interactive_cb, &o, &inter), 0);
+    CHECK_EQ(reactor_run_once(r, 0), 0); /* polls armed */
+    CHECK_EQ(write(a[1], "x", 1), 1);
+    CHECK_EQ(write(b[1], "y", 1), 1);
+    if (free_bulk)
+        o.victim = bulk;
+    for (int i = 0; i < 50 && o.n < (int)strlen(want); i++)
+        CHECK_EQ(reactor_run_once(r, 100), 0);
+    for (int i = 0; i < 3; i++)
+        CHECK_EQ(reactor_run_once(r, 10), 0);
+    o.seq[o.n] = 0;
+    CHECK_STR_EQ(o.seq, want);
+    reactor_stats st;
+    reactor_stats_get(r, &st);
+    CHECK_EQ(st.bulk_deferred, bulk_last ? 1u : 0u);
+    if (!free_bulk)
+        reactor_io_free(bulk);
+    reactor_io_free(inter);
+    close(a[0]);
+    close(a[1]);
+    close(b[0]);
+    close(b[1]);
+    reactor_free(r);
+}
+
+TEST_BACKENDS(reactor_bulk_watchers_run_after_interactive_work)
+{
+    bulk_order_case(backend, true, "ITB", false);
+}
+
+TEST_BACKENDS(reactor_arrival_order_without_bulk_last)
+{
+    /* Arrival order: both watchers in the order the kernel reported them, the task at
+     * the end of the turn. */
+    bulk_order_case(backend, false, "BIT", false);
+}
+
+TEST_BACKENDS(reactor_bulk_watcher_freed_while_deferred_is_never_called)
+{
+    bulk_order_case(backend, true, "IT", true);
+}
