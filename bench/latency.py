@@ -13,7 +13,9 @@ peer, under the same probe and floods.
 
 Runs, each against a fresh daemon (--no-auth, loopback port 0, a private socket dir):
   uring and epoll, each with --sched fifo (the old behaviour) and --sched interactive;
-  --threads 1 with the default mode (uring); and the raw PTY arrangement.
+  uring interactive with one mechanism off each (--bulk-flush 0, --bulk-read sized,
+  --dispatch arrival); --threads 1 with the default mode (uring); and the raw PTY
+  arrangement.
 Each phase: KEYS keystrokes, KEY_GAP_US after each echo, FLOODS floods.
 
 Prints p50/p99/max idle and under the floods, the flood throughput, the daemon's CPU
@@ -52,15 +54,15 @@ ROUNDS = int(os.environ.get("LAT_ROUNDS", "3"))
 GiB = 1 << 30
 
 # (label, io, extra daemon arguments). "fifo" is the old behaviour; "interactive" the
-# default (bulk sessions at a low CPU weight, and the small bulk quantum while someone
-# types); "quantum off" is the default with the full read quantum always, and "slice
-# 100us" adds the short EEVDF slice (off by default), to show what each is worth.
+# default: bulk sessions at a low CPU weight, read once per readiness, their readiness
+# run after each turn's interactive work, their output batched for 2 ms. Each
+# "interactive, X" row switches one of those mechanisms off, to show what it is worth.
 CONFIGS = [
     ("uring fifo", "uring", ["--sched", "fifo"]),
     ("uring interactive", "uring", ["--sched", "interactive"]),
-    ("uring interactive, quantum off", "uring", ["--sched", "interactive", "--bulk-quantum", "0"]),
-    ("uring interactive, slice 100us", "uring",
-     ["--sched", "interactive", "--latency-slice", "100"]),
+    ("uring interactive, flush 0", "uring", ["--sched", "interactive", "--bulk-flush", "0"]),
+    ("uring interactive, read sized", "uring", ["--sched", "interactive", "--bulk-read", "sized"]),
+    ("uring interactive, arrival", "uring", ["--sched", "interactive", "--dispatch", "arrival"]),
     ("epoll fifo", "epoll", ["--sched", "fifo"]),
     ("epoll interactive", "epoll", ["--sched", "interactive"]),
     ("uring default --threads 1", "uring", ["--threads", "1"]),

@@ -35,7 +35,6 @@ enum {
     OPT_READY_FD,
     OPT_INPUT_QUEUE,
     OPT_SCHED,
-    OPT_BULK_QUANTUM,
     OPT_LATENCY_SLICE,
     OPT_RENDER_HOLD,
     OPT_BULK_READ,
@@ -67,7 +66,6 @@ static const struct option serve_options[] = {
     {"ready-fd", required_argument, NULL, OPT_READY_FD},
     {"input-queue", required_argument, NULL, OPT_INPUT_QUEUE},
     {"sched", required_argument, NULL, OPT_SCHED},
-    {"bulk-quantum", required_argument, NULL, OPT_BULK_QUANTUM},
     {"latency-slice", required_argument, NULL, OPT_LATENCY_SLICE},
     {"render-hold", required_argument, NULL, OPT_RENDER_HOLD},
     {"bulk-read", required_argument, NULL, OPT_BULK_READ},
@@ -202,11 +200,6 @@ int serve_args_parse(int argc, char **argv, struct config *cfg, struct serve_arg
                 cfg->sched = 0;
             else
                 BAD("--sched: '%s' is not interactive or fifo", optarg);
-            break;
-        case OPT_BULK_QUANTUM:
-            if (config_parse_size(optarg, &cfg->bulk_quantum) < 0 ||
-                (cfg->bulk_quantum && cfg->bulk_quantum < 4096) || cfg->bulk_quantum > 65536)
-                BAD("--bulk-quantum: '%s' is not 0 (off) or a size from 4K to 64K", optarg);
             break;
         case OPT_LATENCY_SLICE:
             if (config_parse_uint(optarg, 0, 100000, &cfg->latency_slice_us) < 0 ||

@@ -45,7 +45,6 @@ void sched_totals_get(struct sched_totals *out)
             out->read_ns[c] += atomic_load_explicit(&t->read_ns[c], memory_order_relaxed);
             out->read_bytes[c] += atomic_load_explicit(&t->read_bytes[c], memory_order_relaxed);
         }
-        out->deferrals += atomic_load_explicit(&t->deferrals, memory_order_relaxed);
     }
     pthread_mutex_unlock(&registry_lock);
 }

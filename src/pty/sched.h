@@ -18,17 +18,12 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* How long after interactive activity bulk sessions keep the small quantum. */
-#define SCHED_INTERACTIVE_HOLD_NS (1000ull * 1000 * 1000)
-
 enum { SCHED_CLASS_INTERACTIVE, SCHED_CLASS_BULK, SCHED_NCLASS };
 
 struct sched_thread {
-    uint64_t interactive_ns; /* last interactive activity on this thread (monotonic ns) */
     _Atomic uint64_t read_ns[SCHED_NCLASS];    /* time spent reading PTY output, per class */
     _Atomic uint64_t read_bytes[SCHED_NCLASS]; /* output bytes read, per class */
-    _Atomic uint64_t deferrals; /* bulk reads cut to the small quantum with more queued */
-    struct sched_thread *next;  /* registry of every thread's state */
+    struct sched_thread *next;                 /* registry of every thread's state */
 };
 
 /* Asks the kernel's fair scheduler (EEVDF, Linux 6.12+) for a time slice of ns for thread
@@ -45,7 +40,6 @@ struct sched_thread *sched_thread(void);
 struct sched_totals {
     uint64_t read_ns[SCHED_NCLASS];
     uint64_t read_bytes[SCHED_NCLASS];
-    uint64_t deferrals;
 };
 /* Sums every thread's counters; callable from any thread. */
 void sched_totals_get(struct sched_totals *out);

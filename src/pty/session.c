@@ -103,7 +103,6 @@ struct session {
     struct session_term term;         /* terminal state, watchers, summary strings */
     uint64_t win_start_ns, win_bytes; /* output in the current classification window */
     uint64_t last_input_ns;
-    size_t bulk_quantum;       /* read quantum while bulk and interactive work is recent (0: off) */
     bool bulk_read_one;        /* a bulk session reads once per readiness */
     uint64_t bulk_flush_ns;    /* a bulk session's new output waits this long at most (0: off) */
     size_t batch_bytes;        /* output read since the subscribers were last told */
@@ -206,7 +205,6 @@ int session_new(reactor *r, const struct session_opts *o, session_exit_cb on_exi
     s->pidfd = sr.pidfd;
     s->kill_grace_ms = o->kill_grace_ms;
     s->sched = o->sched;
-    s->bulk_quantum = o->bulk_quantum;
     s->bulk_read_one = o->bulk_read_one;
     s->bulk_flush_ns = o->bulk_flush_ns;
     s->latency_slice_ns = o->latency_slice_ns;
@@ -575,11 +573,6 @@ static void session_read(struct session *s)
     struct sched_thread *st = sched_thread();
     unsigned cls = SUM_GET(s, cls);
     size_t budget = SESSION_READ_QUANTUM;
-    bool deferring = cls == SESSION_BULK && s->sched == SCHED_INTERACTIVE && s->bulk_quantum &&
-                     s->bulk_quantum < budget &&
-                     reactor_now_ns(s->r) - st->interactive_ns < SCHED_INTERACTIVE_HOLD_NS;
-    if (deferring)
-        budget = s->bulk_quantum;
     uint64_t t0 = monotonic_now_ns();
     bool has_lossless = false;
     for (struct sub *u = s->subs; u; u = u->next)
@@ -628,8 +621,6 @@ static void session_read(struct session *s)
     uint64_t end = ring_end(&s->ring);
     atomic_fetch_add_explicit(&st->read_ns[cls], monotonic_now_ns() - t0, memory_order_relaxed);
     atomic_fetch_add_explicit(&st->read_bytes[cls], end - start_end, memory_order_relaxed);
-    if (deferring && budget == 0)
-        atomic_fetch_add_explicit(&st->deferrals, 1, memory_order_relaxed);
     if (end != start_end) {
         session_account_output(s, (size_t)(end - start_end));
         SUM_SET(s, bytes_out, end);
@@ -921,7 +912,6 @@ int session_write_input(struct session *s, const uint8_t *p, size_t n)
      * The daemon's own answer to a terminal query is not typing. */
     if (!s->term.replying) {
         s->last_input_ns = reactor_now_ns(s->r);
-        sched_thread()->interactive_ns = s->last_input_ns;
         session_set_class(s, SESSION_INTERACTIVE);
     }
     session_flush_input(s);

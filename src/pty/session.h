@@ -95,9 +95,6 @@ struct session_opts {
     size_t scrollback;            /* ring capacity in bytes */
     unsigned kill_grace_ms;       /* SIGHUP → SIGKILL */
     size_t input_queue;           /* bytes of input queued at most (0: 1 MiB) */
-    /* Bytes a bulk session reads per turn while an interactive session of the same
-     * thread was typed into within the last second (src/pty/sched.h); 0: no limit. */
-    size_t bulk_quantum;
     /* With SCHED_INTERACTIVE: a bulk session reads once per readiness (what the tty
      * holds, at most its 4 KiB line buffer) instead of FIONREAD-sized reads up to the
      * quantum, and its watcher is marked bulk (reactor_io_set_bulk). */

@@ -22,7 +22,6 @@ void config_defaults(struct config *c)
     /* On: fed lazily (src/pty/term_state.h) it keeps >= 0.9x of a flood's throughput. */
     c->terminal_state = true;
     c->sched = 1; /* SCHED_INTERACTIVE: see docs/benchmarks.md, "Interactive latency" */
-    c->bulk_quantum = 16u * 1024;
     /* Off: a custom slice doubled the idle keystroke p50 (85 -> 190 us) and did not
      * measurably lower the loaded p99 (docs/benchmarks.md, "Interactive latency"). */
     c->latency_slice_us = 0;

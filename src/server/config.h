@@ -25,7 +25,6 @@ struct config {
     unsigned max_clients;      /* connections per class (Unix socket; HTTP and WebSocket) */
     size_t input_queue;        /* bytes of input queued per session at most */
     int sched;                 /* enum session_sched: what happens to bulk sessions */
-    size_t bulk_quantum;       /* bulk read per turn while typing is recent (0: no limit) */
     unsigned latency_slice_us; /* scheduler slice of reactor threads and interactive programs */
     size_t render_hold;        /* window of rendering clients (the page); 0: the 2 MiB ACK window */
     bool bulk_read_one;     /* with sched interactive: one read per bulk readiness (--bulk-read) */

@@ -219,7 +219,6 @@ static int hub_spawn_opts(struct worker *w, const char *name, const char *const 
         .kill_grace_ms = srv->cfg.kill_grace_ms,
         .input_queue = srv->cfg.input_queue,
         .sched = (enum session_sched)srv->cfg.sched,
-        .bulk_quantum = srv->cfg.bulk_quantum,
         .bulk_read_one = srv->cfg.bulk_read_one,
         .bulk_flush_ns = (uint64_t)srv->cfg.bulk_flush_us * 1000,
         .latency_slice_ns = (uint64_t)srv->cfg.latency_slice_us * 1000,
@@ -628,6 +627,12 @@ void hub_metrics(struct server *srv, char **text, size_t *len)
             (unsigned long long)m.reclassified, (unsigned long long)m.answered);
     struct sched_totals sch;
     sched_totals_get(&sch);
+    uint64_t deferred = 0;
+    for (unsigned i = 0; i < srv->nworkers; i++) {
+        reactor_stats st;
+        reactor_stats_get(srv->workers[i].r, &st);
+        deferred += st.bulk_deferred;
+    }
     fprintf(f,
             "# HELP ptyhub_sched_read_seconds_total Time reactors spent reading PTY output, by "
             "the session's scheduling class.\n# TYPE ptyhub_sched_read_seconds_total counter\n"
@@ -637,14 +642,13 @@ void hub_metrics(struct server *srv, char **text, size_t *len)
             "# TYPE ptyhub_sched_read_bytes_total counter\n"
             "ptyhub_sched_read_bytes_total{class=\"interactive\"} %llu\n"
             "ptyhub_sched_read_bytes_total{class=\"bulk\"} %llu\n"
-            "# HELP ptyhub_sched_deferrals_total Bulk reads cut to --bulk-quantum (more output "
-            "left for the next turn) because a session of the same thread was typed into.\n"
+            "# HELP ptyhub_sched_deferrals_total Bulk sessions' readiness events run after the "
+            "turn's interactive work (--dispatch interactive).\n"
             "# TYPE ptyhub_sched_deferrals_total counter\nptyhub_sched_deferrals_total %llu\n",
             (double)sch.read_ns[SCHED_CLASS_INTERACTIVE] / 1e9,
             (double)sch.read_ns[SCHED_CLASS_BULK] / 1e9,
             (unsigned long long)sch.read_bytes[SCHED_CLASS_INTERACTIVE],
-            (unsigned long long)sch.read_bytes[SCHED_CLASS_BULK],
-            (unsigned long long)sch.deferrals);
+            (unsigned long long)sch.read_bytes[SCHED_CLASS_BULK], (unsigned long long)deferred);
     static const struct {
         const char *name, *help;
         size_t off;

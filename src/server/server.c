@@ -170,8 +170,12 @@ int server_new(server **out, const struct config *cfg)
     strcpy(srv->http_addr, "-");
     pthread_mutex_init(&srv->mu, NULL);
     srv->events = events_new();
+    /* One reactor per core but one: the sessions' programs and the kernel's tty flush
+     * work (the kworker between every PTY write and read) need a core too. On the
+     * 2-core bench machine one reactor beat two under 8 floods in keystroke p99,
+     * throughput and CPU per byte (docs/benchmarks.md, "Interactive latency"). */
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    srv->nworkers = cfg->threads ? cfg->threads : (unsigned)(cores > 0 ? cores : 1);
+    srv->nworkers = cfg->threads ? cfg->threads : (unsigned)(cores > 2 ? cores - 1 : 1);
     if (getenv("PTYHUB_READY_PIPE"))
         srv->ready_pipe = xstrdup(getenv("PTYHUB_READY_PIPE"));
     if (getenv("NOTIFY_SOCKET"))

@@ -107,37 +107,9 @@ def test_short_slices_for_reactors_and_interactive_programs():
               "--latency-slice 0 leaves the kernel's default")
 
 
-def test_bulk_quantum_defers_bulk_reads_while_someone_types():
-    """One reactor thread, a flood and a cat: typing into the cat makes the flood read the
-    bulk quantum per turn (counted as deferrals) and it still progresses; with
-    --bulk-quantum 0 nothing is deferred."""
-    for quantum, expect in (("16K", True), ("0", False)):
-        with Daemon("--threads", "1", "--bulk-quantum", quantum) as d:
-            flood = d.new("yes")
-            probe = d.new("cat")
-            wait_for(lambda: _session(d, flood)["class"] == "bulk", "the flood to be bulk")
-            before = _counter(d, "ptyhub_sched_deferrals_total")
-            out0 = _session(d, flood)["bytes_out"]
-            # Keep typing until deferrals show up (or, without the quantum, for a while).
-            deadline = time.monotonic() + (TIMEOUT if expect else 2)
-            while time.monotonic() < deadline:
-                d.ok("send", str(probe), "x")
-                if expect and _counter(d, "ptyhub_sched_deferrals_total") > before:
-                    break
-            after = _counter(d, "ptyhub_sched_deferrals_total")
-            if expect:
-                check(after > before, "deferrals counted while typing beside a flood")
-            else:
-                check_eq(after, before, "no deferral with --bulk-quantum 0")
-            check(_session(d, flood)["bytes_out"] > out0, "the bulk session progressed")
-            check(_counter(d, 'ptyhub_sched_read_bytes_total{class="bulk"}') > 0,
-                  "bulk bytes read are counted")
-
-
 def test_scheduler_options_are_validated():
     with Daemon() as d:
-        for bad in (["--bulk-quantum", "1K"], ["--bulk-quantum", "1M"],
-                    ["--latency-slice", "5"], ["--render-hold", "1K"], ["--render-hold", "x"],
+        for bad in (["--latency-slice", "5"], ["--render-hold", "1K"], ["--render-hold", "x"],
                     ["--bulk-read", "all"], ["--dispatch", "lifo"], ["--bulk-flush", "200000"],
                     ["--bulk-flush", "-1"]):
             p = subprocess.run([d.bin, "serve", "--socket", d.sock + "2", *bad],
@@ -167,6 +139,13 @@ def test_bulk_readiness_waits_for_interactive_work():
                 check(after > before, "bulk readiness deferred behind typing")
             else:
                 check_eq(after, before, "nothing deferred with --dispatch arrival")
+            # The scheduler's deferrals are the reactors' deferred bulk events (read later,
+            # so at least as many; none at all in arrival order).
+            sched = _counter(d, "ptyhub_sched_deferrals_total")
+            if expect:
+                check(sched >= after, "ptyhub_sched_deferrals_total %r >= %r" % (sched, after))
+            else:
+                check_eq(sched, 0, "ptyhub_sched_deferrals_total in arrival order")
             check(_session(d, flood)["bytes_out"] > out0, "the bulk session progressed")
 
 
