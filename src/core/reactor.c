@@ -37,8 +37,9 @@ struct reactor {
     void *backend;
     const char *reason;
     bool started;
-    bool bulk_last; /* reactor_config.bulk_last */
-    bool in_again;  /* running the again list: bulk watchers are called now */
+    bool bulk_last;  /* reactor_config.bulk_last */
+    uint64_t called; /* watcher callbacks run (not deferred), for reactor_run_again */
+    bool in_again;   /* running the again list: bulk watchers are called now */
     uint64_t now_ns;
 
     reactor_timer **heap;
@@ -60,7 +61,8 @@ struct reactor {
 
     struct {
         _Atomic uint64_t turns, wakes, completions, io_events, posts, post_wakes, rearms,
-            cq_overflows, sq_full, timers_fired, tasks_run, callback_errors, bulk_deferred;
+            cq_overflows, sq_full, timers_fired, tasks_run, callback_errors, bulk_deferred,
+            bulk_peeks;
     } st;
 };
 
@@ -252,6 +254,7 @@ void reactor_stats_get(const reactor *r, reactor_stats *out)
     LD(tasks_run);
     LD(callback_errors);
     LD(bulk_deferred);
+    LD(bulk_peeks);
 #undef LD
 }
 
@@ -361,26 +364,49 @@ void reactor_dispatch(reactor *r, reactor_io *io, unsigned events)
         return;
     }
     STAT_ADD(r, io_events, 1);
+    r->called++;
     int rc = io->cb(io, events, io->arg);
     if (rc < 0)
         reactor_callback_failed(r, "io", rc);
 }
 
-/* Runs the watchers that asked to be called again, in FIFO order (round-robin). */
+static void reactor_run_tasks(reactor *r);
+
+/* Runs tasks in up to 4 passes (tasks that tasks queue: a session's notify queues its
+ * clients' flushes). */
+static void reactor_run_task_passes(reactor *r)
+{
+    for (int pass = 0; pass < 4 && r->task_head; pass++)
+        reactor_run_tasks(r);
+}
+
+/* Runs the watchers that asked to be called again, in FIFO order (round-robin). On a
+ * bulk_last reactor whose backend can look at its completions for free (io_uring), it
+ * looks after each bulk watcher: a keystroke or an echo that arrived meanwhile is called
+ * back at once, with its tasks, instead of after the rest of the bulk work. */
 static void reactor_run_again(reactor *r)
 {
     reactor_io *io = r->again_head;
     r->again_head = r->again_tail = NULL;
-    r->in_again = true;
     while (io) {
         reactor_io *next = io->again_next;
         unsigned ev = io->again_events;
+        bool bulk = io->bulk;
         io->on_again = false;
         io->again_events = 0;
+        r->in_again = true;
         reactor_dispatch(r, io, ev);
+        r->in_again = false;
+        if (bulk && r->bulk_last && r->ops->peek) {
+            uint64_t before = r->called;
+            r->ops->peek(r); /* bulk completions join the again list for next turn */
+            if (r->called != before) {
+                STAT_ADD(r, bulk_peeks, 1);
+                reactor_run_task_passes(r);
+            }
+        }
         io = next;
     }
-    r->in_again = false;
 }
 
 /* Frees closed watchers that nothing (kernel or again list) references any more. */
@@ -681,13 +707,12 @@ static int reactor_turn(reactor *r, int64_t limit_ns)
      * PTY, an echo flushed to its client) runs before the bulk watchers and the
      * watchers that used up their quantum last turn. */
     if (r->bulk_last && r->again_head && r->task_head)
-        reactor_run_tasks(r);
+        reactor_run_task_passes(r);
     reactor_run_again(r);
     reactor_fire_timers(r);
     /* The end-of-tick flush: tasks that tasks queue (a session's notify queues its
      * clients' flushes) still run this turn, in a few bounded passes. */
-    for (int pass = 0; pass < 4 && r->task_head; pass++)
-        reactor_run_tasks(r);
+    reactor_run_task_passes(r);
     /* Frees last: nothing this turn ran can still be holding what they free. */
     reactor_run_deferred(r);
     reactor_sweep_closed(r);

@@ -61,6 +61,7 @@ typedef struct reactor_stats {
     uint64_t tasks_run;       /* end-of-turn tasks run */
     uint64_t callback_errors; /* callbacks that returned a negative errno */
     uint64_t bulk_deferred;   /* bulk readiness events run after the turn's other work */
+    uint64_t bulk_peeks;      /* completions found between bulk callbacks (io_uring) */
 } reactor_stats;
 
 typedef int (*reactor_io_cb)(reactor_io *io, unsigned events, void *arg);

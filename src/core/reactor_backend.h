@@ -47,6 +47,9 @@ struct reactor_backend_ops {
     void (*io_detach)(reactor *r, reactor_io *io);
     /* Waits up to timeout_ns (-1: forever, 0: poll) and dispatches what arrived. */
     int (*wait)(reactor *r, int64_t timeout_ns);
+    /* Dispatches completions the kernel has already queued, without a system call;
+     * returns how many. NULL where that is not possible (epoll). */
+    unsigned (*peek)(reactor *r);
 };
 
 extern const struct reactor_backend_ops reactor_uring_ops;

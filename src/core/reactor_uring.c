@@ -93,7 +93,12 @@ static int ur_init(reactor *r, const reactor_config *cfg)
     struct uring_backend *b = xcalloc(1, sizeof *b);
     unsigned sq = cfg->sq_entries ? cfg->sq_entries : 256;
     unsigned cq = cfg->cq_entries ? cfg->cq_entries : 4 * sq;
+    /* TASKRUN_FLAG: the kernel sets IORING_SQ_TASKRUN while completions wait for this
+     * thread to run them (with DEFER_TASKRUN that is only io_uring_enter), so ur_peek
+     * can tell without a system call whether entering would find anything. */
     static const unsigned tries[] = {
+        IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG |
+            IORING_SETUP_R_DISABLED,
         IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_R_DISABLED,
         IORING_SETUP_R_DISABLED,
         0,
@@ -357,6 +362,24 @@ static int ur_wait(reactor *r, int64_t timeout_ns)
     return 0;
 }
 
+/* Dispatches completions that arrived since the wait: those already in the CQ, and
+ * those the kernel holds for this thread (IORING_SQ_TASKRUN; with DEFER_TASKRUN a poll
+ * wake-up becomes a CQE only in io_uring_enter), entering the kernel only then. */
+static unsigned ur_peek(reactor *r)
+{
+    struct uring_backend *b = reactor_backend_data(r);
+    if (io_uring_cq_ready(&b->ring) == 0) {
+        if (!(IO_URING_READ_ONCE(*b->ring.sq.kflags) & IORING_SQ_TASKRUN))
+            return 0;
+        io_uring_get_events(&b->ring);
+        if (io_uring_cq_ready(&b->ring) == 0)
+            return 0;
+    }
+    unsigned n = ur_reap(r, b);
+    reactor_stat_add(r, RSTAT_COMPLETIONS, n);
+    return n;
+}
+
 const struct reactor_backend_ops reactor_uring_ops = {
     .name = "uring",
     .init = ur_init,
@@ -365,4 +388,5 @@ const struct reactor_backend_ops reactor_uring_ops = {
     .io_update = ur_io_update,
     .io_detach = ur_io_detach,
     .wait = ur_wait,
+    .peek = ur_peek,
 };

@@ -667,6 +667,7 @@ void hub_metrics(struct server *srv, char **text, size_t *len)
         C(tasks_run, "End-of-turn tasks run."),
         C(callback_errors, "Callbacks that failed."),
         C(bulk_deferred, "Bulk readiness events run after the turn's interactive work."),
+        C(bulk_peeks, "Completions found and run between bulk callbacks (io_uring)."),
 #undef C
     };
     for (size_t k = 0; k < sizeof counters / sizeof counters[0]; k++) {
