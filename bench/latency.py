@@ -14,8 +14,8 @@ peer, under the same probe and floods.
 Runs, each against a fresh daemon (--no-auth, loopback port 0, a private socket dir):
   uring and epoll, each with --sched fifo (the old behaviour) and --sched interactive;
   uring interactive with one mechanism off each (--bulk-flush 0, --bulk-read sized,
-  --dispatch arrival); --threads 1 with the default mode (uring); and the raw PTY
-  arrangement.
+  --dispatch arrival); --threads 1 and 2 with the default mode (uring; the default is
+  one per core but one); and the raw PTY arrangement.
 Each phase: KEYS keystrokes, KEY_GAP_US after each echo, FLOODS floods.
 
 Prints p50/p99/max idle and under the floods, the flood throughput, the daemon's CPU
@@ -66,6 +66,7 @@ CONFIGS = [
     ("epoll fifo", "epoll", ["--sched", "fifo"]),
     ("epoll interactive", "epoll", ["--sched", "interactive"]),
     ("uring default --threads 1", "uring", ["--threads", "1"]),
+    ("uring default --threads 2", "uring", ["--threads", "2"]),
 ]
 # LAT_ONLY=a,b keeps the configurations whose label contains one of the words (and raw).
 if os.environ.get("LAT_ONLY"):
