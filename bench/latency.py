@@ -55,7 +55,7 @@ GiB = 1 << 30
 
 # (label, io, extra daemon arguments). "fifo" is the old behaviour; "interactive" the
 # default: bulk sessions at a low CPU weight, read once per readiness, their readiness
-# run after each turn's interactive work, their output batched for 2 ms. Each
+# run after each turn's interactive work, their output batched for 4 ms. Each
 # "interactive, X" row switches one of those mechanisms off, to show what it is worth.
 CONFIGS = [
     ("uring fifo", "uring", ["--sched", "fifo"]),

@@ -87,7 +87,7 @@ static const char usage_text[] =
     "                       sized by FIONREAD up to 64K per turn\n"
     "  --bulk-flush US      with --sched interactive: how long a bulk session's new output\n"
     "                       may wait to reach its clients in fewer, larger writes (default\n"
-    "                       2000; 0: every reactor turn; 64K new goes at once)\n"
+    "                       4000; 0: every reactor turn; 64K new goes at once)\n"
     "  --dispatch MODE      interactive (default): each reactor turn serves everything else\n"
     "                       (input, echoes, their flushes) before bulk sessions' output;\n"
     "                       arrival: in the order the kernel reports it\n"

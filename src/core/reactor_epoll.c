@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/reactor_backend.h"
@@ -17,7 +18,11 @@
 struct epoll_backend {
     int epfd;
     struct epoll_event events[EPOLL_BATCH];
+    uint64_t peek_ns; /* when ep_peek (or, as 0, the wait) last looked */
 };
+
+/* ep_peek looks at most this often (see URING_PEEK_INTERVAL_NS). */
+#define EPOLL_PEEK_INTERVAL_NS (50u * 1000)
 
 /* Creates the epoll instance. */
 static int ep_init(reactor *r, const reactor_config *cfg)
@@ -86,6 +91,24 @@ static void ep_io_detach(reactor *r, reactor_io *io)
 
 /* Waits and dispatches one batch. Watchers freed by earlier callbacks in the batch are
  * still allocated (freeing waits for the end of the turn) and are skipped as closing. */
+/* Hands n events of b->events to the core. */
+static void ep_dispatch(reactor *r, struct epoll_backend *b, int n)
+{
+    for (int i = 0; i < n; i++) {
+        uint32_t e = b->events[i].events;
+        unsigned ev = 0;
+        if (e & (EPOLLIN | EPOLLRDHUP))
+            ev |= REACTOR_READ;
+        if (e & EPOLLRDHUP)
+            ev |= REACTOR_RDHUP;
+        if (e & EPOLLOUT)
+            ev |= REACTOR_WRITE;
+        if (e & (EPOLLERR | EPOLLHUP))
+            ev |= REACTOR_ERR;
+        reactor_dispatch(r, b->events[i].data.ptr, ev);
+    }
+}
+
 static int ep_wait(reactor *r, int64_t timeout_ns)
 {
     struct epoll_backend *b = reactor_backend_data(r);
@@ -100,20 +123,31 @@ static int ep_wait(reactor *r, int64_t timeout_ns)
     if (n < 0)
         return -errno;
     reactor_stat_add(r, RSTAT_COMPLETIONS, (uint64_t)n);
-    for (int i = 0; i < n; i++) {
-        uint32_t e = b->events[i].events;
-        unsigned ev = 0;
-        if (e & (EPOLLIN | EPOLLRDHUP))
-            ev |= REACTOR_READ;
-        if (e & EPOLLRDHUP)
-            ev |= REACTOR_RDHUP;
-        if (e & EPOLLOUT)
-            ev |= REACTOR_WRITE;
-        if (e & (EPOLLERR | EPOLLHUP))
-            ev |= REACTOR_ERR;
-        reactor_dispatch(r, b->events[i].data.ptr, ev);
-    }
+    ep_dispatch(r, b, n);
+    b->peek_ns = 0;
     return 0;
+}
+
+/* Between bulk callbacks: a non-blocking epoll_wait, at most every EPOLL_PEEK_INTERVAL_NS
+ * (a system call each time, unlike io_uring's look at shared memory). Edge-triggered,
+ * so what it reports is new. */
+static unsigned ep_peek(reactor *r)
+{
+    struct epoll_backend *b = reactor_backend_data(r);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    if (b->peek_ns == 0)
+        b->peek_ns = now; /* the wait itself just looked */
+    if (now - b->peek_ns < EPOLL_PEEK_INTERVAL_NS)
+        return 0;
+    b->peek_ns = now;
+    int n = epoll_wait(b->epfd, b->events, EPOLL_BATCH, 0);
+    if (n <= 0)
+        return 0;
+    reactor_stat_add(r, RSTAT_COMPLETIONS, (uint64_t)n);
+    ep_dispatch(r, b, n);
+    return (unsigned)n;
 }
 
 const struct reactor_backend_ops reactor_epoll_ops = {
@@ -124,4 +158,5 @@ const struct reactor_backend_ops reactor_epoll_ops = {
     .io_update = ep_io_update,
     .io_detach = ep_io_detach,
     .wait = ep_wait,
+    .peek = ep_peek,
 };

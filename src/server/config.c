@@ -30,7 +30,7 @@ void config_defaults(struct config *c)
      * with one read per bulk readiness (docs/benchmarks.md, "Interactive latency"). */
     c->bulk_read_one = true;
     c->bulk_last = true;
-    c->bulk_flush_us = 2000;
+    c->bulk_flush_us = 4000;
     c->log_level = LOG_INFO;
     c->max_session_clients = 64;
     c->header_timeout_ms = 10000;

@@ -704,7 +704,7 @@ static int order_bulk_poke_cb(reactor_io *io, unsigned events, void *arg)
 TEST_BACKENDS(reactor_input_arriving_during_bulk_work_runs_in_that_turn)
 {
     /* io_uring looks at its completions after each bulk callback, so the keystroke and
-     * the task it queues run in the same turn; epoll (no free look) in the next one. */
+     * the task it queues run in the same turn. */
     reactor_config cfg = {.backend = backend, .bulk_last = true};
     reactor *r = NULL;
     CHECK_EQ(reactor_new(&r, &cfg), 0);
@@ -728,8 +728,8 @@ TEST_BACKENDS(reactor_input_arriving_during_bulk_work_runs_in_that_turn)
         CHECK_STR_EQ(o.seq, "BIT");
         CHECK_EQ(st.bulk_peeks, 1u);
     } else {
-        CHECK_STR_EQ(o.seq, "B");
-        CHECK_EQ(st.bulk_peeks, 0u);
+        /* epoll looks only 50 us after its wait (a system call each time): in this
+         * turn or the next, but the keystroke still comes before any later bulk work. */
         for (int i = 0; i < 50 && o.n < 3; i++)
             CHECK_EQ(reactor_run_once(r, 100), 0);
         o.seq[o.n] = 0;
