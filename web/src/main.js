@@ -591,9 +591,12 @@ function renderList() {
     del.addEventListener('click', async () => {
       try {
         await api.deleteSession(s.id);
+        deleted.add(s.id); // no more previews: it is gone, or going once it has exited
       } catch (e) {
         if (e instanceof api.AuthError) showLogin();
-        else notice(e.message);
+        // 404: it went away on its own meanwhile (a killed session is removed once it
+        // has exited), which is what was asked.
+        else if (!(e instanceof api.ApiError && e.status === 404)) notice(e.message);
       }
       refreshList();
     });
@@ -616,6 +619,7 @@ function renderList() {
 // entries on screen and running, at most every PREVIEW_EVERY ms each, one at a time.
 
 const previews = {}; // sid -> text shown
+const deleted = new Set(); // sids the page killed or removed: never previewed again
 const previewAt = {}; // sid -> when it was last fetched (ms)
 const visible = new Set();
 let observer = null;
@@ -648,7 +652,7 @@ function previewOf(text) {
 async function refreshPreviews() {
   if (previewBusy || !serverTerminal() || needLogin) return;
   const now = Date.now();
-  const due = st.sessions.filter((s) => visible.has(s.id)
+  const due = st.sessions.filter((s) => visible.has(s.id) && !deleted.has(s.id)
     && (s.state === 'running' || previewAt[s.id] === undefined)
     && now - (previewAt[s.id] || 0) >= PREVIEW_EVERY)
     .sort((a, b) => (previewAt[a.id] || 0) - (previewAt[b.id] || 0));
