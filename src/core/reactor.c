@@ -199,6 +199,11 @@ const char *reactor_backend_reason(const reactor *r)
 }
 
 /* The cached monotonic clock. */
+uint64_t reactor_turn_number(const reactor *r)
+{
+    return atomic_load_explicit(&r->st.turns, memory_order_relaxed);
+}
+
 uint64_t reactor_now_ns(const reactor *r)
 {
     return r->now_ns;

@@ -107,6 +107,8 @@ int reactor_run_once(reactor *r, int timeout_ms);
 void reactor_run_pending(reactor *r);
 /* Asks the reactor to return from reactor_run after its current turn. Thread-safe. */
 void reactor_stop(reactor *r);
+/* How many turns the reactor has begun (the current turn's number, on its thread). */
+uint64_t reactor_turn_number(const reactor *r);
 /* The reactor's cached CLOCK_MONOTONIC time in nanoseconds, updated each turn. */
 uint64_t reactor_now_ns(const reactor *r);
 /* Reads the counters. Thread-safe (relaxed loads; each value is exact on its own). */

@@ -87,15 +87,35 @@ static void accept_warn(struct server *srv, int err, const char *what)
     srv->accept_unlogged = 0;
 }
 
-/* Accepts every pending connection on a listener and hands each to a worker, round
- * robin. Unix peers must have our uid; over a class's --max-clients a client is told
- * why and closed (shed). Readiness is edge-triggered, so the loop drains until EAGAIN:
+/* Connections accepted per turn. The rest wait for the next turn, after the closes this
+ * batch caused have been freed: a new HTTP connection evicts the oldest unauthenticated
+ * one when the pre-auth pool is full, but the evicted one gives its --max-clients slot
+ * back only when freed at the end of the turn. Accepting a whole backlog of 600 idle
+ * connections in one turn (one reactor) filled the budget and shed the owner's own
+ * request behind them. */
+#define ACCEPT_BATCH 64
+
+/* Accepts pending connections (ACCEPT_BATCH a turn) on a listener and hands each to a
+ * worker, round robin. Unix peers must have our uid; over a class's --max-clients a
+ * client is told why and closed (shed). Readiness is edge-triggered, so the loop drains
+ * until EAGAIN or asks to be called again next turn:
  * errors that concern one connection (it was reset, a firewall said no) skip it; any
  * other error (out of fds or memory, or one not expected) pauses the listener on a
  * timer, whose re-arm reports the clients still waiting. */
 static int accept_all(struct server *srv, reactor_io *io, int lfd, bool http)
 {
-    for (unsigned skipped = 0;;) {
+    /* Counted per turn, both listeners together: one turn may report the listener
+     * readable several times (a multishot poll posts one completion per new client). */
+    uint64_t turn = reactor_turn_number(srv->workers[0].r);
+    if (srv->accept_turn != turn) {
+        srv->accept_turn = turn;
+        srv->accept_taken = 0;
+    }
+    for (unsigned skipped = 0;; srv->accept_taken++) {
+        if (srv->accept_taken >= ACCEPT_BATCH) {
+            reactor_io_again(io, REACTOR_READ);
+            return 0;
+        }
         int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             int err = errno;

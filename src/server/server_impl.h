@@ -68,6 +68,8 @@ struct server {
     char http_addr[300]; /* the bound address, for READY and logs ("-" when none) */
     reactor_timer accept_backoff;
     uint64_t accept_warned_ns; /* last "accept failed" warning (rate-limited) */
+    uint64_t accept_turn;      /* worker 0's turn that accepted accept_taken */
+    unsigned accept_taken;     /* connections accepted in that turn (ACCEPT_BATCH) */
     unsigned accept_unlogged;  /* failures since that warning */
     reactor_timer log_timer;   /* flushes queued log lines while stderr is full */
     _Atomic bool log_hook_posted;

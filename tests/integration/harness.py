@@ -94,6 +94,20 @@ def fd_count(pid):
     return len(os.listdir("/proc/%d/fd" % pid))
 
 
+def fd_kinds(pid):
+    """What a process's fds are, counted by kind (socket, pipe, anon_inode:..., a path's
+    directory): for a failure message that says what leaked."""
+    import collections
+    kinds = collections.Counter()
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            t = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            continue
+        kinds[t.split("[")[0] if ":" in t else os.path.dirname(t)] += 1
+    return dict(kinds)
+
+
 def proc_stat(pid):
     """(state, ppid) from /proc/PID/stat, or None when gone."""
     try:

@@ -26,8 +26,8 @@ import urllib.request
 
 import wire
 import wsclient
-from harness import (Daemon, Skip, check, check_eq, wait_for, rss_kib, fd_count, pid_alive,
-                     ptyhub_bin, TIMEOUT)
+from harness import (Daemon, Skip, check, check_eq, wait_for, rss_kib, fd_count, fd_kinds,
+                     pid_alive, ptyhub_bin, TIMEOUT)
 from wsclient import Http, WsConn
 
 MIB = 1 << 20
@@ -483,7 +483,10 @@ def test_isolation_peer_close_noticed():
                      "the daemon's fds (baseline %d) to come back after 100 peers closed" % base,
                      timeout=HANG)
         except AssertionError as e:
-            raise AssertionError("%s: %d fds now" % (e, fd_count(d.pid)))
+            metrics = [l for l in wsclient.get(d, "/metrics").body.decode().splitlines()
+                       if l.startswith("ptyhub_connections")]
+            raise AssertionError("%s: %d fds now %r; %s" % (e, fd_count(d.pid), fd_kinds(d.pid),
+                                                          "; ".join(metrics)))
         _alive(d, "after 100 peers closed mid-request")
         owner.close()
 
