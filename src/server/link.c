@@ -316,8 +316,11 @@ static void link_read(struct link *l, unsigned events)
         link_got_eof(l); /* 0, or a reset */
         return;
     }
+    /* Called again next turn with the hang-up this call saw, if any: that edge will not
+     * be reported again, and without it the rest would be read as if the peer could
+     * still send, and its end never seen (the link left open for good). */
     if (budget == 0 && l->rio && !l->closing && !l->moving)
-        reactor_io_again(l->rio, REACTOR_READ);
+        reactor_io_again(l->rio, REACTOR_READ | (events & (REACTOR_RDHUP | REACTOR_ERR)));
 }
 
 /* Readiness on the link's fd(s). */

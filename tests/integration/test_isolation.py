@@ -1410,3 +1410,39 @@ def test_isolation_login_guessing_is_rate_limited():
         r = wsclient.call(d, "POST", "/api/login", {"token": d.token},
                           headers=[("Cookie", "x=y")], timeout=HANG)
         check_eq(r.status, 204, "the right token after the guesses")
+
+
+def test_isolation_hang_up_after_more_than_a_read_quantum():
+    """A client sends more than one read quantum (256 KiB) and hangs up, all before the
+    daemon looks: the daemon reads it over several turns and must still see the end and
+    close the connection. (The hang-up is reported once; a link that yielded mid-read
+    used to forget it and stayed open for good.) The daemon is stopped with SIGSTOP so
+    that the data and the hang-up are all there when it looks; the input goes to a
+    session with room for it, so no reply to the gone client closes the link instead."""
+    import signal as _signal
+    with Daemon() as d:
+        sid = d.new("cat")
+        c = d.conn()
+        try:
+            c.owner.setsockopt(socket.SOL_SOCKET, 32, 8 << 20)  # SO_SNDBUFFORCE
+        except OSError as e:
+            c.close()
+            raise Skip("cannot raise the socket's send buffer (SO_SNDBUFFORCE): %s" % e)
+        time.sleep(0.2)
+        base = fd_count(d.pid)
+        frames = _input_frames(sid, 768 * 1024)
+        os.kill(d.pid, _signal.SIGSTOP)
+        try:
+            c.owner.setblocking(False)
+            sent = c.owner.send(frames)
+            check_eq(sent, len(frames), "bytes queued in the socket while the daemon is stopped")
+            c.close()
+        finally:
+            os.kill(d.pid, _signal.SIGCONT)
+        try:
+            wait_for(lambda: fd_count(d.pid) <= base - 1, "the daemon to close the connection",
+                     timeout=HANG)
+        except AssertionError as e:
+            raise AssertionError("%s: %d fds now, %d before the hang-up" % (e, fd_count(d.pid),
+                                                                           base))
+        _alive(d, "after the hang-up")
