@@ -238,7 +238,8 @@ void link_update(struct link *l)
     if (l->read_skipped && l->rio && !l->eof && !l->hold_read && l->out.len < l->out_high &&
         l->inlen < l->in_max) {
         l->read_skipped = false;
-        reactor_io_again(l->rio, REACTOR_READ);
+        /* A hang-up seen while input was held is not reported again: pass it on. */
+        reactor_io_again(l->rio, REACTOR_READ | (l->peer_hup ? REACTOR_RDHUP : 0));
     }
     if (l->process_held && l->out.len < l->out_high) {
         /* Requests already read wait for the replies to drain: take them up again. */
