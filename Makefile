@@ -12,7 +12,9 @@ LDLIBS   := -luring -lcrypto -lcjson -lpthread
 
 BUILD_DEPS := build-essential liburing-dev libssl-dev libcjson-dev pkg-config python3
 TEST_DEPS  := $(BUILD_DEPS) python3 procps
-BENCH_DEPS := $(BUILD_DEPS) python3 tmux dtach hyperfine chromium nodejs npm
+# node and npm only when missing (bench/run.sh): Debian's npm package conflicts with a
+# nodejs from elsewhere that brings its own npm, and apt then refuses the whole install.
+BENCH_DEPS := $(BUILD_DEPS) python3 tmux dtach hyperfine chromium
 FUZZ_DEPS  := $(BUILD_DEPS) clang libclang-rt-14-dev
 
 # Every module under src/ except the program entry point goes into a library that the

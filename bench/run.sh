@@ -5,6 +5,11 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 status=0
+# node and npm (the browser and JS client benchmarks), from Debian only when missing, as
+# tests/e2e/run.sh does: a nodejs from elsewhere already carries npm.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    scripts/deps.sh nodejs npm || status=1
+fi
 for b in build/bench/*; do
     [ -x "$b" ] || continue
     name=$(basename "$b")
