@@ -101,14 +101,14 @@ def peer_env():
 class Daemon:
     """ptyhub serve on a private socket, started and ended by this script."""
 
-    def __init__(self, tmp, io):
+    def __init__(self, tmp, io, extra=()):
         self.io = io
         self.sock = os.path.join(tmp, f"{io}.sock")
         self.log = os.path.join(tmp, f"{io}.log")
         self.proc = subprocess.Popen(
             # Unix socket only: no HTTP listener (and so no token file).
             [PTYHUB, "serve", "--socket", self.sock, "--no-session", "--io", io,
-             "--listen", "none"],
+             "--listen", "none", *extra],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=open(self.log, "w"))
         deadline = time.time() + 10
         while True:

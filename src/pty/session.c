@@ -74,9 +74,12 @@ struct session {
     bool held;         /* hold_output: nothing read until the first attach */
     bool hup;          /* the master reported hang-up: the next empty read gives EIO */
     bool killing;
-    bool removed;    /* forgotten by the table: freed once no subscriber is left */
-    bool group_gone; /* kill(-pgid) said ESRCH after the leader exited */
-    char key[40];    /* PTYHUB_SESSION_KEY=...: finds descendants that left the group */
+    bool removed;              /* forgotten by the table: freed once no subscriber is left */
+    bool group_gone;           /* kill(-pgid) said ESRCH after the leader exited */
+    char key[40];              /* PTYHUB_SESSION_KEY=...: finds descendants that left the group */
+    struct session *hunt_next; /* on this thread's straggler hunt (session_hunt_add) */
+    reactor_task hunt_task;    /* runs the hunt: one /proc walk for every hunting session */
+    bool hunting;
     unsigned kill_grace_ms;
     int exit_code, exit_signal;
     struct sub *subs;
@@ -126,6 +129,7 @@ static int session_pidfd_cb(reactor_io *io, unsigned events, void *arg);
 static int session_kill_timer_cb(reactor_timer *t, void *arg);
 static int session_drain_timer_cb(reactor_timer *t, void *arg);
 static int session_batch_timer_cb(reactor_timer *t, void *arg);
+static int session_hunt_task(reactor_task *t, void *arg);
 static void session_batch_flush(struct session *s);
 static int session_notify_task(reactor_task *t, void *arg);
 static int session_input_task(reactor_task *t, void *arg);
@@ -224,6 +228,7 @@ int session_new(reactor *r, const struct session_opts *o, session_exit_cb on_exi
     reactor_timer_init(&s->kill_timer, session_kill_timer_cb, s);
     reactor_timer_init(&s->drain_timer, session_drain_timer_cb, s);
     reactor_timer_init(&s->batch_timer, session_batch_timer_cb, s);
+    reactor_task_init(&s->hunt_task, session_hunt_task, s);
     reactor_task_init(&s->notify_task, session_notify_task, s);
     reactor_task_init(&s->input_task, session_input_task, s);
     reactor_task_init(&s->free_task, session_free_task, s);
@@ -1063,11 +1068,11 @@ static ssize_t proc_read(int dirfd, const char *name, char *buf, size_t cap)
     return n;
 }
 
-/* Sends sig to every process of the session that left its process group: those still
- * in its session (a job of its shell: set -m), and any carrying its key in their
- * environment (a setsid'ed grandchild). Returns how many were signalled. A walk of
- * /proc (no disk, bounded by the process count), done only when a kill escalates. */
-static unsigned session_signal_stragglers(struct session *s, int sig)
+/* Sends sig to every process of the n sessions that left their process group: those
+ * still in a session's kernel session (a job of its shell: set -m), and any carrying a
+ * session's key in their environment (a setsid'ed grandchild). Returns how many were
+ * signalled. One walk of /proc (no disk, bounded by the process count) serves all n. */
+static unsigned session_signal_stragglers_of(struct session *const *ss, size_t nss, int sig)
 {
     DIR *d = opendir("/proc");
     if (!d)
@@ -1084,19 +1089,23 @@ static unsigned session_signal_stragglers(struct session *s, int sig)
         int dfd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd < 0)
             continue;
-        bool ours = false;
+        bool ours = false, zombie = false;
         ssize_t k = proc_read(dfd, "stat", stat, sizeof stat - 1);
         if (k > 0) {
             stat[k] = '\0';
             const char *p = strrchr(stat, ')');
             char state;
             int ppid, pgrp, sid;
-            if (p && sscanf(p + 1, " %c %d %d %d", &state, &ppid, &pgrp, &sid) == 4)
-                ours = sid == s->pid && state != 'Z';
+            if (p && sscanf(p + 1, " %c %d %d %d", &state, &ppid, &pgrp, &sid) == 4) {
+                zombie = state == 'Z';
+                for (size_t i = 0; i < nss && !zombie && !ours; i++)
+                    ours = sid == ss[i]->pid;
+            }
         }
-        if (!ours) {
+        if (!ours && !zombie) {
             k = proc_read(dfd, "environ", env, envcap);
-            ours = k > 0 && environ_has(env, (size_t)k, s->key);
+            for (size_t i = 0; i < nss && k > 0 && !ours; i++)
+                ours = environ_has(env, (size_t)k, ss[i]->key);
         }
         close(dfd);
         if (ours && kill((pid_t)pid, sig) == 0)
@@ -1105,6 +1114,74 @@ static unsigned session_signal_stragglers(struct session *s, int sig)
     closedir(d);
     free(env);
     return n;
+}
+
+static unsigned session_signal_stragglers(struct session *s, int sig)
+{
+    return session_signal_stragglers_of(&s, 1, sig);
+}
+
+/* Sessions of this reactor thread whose kill grace ran out, for one /proc walk at the end
+ * of the turn. At shutdown thousands of sessions reach their grace at once, and a walk
+ * each (every process's stat and environ, per session) took minutes with 4,000 sessions
+ * on one reactor, the reactor doing nothing else meanwhile. Only pointers live here:
+ * each session's own task runs the walk (the first to run takes everyone), and a
+ * session leaves the list when freed. */
+static __thread struct session *hunt_head;
+
+static int session_hunt_task(reactor_task *t, void *arg)
+{
+    (void)t;
+    struct session *self = arg;
+    if (!self->hunting)
+        return 0; /* an earlier session's task of this turn walked for it */
+    size_t n = 0, cap = 0;
+    struct session **ss = NULL;
+    for (struct session *s = hunt_head; s; s = s->hunt_next) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            ss = xrealloc(ss, cap * sizeof *ss);
+        }
+        ss[n++] = s;
+    }
+    unsigned killed = n ? session_signal_stragglers_of(ss, n, SIGKILL) : 0;
+    if (killed)
+        log_info("killed %u process(es) that had left the process group of %zu killed "
+                 "session(s)",
+                 killed, n);
+    for (size_t i = 0; i < n; i++) {
+        ss[i]->hunting = false;
+        ss[i]->hunt_next = NULL;
+    }
+    hunt_head = NULL;
+    free(ss);
+    return 0;
+}
+
+/* Queues the session for this turn's straggler walk. */
+static void session_hunt_add(struct session *s)
+{
+    if (s->hunting)
+        return;
+    s->hunting = true;
+    s->hunt_next = hunt_head;
+    hunt_head = s;
+    reactor_task_schedule(s->r, &s->hunt_task);
+}
+
+/* Takes the session off the walk (it is being freed). */
+static void session_hunt_remove(struct session *s)
+{
+    if (!s->hunting)
+        return;
+    for (struct session **pp = &hunt_head; *pp; pp = &(*pp)->hunt_next) {
+        if (*pp == s) {
+            *pp = s->hunt_next;
+            break;
+        }
+    }
+    s->hunting = false;
+    s->hunt_next = NULL;
 }
 
 /* SIGKILL to the whole group, and to descendants that left it, once the grace period
@@ -1118,9 +1195,7 @@ static int session_kill_timer_cb(reactor_timer *t, void *arg)
                  s->kill_grace_ms);
         session_signal(s, SIGKILL);
     }
-    unsigned n = session_signal_stragglers(s, SIGKILL);
-    if (n)
-        log_info("session %u: killed %u process(es) that had left its process group", s->id, n);
+    session_hunt_add(s); /* descendants that left the group: one walk per turn */
     return 0;
 }
 
@@ -1250,6 +1325,8 @@ void session_free(struct session *s)
     reactor_task_cancel(s->r, &s->input_task);
     reactor_task_cancel(s->r, &s->free_task);
     reactor_task_cancel(s->r, &s->exit_task);
+    reactor_task_cancel(s->r, &s->hunt_task);
+    session_hunt_remove(s);
     session_term_deinit(s);
     reactor_io_free(s->mio);
     reactor_io_free(s->pidio);
