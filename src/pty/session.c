@@ -591,6 +591,15 @@ static void session_read(struct session *s)
     uint64_t start_end = ring_end(&s->ring);
     bool one = s->bulk_read_one && cls == SESSION_BULK && s->sched == SCHED_INTERACTIVE && !s->hup;
     while (budget > 0 && !s->eof) {
+        /* Until the ring has wrapped once, one read per turn while anyone is attached:
+         * subscribers are told before the first byte is overwritten, so a viewer that
+         * OPENed a session (or attached from 0) starts with byte 0 however fast the
+         * program writes and however small the ring. Later, viewers may fall behind. */
+        if (s->subs && ring_end(&s->ring) != start_end && ring_end(&s->ring) < s->ring.capacity) {
+            if (s->mio && !s->paused)
+                reactor_io_again(s->mio, REACTOR_READ);
+            break;
+        }
         size_t want = budget;
         if (has_lossless) {
             uint64_t room = session_room(s);
