@@ -603,15 +603,21 @@ static int order_task_cb(reactor_task *t, void *arg)
     return 0;
 }
 
+/* Drains the watcher's pipe and logs its letter. */
+static void order_drain(reactor_io *io, struct order_log *o, char letter)
+{
+    char b[16];
+    while (read(reactor_io_fd(io), b, sizeof b) > 0)
+        ;
+    o->seq[o->n++] = letter;
+}
+
 /* The interactive watcher: logs 'I', drains, queues the task (its "flush"). */
 static int order_interactive_cb(reactor_io *io, unsigned events, void *arg)
 {
     (void)events;
     struct order_log *o = arg;
-    char b[16];
-    while (read(reactor_io_fd(io), b, sizeof b) > 0)
-        ;
-    o->seq[o->n++] = 'I';
+    order_drain(io, o, 'I');
     reactor_task_schedule(o->r, &o->task);
     if (o->victim) {
         reactor_io_free(o->victim);
@@ -624,11 +630,7 @@ static int order_interactive_cb(reactor_io *io, unsigned events, void *arg)
 static int order_bulk_cb(reactor_io *io, unsigned events, void *arg)
 {
     (void)events;
-    struct order_log *o = arg;
-    char b[16];
-    while (read(reactor_io_fd(io), b, sizeof b) > 0)
-        ;
-    o->seq[o->n++] = 'B';
+    order_drain(io, arg, 'B');
     return 0;
 }
 
